@@ -1,0 +1,28 @@
+//! Domain core of the bonder HMI.
+//!
+//! **Architecture invariant:** this crate does no IO, spawns nothing, knows no UI, no
+//! protocol and no database. It takes values and returns decisions; everything else in
+//! the workspace depends on it, and it depends on nothing of ours.
+//!
+//! * [`recipe`]: the recipe document, its controller block and validation;
+//! * [`bond`], [`features`], [`envelope`], [`judge`]: a bond, its curve features, the
+//!   learned envelope and the station's verdict;
+//! * [`alarm`], [`state`]: alarm codes and machine states/commands of the controller;
+//! * [`counters`]: wires, rejects, yield, wire rate, UPH.
+
+pub mod alarm;
+pub mod bond;
+pub mod counters;
+pub mod envelope;
+pub mod features;
+pub mod judge;
+pub mod recipe;
+pub mod state;
+pub mod units;
+
+pub use alarm::AlarmCode;
+pub use bond::{BondEvent, BondKind, ChannelId, Curve, Defect, Verdict};
+pub use counters::{CounterSnapshot, Counters};
+pub use judge::{Judge, Judgement};
+pub use recipe::{Param, Recipe, RecipeError, Violation, Violations};
+pub use state::{Command, CommandRefusal, MachineState};

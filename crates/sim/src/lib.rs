@@ -1,0 +1,1 @@
+//! Bonder controller simulator.
