@@ -39,7 +39,12 @@ impl AlarmCode {
         if code == 0 {
             return None;
         }
-        Some(Self::KNOWN.into_iter().find(|a| a.code() == code).unwrap_or(Self::Other(code)))
+        Some(
+            Self::KNOWN
+                .into_iter()
+                .find(|a| a.code() == code)
+                .unwrap_or(Self::Other(code)),
+        )
     }
 
     /// The numeric code on the wire.

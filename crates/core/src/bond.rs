@@ -103,7 +103,9 @@ impl Curve {
     }
     /// Samples of one channel in engineering units.
     pub fn values(&self, ch: ChannelId) -> impl ExactSizeIterator<Item = f32> + '_ {
-        self.raw(ch).iter().map(|&s| f32::from(s) * ChannelId::SCALE)
+        self.raw(ch)
+            .iter()
+            .map(|&s| f32::from(s) * ChannelId::SCALE)
     }
     /// Samples per channel (the longest channel).
     pub fn len(&self) -> usize {
@@ -115,7 +117,11 @@ impl Curve {
     }
     /// Seconds per sample (0 when the rate is unknown).
     pub fn dt_s(&self) -> f64 {
-        if self.sample_rate_hz == 0 { 0.0 } else { 1.0 / f64::from(self.sample_rate_hz) }
+        if self.sample_rate_hz == 0 {
+            0.0
+        } else {
+            1.0 / f64::from(self.sample_rate_hz)
+        }
     }
 }
 
@@ -155,8 +161,14 @@ pub enum Defect {
 
 impl Defect {
     /// Every defect, most severe first.
-    pub const ALL: [Defect; 6] =
-        [Self::Nsop, Self::Nsol, Self::ShortTail, Self::BallSize, Self::Placement, Self::Curve];
+    pub const ALL: [Defect; 6] = [
+        Self::Nsop,
+        Self::Nsol,
+        Self::ShortTail,
+        Self::BallSize,
+        Self::Placement,
+        Self::Curve,
+    ];
 
     /// Name on the gateway (`verdict`) and Fluent key stem (`defect-<name>`).
     pub fn name(self) -> &'static str {
@@ -201,7 +213,11 @@ impl Verdict {
     }
     /// The verdict for a gateway name.
     pub fn from_name(s: &str) -> Option<Self> {
-        if s == "ok" { Some(Self::Ok) } else { Defect::from_name(s).map(Self::Reject) }
+        if s == "ok" {
+            Some(Self::Ok)
+        } else {
+            Defect::from_name(s).map(Self::Reject)
+        }
     }
 }
 

@@ -42,7 +42,10 @@ pub struct Counters {
 impl Counters {
     /// Empty counters; `wires_per_unit` turns the wire rate into UPH.
     pub fn new(wires_per_unit: u16) -> Counters {
-        Counters { wires_per_unit: wires_per_unit.max(1), ..Default::default() }
+        Counters {
+            wires_per_unit: wires_per_unit.max(1),
+            ..Default::default()
+        }
     }
 
     /// Counts one judged bond. A wire is counted when its stitch bond arrives; it is
@@ -87,7 +90,11 @@ impl Counters {
         }
         self.first_time_us.get_or_insert(time_us);
         self.recent.push_back(time_us);
-        while self.recent.front().is_some_and(|&t| time_us.saturating_sub(t) > RATE_WINDOW_US) {
+        while self
+            .recent
+            .front()
+            .is_some_and(|&t| time_us.saturating_sub(t) > RATE_WINDOW_US)
+        {
             self.recent.pop_front();
         }
     }

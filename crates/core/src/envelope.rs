@@ -58,7 +58,9 @@ impl Envelope {
     pub fn check(&self, curve: &Curve) -> EnvelopeCheck {
         let mut out = EnvelopeCheck::default();
         for ch in ChannelId::ALL {
-            let Some(band) = &self.bands[ch.index()] else { continue };
+            let Some(band) = &self.bands[ch.index()] else {
+                continue;
+            };
             let raw = curve.raw(ch);
             let n_env = band.mean.len();
             if n_env == 0 {
@@ -75,7 +77,11 @@ impl Envelope {
                     outside += 1;
                 }
             }
-            out.outside[ch.index()] = if n == 0 { 1.0 } else { outside as f32 / n as f32 };
+            out.outside[ch.index()] = if n == 0 {
+                1.0
+            } else {
+                outside as f32 / n as f32
+            };
         }
         out
     }
@@ -148,7 +154,10 @@ impl EnvelopeLearner {
             let peak = mean.iter().fold(0.0f32, |a, m| a.max(m.abs()));
             let floor = SIGMA_FLOOR_COUNTS[i].max(peak * SIGMA_FLOOR_REL);
             let var_div = f64::from(self.count.saturating_sub(1).max(1));
-            let sigma = self.m2[i].iter().map(|&m2| ((m2 / var_div).sqrt() as f32).max(floor)).collect();
+            let sigma = self.m2[i]
+                .iter()
+                .map(|&m2| ((m2 / var_div).sqrt() as f32).max(floor))
+                .collect();
             bands[i] = Some(Band { mean, sigma });
         }
         Some(Envelope { k_sigma, bands })

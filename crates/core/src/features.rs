@@ -52,10 +52,17 @@ pub fn extract(curve: &Curve, kind: BondKind) -> Features {
     let imp = curve.raw(ChannelId::Impedance);
     let dt = curve.dt_s() as f32;
 
-    let peak_force_gf =
-        force.iter().copied().max().map_or(0.0, |m| f32::from(m) * ChannelId::SCALE);
+    let peak_force_gf = force
+        .iter()
+        .copied()
+        .max()
+        .map_or(0.0, |m| f32::from(m) * ChannelId::SCALE);
 
-    let peak_current = current.iter().copied().max().map_or(0.0, |m| f32::from(m) * 0.1);
+    let peak_current = current
+        .iter()
+        .copied()
+        .max()
+        .map_or(0.0, |m| f32::from(m) * 0.1);
     let us_window = if peak_current >= US_MIN_PEAK_MA {
         let thr = peak_current * US_ON_FRACTION;
         let on = |s: &i16| f32::from(*s) * ChannelId::SCALE >= thr;
@@ -69,7 +76,10 @@ pub fn extract(curve: &Curve, kind: BondKind) -> Features {
     let mut energy_j = 0.0f32;
     for (i, &c) in current.iter().enumerate() {
         let amps = f32::from(c) * ChannelId::SCALE / 1000.0;
-        let ohm = imp.get(i).map_or(0.0, |&r| f32::from(r) * ChannelId::SCALE).max(0.0);
+        let ohm = imp
+            .get(i)
+            .map_or(0.0, |&r| f32::from(r) * ChannelId::SCALE)
+            .max(0.0);
         energy_j += amps * amps * ohm * dt;
     }
 
@@ -83,9 +93,10 @@ pub fn extract(curve: &Curve, kind: BondKind) -> Features {
         }
         let early = (s + w / 10, s + w / 4);
         let late = (e - (w * 15 / 100).max(1), e);
-        if let (Some(r0), Some(r1)) =
-            (slice_mean(imp, early.0, early.1.max(early.0 + 1)), slice_mean(imp, late.0, late.1))
-        {
+        if let (Some(r0), Some(r1)) = (
+            slice_mean(imp, early.0, early.1.max(early.0 + 1)),
+            slice_mean(imp, late.0, late.1),
+        ) {
             if r0 > 0.0 {
                 impedance_drop_pct = (r0 - r1) / r0 * 100.0;
             }

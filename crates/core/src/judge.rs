@@ -70,7 +70,10 @@ fn kind_index(k: BondKind) -> usize {
 impl Judge {
     /// A judge for a recipe, with nothing learned yet.
     pub fn new(recipe: &Recipe) -> Judge {
-        Judge { recipe: recipe.clone(), kinds: Default::default() }
+        Judge {
+            recipe: recipe.clone(),
+            kinds: Default::default(),
+        }
     }
 
     /// The recipe this judge applies.
@@ -113,7 +116,8 @@ impl Judge {
         }
         let envelope = st.envelope.as_ref().map(|e| e.check(&bond.curve));
 
-        let nonstick = f.us_window.is_none() || f.impedance_drop_pct < drop_min || f.deform_um < deform_min;
+        let nonstick =
+            f.us_window.is_none() || f.impedance_drop_pct < drop_min || f.deform_um < deform_min;
         let verdict = if nonstick {
             Verdict::Reject(match bond.kind {
                 BondKind::Ball => Defect::Nsop,
@@ -135,7 +139,11 @@ impl Judge {
         } else {
             Verdict::Ok
         };
-        Judgement { verdict, features: f, envelope }
+        Judgement {
+            verdict,
+            features: f,
+            envelope,
+        }
     }
 
     /// Judges a bond; good bonds teach the envelope until `learn_bonds` are learned.
@@ -159,7 +167,8 @@ impl Judge {
                     st.learned = Some(LearnedFeatures {
                         deform_um: (st.deform_sum / nf) as f32,
                         drop_pct: (st.drop_sum / nf) as f32,
-                        tail_um: (st.tail_n > 0).then(|| (st.tail_sum / f64::from(st.tail_n)) as f32),
+                        tail_um: (st.tail_n > 0)
+                            .then(|| (st.tail_sum / f64::from(st.tail_n)) as f32),
                     });
                 }
             }

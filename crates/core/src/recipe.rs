@@ -3,7 +3,7 @@
 //! block (`controller-link.md`, holding registers 200–215) and the validation of both.
 
 use crate::units::{
-    Celsius, GramForce, LitresPerMin, MilliAmps, Micrometres, Micros, Millis, Percent, Unit,
+    Celsius, GramForce, LitresPerMin, Micrometres, Micros, MilliAmps, Millis, Percent, Unit,
     WholeMicrometres,
 };
 use serde::{Deserialize, Serialize};
@@ -219,8 +219,20 @@ impl ParamSpec {
     }
 }
 
-const fn spec(key: &'static str, unit: Unit, counts_per_unit: f64, raw_min: u16, raw_max: u16) -> ParamSpec {
-    ParamSpec { key, unit, counts_per_unit, raw_min, raw_max }
+const fn spec(
+    key: &'static str,
+    unit: Unit,
+    counts_per_unit: f64,
+    raw_min: u16,
+    raw_max: u16,
+) -> ParamSpec {
+    ParamSpec {
+        key,
+        unit,
+        counts_per_unit,
+        raw_min,
+        raw_max,
+    }
 }
 
 impl Param {
@@ -344,7 +356,13 @@ fn fmt_num(v: f64) -> String {
 impl fmt::Display for Violation {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Violation::OutOfRange { field, value, min, max, .. } => write!(
+            Violation::OutOfRange {
+                field,
+                value,
+                min,
+                max,
+                ..
+            } => write!(
                 f,
                 "{field} {} is outside {}..{}",
                 fmt_num(*value),
@@ -434,16 +452,28 @@ impl Recipe {
     pub fn validate(&self) -> Result<(), Violations> {
         let mut out = Vec::new();
         if self.v != RECIPE_DOC_VERSION {
-            out.push(Violation::Invalid { field: "v", reason: Reason::UnknownDocVersion });
+            out.push(Violation::Invalid {
+                field: "v",
+                reason: Reason::UnknownDocVersion,
+            });
         }
         if self.name.trim().is_empty() {
-            out.push(Violation::Invalid { field: "name", reason: Reason::Empty });
+            out.push(Violation::Invalid {
+                field: "name",
+                reason: Reason::Empty,
+            });
         }
         if self.version == 0 {
-            out.push(Violation::Invalid { field: "version", reason: Reason::NotPositive });
+            out.push(Violation::Invalid {
+                field: "version",
+                reason: Reason::NotPositive,
+            });
         }
         if self.device.trim().is_empty() {
-            out.push(Violation::Invalid { field: "device", reason: Reason::Empty });
+            out.push(Violation::Invalid {
+                field: "device",
+                reason: Reason::Empty,
+            });
         }
         for p in Param::ALL {
             let s = p.spec();
@@ -473,9 +503,15 @@ impl Recipe {
         }
         let [lo, hi] = self.limits.ball_um;
         if !(lo.0 > 0.0) {
-            out.push(Violation::Invalid { field: "limits.ball_um", reason: Reason::NotPositive });
+            out.push(Violation::Invalid {
+                field: "limits.ball_um",
+                reason: Reason::NotPositive,
+            });
         } else if !(lo.0 < hi.0) {
-            out.push(Violation::Invalid { field: "limits.ball_um", reason: Reason::MinNotBelowMax });
+            out.push(Violation::Invalid {
+                field: "limits.ball_um",
+                reason: Reason::MinNotBelowMax,
+            });
         }
         let positive = [
             ("limits.placement_um", self.limits.placement_um.0),
@@ -485,11 +521,17 @@ impl Recipe {
         ];
         for (field, v) in positive {
             if !(v > 0.0 && v.is_finite()) {
-                out.push(Violation::Invalid { field, reason: Reason::NotPositive });
+                out.push(Violation::Invalid {
+                    field,
+                    reason: Reason::NotPositive,
+                });
             }
         }
         if self.envelope.learn_bonds == 0 {
-            out.push(Violation::Invalid { field: "envelope.learn_bonds", reason: Reason::NotPositive });
+            out.push(Violation::Invalid {
+                field: "envelope.learn_bonds",
+                reason: Reason::NotPositive,
+            });
         }
         if self.capillary_life_touchdowns == 0 {
             out.push(Violation::Invalid {
@@ -497,7 +539,11 @@ impl Recipe {
                 reason: Reason::NotPositive,
             });
         }
-        if out.is_empty() { Ok(()) } else { Err(Violations(out)) }
+        if out.is_empty() {
+            Ok(())
+        } else {
+            Err(Violations(out))
+        }
     }
 
     /// The controller's recipe block (registers 200–215). Values that do not fit a
@@ -535,7 +581,10 @@ impl Recipe {
             version: 7,
             device: "SOT23-3L".into(),
             state: RecipeState::Released,
-            wire: Wire { material: WireMaterial::Au, diameter_um: Micrometres(25.4) },
+            wire: Wire {
+                material: WireMaterial::Au,
+                diameter_um: Micrometres(25.4),
+            },
             capillary: "1572-15-437GM".into(),
             slot: 42,
             heater_temp_c: Celsius(180.0),
@@ -563,7 +612,10 @@ impl Recipe {
                 pull_min_gf: GramForce(3.0),
                 shear_min_gf: GramForce(12.0),
             },
-            envelope: EnvelopeSettings { learn_bonds: 200, k_sigma: 4.0 },
+            envelope: EnvelopeSettings {
+                learn_bonds: 200,
+                k_sigma: 4.0,
+            },
             capillary_life_touchdowns: DEFAULT_CAPILLARY_LIFE,
         }
     }
@@ -573,7 +625,10 @@ impl Recipe {
         Recipe {
             name: "SOT23-CU20".into(),
             version: 3,
-            wire: Wire { material: WireMaterial::Cu, diameter_um: Micrometres(20.3) },
+            wire: Wire {
+                material: WireMaterial::Cu,
+                diameter_um: Micrometres(20.3),
+            },
             capillary: "1572-12-437GM".into(),
             slot: 43,
             heater_temp_c: Celsius(200.0),

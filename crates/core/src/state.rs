@@ -18,8 +18,14 @@ pub enum MachineState {
 
 impl MachineState {
     /// Every state in register order.
-    pub const ALL: [MachineState; 6] =
-        [Self::Idle, Self::Running, Self::Paused, Self::Alarm, Self::Setup, Self::EStop];
+    pub const ALL: [MachineState; 6] = [
+        Self::Idle,
+        Self::Running,
+        Self::Paused,
+        Self::Alarm,
+        Self::Setup,
+        Self::EStop,
+    ];
 
     /// The state for a register value.
     pub fn from_u16(v: u16) -> Option<Self> {
@@ -97,7 +103,8 @@ impl Command {
 
     /// The command for a register value.
     pub fn from_code(code: u16) -> Option<Command> {
-        code.checked_sub(1).and_then(|i| Self::ALL.get(usize::from(i)).copied())
+        code.checked_sub(1)
+            .and_then(|i| Self::ALL.get(usize::from(i)).copied())
     }
 }
 

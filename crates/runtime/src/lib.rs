@@ -1,1 +1,546 @@
-//! Station runtime.
+//! The station's core at run time: the controller link feeding the domain core.
+//!
+//! `let station = Station::start(cfg);` spawns two tasks — the Modbus task (connect,
+//! poll status, run commands, check/download the recipe) and the stream task (read
+//! frames, judge bonds, count) — and hands back a cheap handle: a `watch` of the latest
+//! [`Snapshot`] (front ends pull it on a timer), a `broadcast` of [`StationEvent`]s (the
+//! store, the gateway and the UI subscribe) and a command sender.
+//!
+//! **Architecture invariant:** no UI and no storage here; both reconnect loops back off
+//! and never give up; nothing from the wire can make them panic.
+
+use bonder_core::counters::{CounterSnapshot, Counters};
+use bonder_core::judge::{Judge, Judgement};
+use bonder_core::recipe::Recipe;
+use bonder_core::state::{Command, CommandRefusal, MachineState};
+use bonder_core::{BondEvent, BondKind};
+use bonder_link::codec::DecodeStats;
+use bonder_link::frame::FrameBody;
+use bonder_link::{Controller, DownloadFault, LinkError, Status, StreamEndpoint, block_crc};
+use futures::StreamExt;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{broadcast, mpsc, oneshot, watch};
+use tokio::task::JoinSet;
+use tokio::time::sleep;
+
+/// Station runtime settings.
+#[derive(Debug, Clone)]
+pub struct RuntimeConfig {
+    pub controller: SocketAddr,
+    /// `None`: use the TCP port the controller announces in input register 15.
+    pub stream: Option<StreamEndpoint>,
+    /// The recipe bonds are judged against.
+    pub recipe: Recipe,
+    /// Download `recipe` when the controller's active recipe differs and it is idle or
+    /// in setup.
+    pub download_recipe: bool,
+    /// Send `start` after connecting when the machine is idle with the right recipe.
+    pub start: bool,
+    pub poll_interval: Duration,
+    pub io_timeout: Duration,
+    /// Longest wait between reconnect attempts.
+    pub max_backoff: Duration,
+}
+
+impl RuntimeConfig {
+    /// Defaults for a controller address.
+    pub fn new(controller: SocketAddr) -> RuntimeConfig {
+        RuntimeConfig {
+            controller,
+            stream: None,
+            recipe: Recipe::default_au(),
+            download_recipe: true,
+            start: false,
+            poll_interval: Duration::from_millis(200),
+            io_timeout: Duration::from_secs(1),
+            max_backoff: Duration::from_secs(5),
+        }
+    }
+}
+
+/// Whether the station hears its controller.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum LinkState {
+    /// Not connected yet.
+    #[default]
+    Connecting,
+    /// Modbus and the stream are both connected.
+    Online,
+    /// Was connected, lost one or both channels; reconnecting.
+    Offline,
+}
+
+impl LinkState {
+    /// Name for logs and the gateway (`online`, `offline`, `connecting`).
+    pub fn name(self) -> &'static str {
+        match self {
+            LinkState::Connecting => "connecting",
+            LinkState::Online => "online",
+            LinkState::Offline => "offline",
+        }
+    }
+}
+
+/// Everything a front end shows, at one instant.
+#[derive(Debug, Clone, Default)]
+pub struct Snapshot {
+    pub link: LinkState,
+    pub modbus_connected: bool,
+    pub stream_connected: bool,
+    /// Latest status poll.
+    pub status: Option<Status>,
+    /// Machine state, from the stream's state frames or the poll, whichever is newer.
+    pub machine_state: Option<MachineState>,
+    pub counters: CounterSnapshot,
+    /// Decoder statistics summed over every connection.
+    pub decode: DecodeStats,
+    /// Bonds received (= judged) since start.
+    pub bonds_received: u64,
+    /// Bond frames whose kind was unknown.
+    pub bonds_unreadable: u64,
+    pub reconnects: u64,
+    /// Good bonds learned for the envelope, [ball, stitch].
+    pub learned: [u32; 2],
+    pub recipe_id: String,
+    /// Whether the controller's active recipe CRC equals the station's recipe block's.
+    pub recipe_matches: Option<bool>,
+    /// Alarm codes raised and not cleared, from the stream.
+    pub active_alarms: Vec<u16>,
+    pub last_error: Option<String>,
+}
+
+/// A bond with the station's verdict and record number.
+#[derive(Debug, Clone)]
+pub struct JudgedBond {
+    /// The station's own record number, +1 per bond (the gateway's `seq`).
+    pub seq: u64,
+    pub event: BondEvent,
+    pub judgement: Judgement,
+}
+
+/// What the station saw happen.
+#[derive(Debug, Clone)]
+pub enum StationEvent {
+    Bond(Arc<JudgedBond>),
+    Alarm {
+        code: u16,
+        raised: bool,
+        time_us: u64,
+    },
+    State(MachineState),
+    Link(LinkState),
+}
+
+/// A request to the Modbus task.
+#[derive(Debug)]
+enum Request {
+    Command(
+        Command,
+        oneshot::Sender<Result<Result<(), CommandRefusal>, String>>,
+    ),
+    Download(
+        Recipe,
+        oneshot::Sender<Result<Result<u32, DownloadFault>, String>>,
+    ),
+}
+
+/// Why a command could not be carried out.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CommandError {
+    #[error("controller refused: {0}")]
+    Refused(CommandRefusal),
+    #[error("recipe download failed: {0}")]
+    Download(DownloadFault),
+    #[error("controller link: {0}")]
+    Link(String),
+    #[error("station runtime stopped")]
+    Stopped,
+}
+
+/// Handle on a running station core.
+#[derive(Debug)]
+pub struct Station {
+    snapshot: watch::Receiver<Snapshot>,
+    events: broadcast::Sender<StationEvent>,
+    requests: mpsc::Sender<Request>,
+    tasks: JoinSet<()>,
+}
+
+type Shared = Arc<watch::Sender<Snapshot>>;
+
+fn set_link(
+    snap: &Shared,
+    events: &broadcast::Sender<StationEvent>,
+    f: impl FnOnce(&mut Snapshot),
+) {
+    let mut changed = None;
+    snap.send_modify(|s| {
+        let before = s.link;
+        f(s);
+        s.link = match (s.modbus_connected, s.stream_connected, before) {
+            (true, true, _) => LinkState::Online,
+            (_, _, LinkState::Connecting) => LinkState::Connecting,
+            _ => LinkState::Offline,
+        };
+        if s.link != before {
+            changed = Some(s.link);
+        }
+    });
+    if let Some(l) = changed {
+        tracing::info!(link = l.name(), "controller link");
+        let _ = events.send(StationEvent::Link(l));
+    }
+}
+
+impl Station {
+    /// Starts the Modbus and stream tasks on the current Tokio runtime.
+    pub fn start(cfg: RuntimeConfig) -> Station {
+        let snap = Snapshot {
+            recipe_id: cfg.recipe.id(),
+            ..Snapshot::default()
+        };
+        let (tx, rx) = watch::channel(snap);
+        let shared: Shared = Arc::new(tx);
+        let (events, _) = broadcast::channel(4096);
+        let (req_tx, req_rx) = mpsc::channel(16);
+        let (port_tx, port_rx) = watch::channel(None::<u16>);
+        let mut tasks = JoinSet::new();
+        tasks.spawn(modbus_task(
+            cfg.clone(),
+            shared.clone(),
+            events.clone(),
+            req_rx,
+            port_tx,
+        ));
+        tasks.spawn(stream_task(cfg, shared, events.clone(), port_rx));
+        Station {
+            snapshot: rx,
+            events,
+            requests: req_tx,
+            tasks,
+        }
+    }
+
+    /// The latest snapshot (cheap clone).
+    pub fn snapshot(&self) -> Snapshot {
+        self.snapshot.borrow().clone()
+    }
+
+    /// A receiver that sees every new snapshot.
+    pub fn watch(&self) -> watch::Receiver<Snapshot> {
+        self.snapshot.clone()
+    }
+
+    /// Subscribes to events from now on.
+    pub fn subscribe(&self) -> broadcast::Receiver<StationEvent> {
+        self.events.subscribe()
+    }
+
+    /// Sends a command to the controller and waits for its result.
+    pub async fn command(&self, cmd: Command) -> Result<(), CommandError> {
+        let (tx, rx) = oneshot::channel();
+        self.requests
+            .send(Request::Command(cmd, tx))
+            .await
+            .map_err(|_| CommandError::Stopped)?;
+        match rx.await.map_err(|_| CommandError::Stopped)? {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(r)) => Err(CommandError::Refused(r)),
+            Err(e) => Err(CommandError::Link(e)),
+        }
+    }
+
+    /// Downloads a recipe block, applies it and checks the CRC read-back.
+    pub async fn download(&self, recipe: &Recipe) -> Result<u32, CommandError> {
+        let (tx, rx) = oneshot::channel();
+        self.requests
+            .send(Request::Download(recipe.clone(), tx))
+            .await
+            .map_err(|_| CommandError::Stopped)?;
+        match rx.await.map_err(|_| CommandError::Stopped)? {
+            Ok(Ok(crc)) => Ok(crc),
+            Ok(Err(f)) => Err(CommandError::Download(f)),
+            Err(e) => Err(CommandError::Link(e)),
+        }
+    }
+
+    /// Stops both tasks.
+    pub async fn shutdown(mut self) {
+        self.tasks.abort_all();
+        while self.tasks.join_next().await.is_some() {}
+    }
+}
+
+fn backoff(prev: Duration, max: Duration) -> Duration {
+    (prev * 2).clamp(Duration::from_millis(100), max)
+}
+
+async fn modbus_task(
+    cfg: RuntimeConfig,
+    snap: Shared,
+    events: broadcast::Sender<StationEvent>,
+    mut requests: mpsc::Receiver<Request>,
+    port_tx: watch::Sender<Option<u16>>,
+) {
+    let mut wait = Duration::ZERO;
+    let mut first = true;
+    loop {
+        sleep(wait).await;
+        let mut ctl = match Controller::connect(cfg.controller, cfg.io_timeout).await {
+            Ok(c) => c,
+            Err(e) => {
+                wait = backoff(wait, cfg.max_backoff);
+                tracing::debug!("controller {}: {e}; retry in {wait:?}", cfg.controller);
+                set_link(&snap, &events, |s| {
+                    s.modbus_connected = false;
+                    s.last_error = Some(e.to_string());
+                });
+                // Refuse requests while the controller is away instead of queueing them.
+                while let Ok(r) = requests.try_recv() {
+                    reply_err(r, &e);
+                }
+                continue;
+            }
+        };
+        wait = Duration::ZERO;
+        tracing::info!("controller {} connected", cfg.controller);
+        if !first {
+            snap.send_modify(|s| s.reconnects += 1);
+        }
+        first = false;
+        if let Err(e) = on_connect(&cfg, &mut ctl, &snap).await {
+            tracing::warn!("controller setup: {e}");
+            continue;
+        }
+        set_link(&snap, &events, |s| s.modbus_connected = true);
+        let mut tick = tokio::time::interval(cfg.poll_interval);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let err = loop {
+            tokio::select! {
+                _ = tick.tick() => match ctl.status().await {
+                    Ok(st) => {
+                        port_tx.send_if_modified(|p| { let changed = *p != Some(st.stream_port); *p = Some(st.stream_port); changed });
+                        let crc = block_crc(&cfg.recipe.to_block());
+                        snap.send_modify(|s| {
+                            if s.status.is_none_or(|old| old.machine_state != st.machine_state) {
+                                s.machine_state = st.state();
+                            }
+                            s.status = Some(st);
+                            s.recipe_matches = Some(st.recipe_crc == crc);
+                        });
+                    }
+                    Err(e) => break e,
+                },
+                r = requests.recv() => match r {
+                    None => return,
+                    Some(Request::Command(c, reply)) => match ctl.command(c).await {
+                        Ok(res) => { let _ = reply.send(Ok(res)); }
+                        Err(e) => { let _ = reply.send(Err(e.to_string())); break e; }
+                    },
+                    Some(Request::Download(r, reply)) => match ctl.download_recipe(&r.to_block()).await {
+                        Ok(res) => { let _ = reply.send(Ok(res)); }
+                        Err(e) => { let _ = reply.send(Err(e.to_string())); break e; }
+                    },
+                },
+            }
+        };
+        tracing::warn!("controller {} lost: {err}", cfg.controller);
+        set_link(&snap, &events, |s| {
+            s.modbus_connected = false;
+            s.last_error = Some(err.to_string());
+        });
+    }
+}
+
+fn reply_err(r: Request, e: &LinkError) {
+    match r {
+        Request::Command(_, tx) => {
+            let _ = tx.send(Err(e.to_string()));
+        }
+        Request::Download(_, tx) => {
+            let _ = tx.send(Err(e.to_string()));
+        }
+    }
+}
+
+/// After (re)connecting: make sure the controller runs the station's recipe.
+async fn on_connect(
+    cfg: &RuntimeConfig,
+    ctl: &mut Controller,
+    snap: &Shared,
+) -> Result<(), LinkError> {
+    let st = ctl.status().await?;
+    let block = cfg.recipe.to_block();
+    let want = block_crc(&block);
+    let state = st.state();
+    let mut matches = st.recipe_crc == want;
+    if !matches
+        && cfg.download_recipe
+        && matches!(state, Some(MachineState::Idle | MachineState::Setup))
+    {
+        match ctl.download_recipe(&block).await? {
+            Ok(_) => {
+                tracing::info!(recipe = %cfg.recipe.id(), "recipe downloaded, CRC read back {want:#010x}");
+                matches = true;
+            }
+            Err(f) => tracing::error!(recipe = %cfg.recipe.id(), "recipe download failed: {f}"),
+        }
+    } else if !matches {
+        tracing::warn!(
+            "controller runs recipe slot {} (CRC {:#010x}), not {} (CRC {want:#010x}); judging against {}",
+            st.recipe_slot,
+            st.recipe_crc,
+            cfg.recipe.id(),
+            cfg.recipe.id()
+        );
+    }
+    if cfg.start && matches && state == Some(MachineState::Idle) {
+        match ctl.command(Command::Start).await? {
+            Ok(()) => tracing::info!("machine started"),
+            Err(r) => tracing::warn!("start refused: {r}"),
+        }
+    }
+    snap.send_modify(|s| s.recipe_matches = Some(matches));
+    Ok(())
+}
+
+async fn stream_task(
+    cfg: RuntimeConfig,
+    snap: Shared,
+    events: broadcast::Sender<StationEvent>,
+    mut port_rx: watch::Receiver<Option<u16>>,
+) {
+    let mut judge = Judge::new(&cfg.recipe);
+    let mut counters = Counters::new(cfg.recipe.wires_per_unit);
+    let mut record_seq: u64 = 0;
+    let mut last_seq: Option<u32> = None;
+    let mut totals = DecodeStats::default();
+    let mut wait = Duration::ZERO;
+    loop {
+        sleep(wait).await;
+        let endpoint = match &cfg.stream {
+            Some(e) => e.clone(),
+            None => {
+                // The controller announces its stream port in input register 15.
+                let port = loop {
+                    if let Some(p) = *port_rx.borrow_and_update() {
+                        if p != 0 {
+                            break p;
+                        }
+                    }
+                    if port_rx.changed().await.is_err() {
+                        return;
+                    }
+                };
+                StreamEndpoint::Tcp(SocketAddr::new(cfg.controller.ip(), port).to_string())
+            }
+        };
+        let mut framed = match endpoint.open_framed(cfg.io_timeout, last_seq).await {
+            Ok(f) => f,
+            Err(e) => {
+                wait = backoff(wait, cfg.max_backoff);
+                tracing::debug!("stream {endpoint}: {e}; retry in {wait:?}");
+                set_link(&snap, &events, |s| {
+                    s.stream_connected = false;
+                    s.last_error = Some(format!("stream {endpoint}: {e}"));
+                });
+                continue;
+            }
+        };
+        tracing::info!("stream {endpoint} connected");
+        set_link(&snap, &events, |s| s.stream_connected = true);
+        let base = totals.clone();
+        let end = loop {
+            let item = framed.next().await;
+            let stats = framed.decoder().stats().clone();
+            let frame = match item {
+                None => break "closed by the controller".to_string(),
+                Some(Err(e)) => break e.to_string(),
+                Some(Ok(f)) => f,
+            };
+            let mut publish: Option<StationEvent> = None;
+            let mut unreadable = false;
+            match frame.body {
+                FrameBody::Bond(b) => match BondEvent::try_from(b) {
+                    Ok(ev) => {
+                        let j = judge.judge(&ev);
+                        counters.record(&ev, j.verdict);
+                        record_seq += 1;
+                        publish = Some(StationEvent::Bond(Arc::new(JudgedBond {
+                            seq: record_seq,
+                            event: ev,
+                            judgement: j,
+                        })));
+                    }
+                    Err(e) => {
+                        tracing::debug!("bond frame {}: {e}", frame.seq);
+                        unreadable = true;
+                    }
+                },
+                FrameBody::State { machine_state } => {
+                    if let Some(s) = MachineState::from_u16(machine_state) {
+                        publish = Some(StationEvent::State(s));
+                    }
+                }
+                FrameBody::Alarm(a) => {
+                    publish = Some(StationEvent::Alarm {
+                        code: a.code,
+                        raised: a.raised,
+                        time_us: a.time_us,
+                    });
+                }
+                FrameBody::Heartbeat { .. } | FrameBody::Unknown { .. } => {}
+            }
+            snap.send_modify(|s| {
+                s.decode = add_stats(&base, &stats);
+                match &publish {
+                    Some(StationEvent::Bond(_)) => {
+                        s.bonds_received = record_seq;
+                        s.counters = counters.snapshot();
+                        s.learned = [
+                            judge.learned_count(BondKind::Ball),
+                            judge.learned_count(BondKind::Stitch),
+                        ];
+                    }
+                    Some(StationEvent::State(st)) => s.machine_state = Some(*st),
+                    Some(StationEvent::Alarm { code, raised, .. }) => {
+                        s.active_alarms.retain(|c| c != code);
+                        if *raised {
+                            s.active_alarms.push(*code);
+                        }
+                    }
+                    _ => {}
+                }
+                if unreadable {
+                    s.bonds_unreadable += 1;
+                }
+            });
+            if let Some(ev) = publish {
+                let _ = events.send(ev);
+            }
+        };
+        last_seq = framed.decoder().last_seq();
+        totals = add_stats(&base, framed.decoder().stats());
+        tracing::warn!("stream {endpoint} lost: {end}");
+        set_link(&snap, &events, |s| {
+            s.stream_connected = false;
+            s.decode = totals.clone();
+            s.last_error = Some(format!("stream {endpoint}: {end}"));
+        });
+        wait = Duration::from_millis(100);
+    }
+}
+
+fn add_stats(a: &DecodeStats, b: &DecodeStats) -> DecodeStats {
+    DecodeStats {
+        frames_ok: a.frames_ok + b.frames_ok,
+        bad_crc: a.bad_crc + b.bad_crc,
+        bad_length: a.bad_length + b.bad_length,
+        malformed: a.malformed + b.malformed,
+        lost_frames: a.lost_frames + b.lost_frames,
+        seq_resets: a.seq_resets + b.seq_resets,
+        bytes_skipped: a.bytes_skipped + b.bytes_skipped,
+    }
+}

@@ -1,1 +1,80 @@
-fn main() {}
+//! `bondersim`: run a simulated bonder controller.
+
+use anyhow::Context;
+use bondersim::{SimConfig, Simulator, WireRate};
+use clap::Parser;
+use std::net::SocketAddr;
+
+/// A wire bonder's controller, simulated: Modbus TCP + bond event stream
+/// (shared/spec/controller-link.md).
+#[derive(Debug, Parser)]
+#[command(name = "bondersim", version)]
+struct Cli {
+    /// Modbus TCP listen address.
+    #[arg(long, default_value = "127.0.0.1:1502")]
+    modbus: SocketAddr,
+    /// Bond event stream TCP listen address.
+    #[arg(long, default_value = "127.0.0.1:1503")]
+    stream_tcp: SocketAddr,
+    /// Also send the stream on a pseudo-terminal; prints `serial: /dev/pts/N`.
+    #[arg(long)]
+    serial_pty: bool,
+    /// Wires per second, or `max`.
+    #[arg(long, default_value = "10")]
+    wires_per_s: WireRate,
+    /// Probability that a wire carries a defect (NSOP, NSOL, short tail, ball size,
+    /// placement, curve).
+    #[arg(long, default_value_t = 0.002)]
+    defect_rate: f64,
+    /// Probability per wire of a wire-break alarm that stops the machine.
+    #[arg(long, default_value_t = 0.0)]
+    alarm_rate: f64,
+    /// Random seed (same seed, same bonds).
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Apply the built-in recipe (SOT23-AU25@7) and start bonding.
+    #[arg(long)]
+    autostart: bool,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .init();
+    let cli = Cli::parse();
+    if !(0.0..=1.0).contains(&cli.defect_rate) || !(0.0..=1.0).contains(&cli.alarm_rate) {
+        anyhow::bail!("--defect-rate and --alarm-rate are probabilities: 0..1");
+    }
+    let sim = Simulator::start(SimConfig {
+        modbus: cli.modbus,
+        stream_tcp: Some(cli.stream_tcp),
+        serial_pty: cli.serial_pty,
+        wire_rate: cli.wires_per_s,
+        defect_rate: cli.defect_rate,
+        alarm_rate: cli.alarm_rate,
+        seed: cli.seed,
+        autostart: cli.autostart,
+        ..SimConfig::default()
+    })
+    .await
+    .context("cannot start the simulator")?;
+    println!("modbus: {}", sim.modbus_addr);
+    if let Some(a) = sim.stream_addr {
+        println!("stream: tcp://{a}");
+    }
+    if let Some(p) = &sim.pty_path {
+        println!("serial: {p}");
+    }
+    tokio::signal::ctrl_c()
+        .await
+        .context("waiting for Ctrl-C")?;
+    let s = sim.stats();
+    let wires = s.wires.load(std::sync::atomic::Ordering::Relaxed);
+    sim.shutdown().await;
+    println!("stopped after {wires} wires");
+    Ok(())
+}

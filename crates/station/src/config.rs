@@ -1,0 +1,125 @@
+//! Station configuration: a TOML file in the platform's config directory, every key
+//! overridable by a command-line flag. Unknown keys and malformed files are refused with
+//! the file, line and key named.
+
+use serde::Deserialize;
+use std::path::{Path, PathBuf};
+
+/// The config file's contents. Every key is optional; a flag of the same name wins.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    /// Controller Modbus address, e.g. "127.0.0.1:1502". Absent: embedded simulator.
+    pub controller: Option<String>,
+    /// Stream endpoint, "tcp://HOST:PORT" or "serial:///dev/ttyX?baud=921600".
+    pub stream: Option<String>,
+    /// ISA-95 station id, e.g. "sz1/assembly/l1/wb-01".
+    pub station_id: Option<String>,
+    /// SQLite file (used by the store; issue 3).
+    pub db: Option<PathBuf>,
+    /// Gateway MQTT URL (used by the gateway link; issue 4).
+    pub gateway: Option<String>,
+    /// Recipe document (JSON) to judge against and download.
+    pub recipe: Option<PathBuf>,
+    /// Log filter, e.g. "info" or "bonder_runtime=debug".
+    pub log: Option<String>,
+}
+
+/// A config file that cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("config file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    /// toml's message names the line, the column and the key.
+    #[error("config file {path}: {message}")]
+    Parse { path: PathBuf, message: String },
+}
+
+impl FileConfig {
+    /// Parses TOML text; `path` is only for the message.
+    pub fn parse(text: &str, path: &Path) -> Result<FileConfig, ConfigError> {
+        toml::from_str(text).map_err(|e| ConfigError::Parse {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        })
+    }
+
+    /// Loads a config file. A missing file at the default location is an empty config;
+    /// a missing file that was asked for explicitly is an error.
+    pub fn load(path: &Path, explicit: bool) -> Result<FileConfig, ConfigError> {
+        match std::fs::read_to_string(path) {
+            Ok(text) => Self::parse(&text, path),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && !explicit => {
+                Ok(FileConfig::default())
+            }
+            Err(source) => Err(ConfigError::Read {
+                path: path.to_path_buf(),
+                source,
+            }),
+        }
+    }
+}
+
+/// The platform's directories for the station (config, data, logs).
+pub fn project_dirs() -> Option<directories::ProjectDirs> {
+    directories::ProjectDirs::from("org", "bonder-hmi", "bonder-station")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_key_names_file_line_and_key() {
+        let text = "controller = \"127.0.0.1:1502\"\n\ncontroler_port = 5\n";
+        let err = FileConfig::parse(text, Path::new("station.toml"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("station.toml"), "{err}");
+        assert!(err.contains("line 3"), "{err}");
+        assert!(err.contains("controler_port"), "{err}");
+    }
+
+    #[test]
+    fn malformed_file_is_refused_with_its_line() {
+        let err = FileConfig::parse(
+            "station_id = \"a\"\ngateway = mqtt://x\n",
+            Path::new("s.toml"),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("s.toml") && err.contains("line 2"), "{err}");
+    }
+
+    #[test]
+    fn every_key_parses() {
+        let text = r#"
+controller = "10.0.0.5:502"
+stream = "serial:///dev/ttyS1?baud=921600"
+station_id = "sz1/assembly/l1/wb-01"
+db = "station.sqlite"
+gateway = "mqtt://127.0.0.1:1883"
+recipe = "r.json"
+log = "debug"
+"#;
+        let c = FileConfig::parse(text, Path::new("x")).unwrap();
+        assert_eq!(c.controller.as_deref(), Some("10.0.0.5:502"));
+        assert_eq!(c.log.as_deref(), Some("debug"));
+    }
+
+    #[test]
+    fn missing_default_file_is_empty_but_missing_explicit_file_is_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("none.toml");
+        assert_eq!(FileConfig::load(&p, false).unwrap(), FileConfig::default());
+        assert!(
+            FileConfig::load(&p, true)
+                .unwrap_err()
+                .to_string()
+                .contains("none.toml")
+        );
+    }
+}
