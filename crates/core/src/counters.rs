@@ -89,6 +89,10 @@ impl Counters {
             self.rejected_wires += 1;
         }
         self.first_time_us.get_or_insert(time_us);
+        if self.recent.back().is_some_and(|&t| time_us < t) {
+            // The controller's clock went back (it restarted): start the window anew.
+            self.recent.clear();
+        }
         self.recent.push_back(time_us);
         while self
             .recent
@@ -119,7 +123,7 @@ impl Counters {
             return 0.0;
         };
         let n = self.recent.len() as f64;
-        let span_us = (last - first).max(1) as f64;
+        let span_us = last.saturating_sub(first).max(1) as f64;
         if self.recent.len() < 2 {
             return 0.0;
         }

@@ -72,6 +72,9 @@ pub struct SimConfig {
     pub autostart: bool,
     /// Heater time constant, s.
     pub heater_tau_s: f64,
+    /// Whether the controller fills the bond's `ctrl_verdict` byte from its own check
+    /// (off: always 0, so a test proves the station judges from the curve alone).
+    pub ctrl_verdicts: bool,
 }
 
 impl Default for SimConfig {
@@ -86,6 +89,7 @@ impl Default for SimConfig {
             seed: 1,
             autostart: false,
             heater_tau_s: 5.0,
+            ctrl_verdicts: true,
         }
     }
 }
@@ -107,6 +111,8 @@ pub enum SimError {
 pub struct SimStats {
     pub frames: AtomicU64,
     pub bonds: AtomicU64,
+    /// Bonds queued for at least one reader (made while somebody listened).
+    pub bonds_delivered: AtomicU64,
     pub wires: AtomicU64,
     /// Wires with an injected defect, per [`Defect::index`].
     pub injected: [AtomicU64; 6],
@@ -119,6 +125,8 @@ struct Shared {
     model: Mutex<BondModel>,
     sinks: Mutex<Vec<mpsc::Sender<Bytes>>>,
     stats: SimStats,
+    /// Ground truth: (unit, wire, defect) of every injected defect.
+    injections: Mutex<Vec<(u32, u16, Defect)>>,
     epoch: Instant,
 }
 
@@ -142,6 +150,8 @@ pub struct Simulator {
     /// Device path of the pty's reading side, e.g. `/dev/pts/7`.
     pub pty_path: Option<String>,
     stop: watch::Sender<bool>,
+    stop_machine: watch::Sender<bool>,
+    machine_task: tokio::task::JoinHandle<()>,
     tasks: JoinSet<()>,
 }
 
@@ -193,6 +203,7 @@ impl Simulator {
             model: Mutex::new(BondModel::new(cfg.seed, cfg.defect_rate)),
             sinks: Mutex::new(Vec::new()),
             stats: SimStats::default(),
+            injections: Mutex::new(Vec::new()),
             epoch: Instant::now(),
         });
         let (stop, stop_rx) = watch::channel(false);
@@ -213,7 +224,9 @@ impl Simulator {
             lock(&shared.sinks).push(tx);
             tasks.spawn(server::write_sink(master, rx, Some(slave), stop_rx.clone()));
         }
-        tasks.spawn(run_machine(shared.clone(), cfg, stop_rx));
+        drop(stop_rx);
+        let (stop_machine, stop_machine_rx) = watch::channel(false);
+        let machine_task = tokio::spawn(run_machine(shared.clone(), cfg, stop_machine_rx));
         tracing::info!(%modbus_addr, ?stream_addr, ?pty_path, "bondersim started");
         Ok(Simulator {
             shared,
@@ -221,6 +234,8 @@ impl Simulator {
             stream_addr,
             pty_path,
             stop,
+            stop_machine,
+            machine_task,
             tasks,
         })
     }
@@ -228,6 +243,10 @@ impl Simulator {
     /// Stops everything and closes every connection (as a controller that is switched
     /// off); what was already written to a socket still arrives.
     pub async fn shutdown(mut self) {
+        // The machine stops first, so every frame it made is in a sink's queue before
+        // the sinks flush and close.
+        let _ = self.stop_machine.send(true);
+        let _ = (&mut self.machine_task).await;
         let _ = self.stop.send(true);
         let deadline = tokio::time::sleep(Duration::from_secs(2));
         tokio::pin!(deadline);
@@ -242,6 +261,11 @@ impl Simulator {
     /// What has been sent so far.
     pub fn stats(&self) -> &SimStats {
         &self.shared.stats
+    }
+
+    /// Every defect injected so far: (unit, wire, defect).
+    pub fn injections(&self) -> Vec<(u32, u16, Defect)> {
+        lock(&self.shared.injections).clone()
     }
 
     /// Forces a defect on the next wire.
@@ -272,18 +296,19 @@ impl Simulator {
 
 /// Sends a frame to every sink. In `Max` mode waits for room (back-pressure from the
 /// slowest TCP reader); otherwise a full sink loses the frame.
-async fn broadcast(shared: &Shared, seq: &mut u32, body: FrameBody, wait: bool) {
+async fn broadcast(shared: &Shared, seq: &mut u32, body: FrameBody, wait: bool) -> bool {
     let frame = Frame { seq: *seq, body };
     *seq = seq.wrapping_add(1);
     let mut buf = BytesMut::with_capacity(frame.encoded_len());
     if let Err(e) = frame.encode(&mut buf) {
         tracing::error!("cannot encode frame: {e}");
-        return;
+        return false;
     }
     let bytes = buf.freeze();
     shared.stats.frames.fetch_add(1, Ordering::Relaxed);
     let sinks: Vec<_> = lock(&shared.sinks).clone();
     let mut closed = false;
+    let mut delivered = false;
     for s in sinks {
         let r = if wait {
             s.send(bytes.clone()).await.map_err(|_| true)
@@ -292,7 +317,7 @@ async fn broadcast(shared: &Shared, seq: &mut u32, body: FrameBody, wait: bool) 
                 .map_err(|e| matches!(e, mpsc::error::TrySendError::Closed(_)))
         };
         match r {
-            Ok(()) => {}
+            Ok(()) => delivered = true,
             Err(true) => closed = true,
             Err(false) => {
                 shared.stats.dropped.fetch_add(1, Ordering::Relaxed);
@@ -302,6 +327,7 @@ async fn broadcast(shared: &Shared, seq: &mut u32, body: FrameBody, wait: bool) 
     if closed {
         lock(&shared.sinks).retain(|s| !s.is_closed());
     }
+    delivered
 }
 
 async fn run_machine(shared: Arc<Shared>, cfg: SimConfig, mut stop: watch::Receiver<bool>) {
@@ -377,14 +403,24 @@ async fn run_machine(shared: Arc<Shared>, cfg: SimConfig, mut stop: watch::Recei
                         cfg.alarm_rate > 0.0 && model.rng().random_bool(cfg.alarm_rate.min(1.0));
                     (w, alarm)
                 };
-                let (wire, alarm) = wire;
+                let (mut wire, alarm) = wire;
                 if let Some(d) = wire.injected {
                     shared.stats.injected[d.index()].fetch_add(1, Ordering::Relaxed);
+                    lock(&shared.injections).push((wire.ball.unit_no, wire.ball.wire_no, d));
+                }
+                if !cfg.ctrl_verdicts {
+                    wire.ball.ctrl_verdict = 0;
+                    wire.stitch.ctrl_verdict = 0;
                 }
                 let rejected = u32::from(wire.ball.ctrl_verdict != 0)
                     + u32::from(wire.stitch.ctrl_verdict != 0);
                 for b in [&wire.ball, &wire.stitch] {
-                    broadcast(&shared, &mut seq, FrameBody::Bond(BondFrame::from(b)), wait).await;
+                    let delivered =
+                        broadcast(&shared, &mut seq, FrameBody::Bond(BondFrame::from(b)), wait)
+                            .await;
+                    if delivered {
+                        shared.stats.bonds_delivered.fetch_add(1, Ordering::Relaxed);
+                    }
                     shared.stats.bonds.fetch_add(1, Ordering::Relaxed);
                 }
                 shared.stats.wires.fetch_add(1, Ordering::Relaxed);
