@@ -1,6 +1,8 @@
 //! Simulator ↔ controller link ↔ station core, end to end through the real protocols:
 //! Modbus TCP and the bond event stream over TCP and over a pseudo-terminal.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests: a panic is the failure report
+
 use bonder_core::bond::{BondKind, Defect, Verdict};
 use bonder_core::recipe::{Param, Recipe};
 use bonder_core::state::{Command, CommandRefusal, MachineState};

@@ -1,5 +1,7 @@
 //! Helpers shared by the end-to-end tests.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests: a panic is the failure report
+
 use bonder_runtime::{Snapshot, Station};
 use std::time::Duration;
 

@@ -150,3 +150,83 @@ impl Counters {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bond::Curve;
+
+    fn bond(kind: BondKind, unit: u32, wire: u16, t_us: u64) -> BondEvent {
+        BondEvent {
+            time_us: t_us,
+            unit_no: unit,
+            wire_no: wire,
+            kind,
+            ctrl_verdict: 0,
+            place_dx_um: 0.0,
+            place_dy_um: 0.0,
+            ball_diameter_um: None,
+            curve: Curve::default(),
+        }
+    }
+
+    #[test]
+    fn wires_rejects_yield_rate_and_uph() {
+        let mut c = Counters::new(2);
+        // 20 wires, 10 per second (100 ms apart); wire 5's ball is NSOP, wire 9's stitch NSOL.
+        for i in 0..20u64 {
+            let (unit, wire) = ((i / 2) as u32 + 1, (i % 2) as u16 + 1);
+            let ball_v = if i == 5 {
+                Verdict::Reject(Defect::Nsop)
+            } else {
+                Verdict::Ok
+            };
+            let st_v = if i == 9 {
+                Verdict::Reject(Defect::Nsol)
+            } else {
+                Verdict::Ok
+            };
+            c.record(&bond(BondKind::Ball, unit, wire, i * 100_000), ball_v);
+            c.record(
+                &bond(BondKind::Stitch, unit, wire, i * 100_000 + 40_000),
+                st_v,
+            );
+        }
+        let s = c.snapshot();
+        assert_eq!((s.bonds, s.wires, s.rejected_wires), (40, 20, 2));
+        assert_eq!(c.rejects(Defect::Nsop), 1);
+        assert_eq!(c.rejects(Defect::Nsol), 1);
+        assert!((s.yield_pct - 90.0).abs() < 1e-9);
+        assert!(
+            (s.wire_rate_per_min - 600.0).abs() < 1e-6,
+            "{}",
+            s.wire_rate_per_min
+        );
+        assert!((s.uph - 18_000.0).abs() < 1e-3);
+        assert_eq!(s.units, 9, "units complete when the next one starts");
+    }
+
+    #[test]
+    fn a_controller_clock_that_goes_back_does_not_panic_or_skew_the_rate() {
+        let mut c = Counters::new(1);
+        for i in 0..5u64 {
+            c.record(
+                &bond(BondKind::Stitch, 1, 1, 50_000_000 + i * 100_000),
+                Verdict::Ok,
+            );
+        }
+        for i in 0..5u64 {
+            c.record(&bond(BondKind::Stitch, 1, 1, i * 100_000), Verdict::Ok);
+        }
+        assert!((c.wire_rate_per_min() - 600.0).abs() < 1e-6);
+    }
+
+    #[test]
+    fn a_lost_stitch_still_counts_the_wire_once() {
+        let mut c = Counters::new(1);
+        c.record(&bond(BondKind::Ball, 1, 1, 0), Verdict::Ok);
+        c.record(&bond(BondKind::Ball, 1, 2, 100), Verdict::Ok);
+        c.record(&bond(BondKind::Stitch, 1, 2, 200), Verdict::Ok);
+        assert_eq!(c.snapshot().wires, 2);
+    }
+}

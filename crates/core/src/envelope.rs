@@ -163,3 +163,47 @@ impl EnvelopeLearner {
         Some(Envelope { k_sigma, bands })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn curve(f: impl Fn(usize) -> i16) -> Curve {
+        let ch: Vec<i16> = (0..100).map(f).collect();
+        Curve {
+            sample_rate_hz: 20_000,
+            channels: [ch.clone(), ch.clone(), ch, vec![]],
+        }
+    }
+
+    #[test]
+    fn learned_band_accepts_its_own_spread_and_rejects_a_distorted_curve() {
+        let mut l = EnvelopeLearner::default();
+        for k in 0..50i16 {
+            assert!(l.add(&curve(|i| 500 + (i as i16) + (k % 5) - 2)));
+        }
+        let env = l.envelope(4.0).unwrap();
+        assert!(
+            env.bands[3].is_none(),
+            "a channel never sent is not checked"
+        );
+        assert_eq!(env.check(&curve(|i| 501 + i as i16)).worst(), 0.0);
+        let distorted = curve(|i| {
+            if (40..60).contains(&i) {
+                300
+            } else {
+                500 + i as i16
+            }
+        });
+        let c = env.check(&distorted);
+        assert!((c.outside[0] - 0.2).abs() < 1e-6, "{c:?}");
+        // Another program (length differs by more than 5 %) is refused by the learner
+        // and flagged by the check.
+        let short = Curve {
+            sample_rate_hz: 20_000,
+            channels: [vec![500; 80], vec![500; 80], vec![500; 80], vec![]],
+        };
+        assert!(!l.add(&short));
+        assert!(env.check(&short).length_mismatch);
+    }
+}

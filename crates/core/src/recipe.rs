@@ -502,12 +502,12 @@ impl Recipe {
             });
         }
         let [lo, hi] = self.limits.ball_um;
-        if !(lo.0 > 0.0) {
+        if lo.0.is_nan() || lo.0 <= 0.0 {
             out.push(Violation::Invalid {
                 field: "limits.ball_um",
                 reason: Reason::NotPositive,
             });
-        } else if !(lo.0 < hi.0) {
+        } else if hi.0.is_nan() || lo.0 >= hi.0 {
             out.push(Violation::Invalid {
                 field: "limits.ball_um",
                 reason: Reason::MinNotBelowMax,

@@ -141,7 +141,7 @@ enum Request {
         oneshot::Sender<Result<Result<(), CommandRefusal>, String>>,
     ),
     Download(
-        Recipe,
+        Box<Recipe>,
         oneshot::Sender<Result<Result<u32, DownloadFault>, String>>,
     ),
 }
@@ -256,7 +256,7 @@ impl Station {
     pub async fn download(&self, recipe: &Recipe) -> Result<u32, CommandError> {
         let (tx, rx) = oneshot::channel();
         self.requests
-            .send(Request::Download(recipe.clone(), tx))
+            .send(Request::Download(Box::new(recipe.clone()), tx))
             .await
             .map_err(|_| CommandError::Stopped)?;
         match rx.await.map_err(|_| CommandError::Stopped)? {
