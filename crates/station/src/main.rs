@@ -176,6 +176,34 @@ fn status_line(s: &Snapshot, elapsed: Duration) -> String {
     )
 }
 
+/// Bonds/s, CPU and peak memory of this process over the run (Linux: /proc/self).
+fn usage_line(s: &Snapshot, elapsed: Duration) -> String {
+    let secs = elapsed.as_secs_f64().max(1e-9);
+    let mut line = format!(
+        "load: bonds/s={:.0} frames_ok={} lost_frames={} bad_crc={} bad_length={}",
+        s.bonds_received as f64 / secs,
+        s.decode.frames_ok,
+        s.decode.lost_frames,
+        s.decode.bad_crc,
+        s.decode.bad_length
+    );
+    // utime and stime are fields 14 and 15 of /proc/self/stat, in clock ticks (100/s on
+    // Linux); VmHWM in /proc/self/status is the peak resident set.
+    if let Ok(stat) = std::fs::read_to_string("/proc/self/stat") {
+        let fields: Vec<&str> = stat.rsplit(')').next().unwrap_or("").split_whitespace().collect();
+        let tick = |i: usize| fields.get(i).and_then(|f| f.parse::<f64>().ok()).unwrap_or(0.0);
+        // After the ')' the first field is field 3 (state).
+        let cpu_s = (tick(11) + tick(12)) / 100.0;
+        line += &format!(" cpu={:.1}%", cpu_s / secs * 100.0);
+    }
+    if let Ok(status) = std::fs::read_to_string("/proc/self/status") {
+        if let Some(kb) = status.lines().find_map(|l| l.strip_prefix("VmHWM:")) {
+            line += &format!(" peak_rss={}", kb.trim().replace(' ', ""));
+        }
+    }
+    line
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
@@ -227,7 +255,9 @@ async fn main() -> anyhow::Result<()> {
         }
     }
     let s = station.snapshot();
-    println!("summary: {}", status_line(&s, started.elapsed()));
+    let elapsed = started.elapsed();
+    println!("summary: {}", status_line(&s, elapsed));
+    println!("{}", usage_line(&s, elapsed));
     station.shutdown().await;
     if let Some(sim) = sim {
         sim.shutdown().await;

@@ -1,0 +1,39 @@
+# Shared by the scripts: toolchain check, apt packages, target dir.
+# shellcheck shell=bash
+
+REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+# Builds are slow on small machines: keep the target dir outside the clone so a fresh
+# clone (CI) reuses it. Override with CARGO_TARGET_DIR.
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/bonder-hmi/target}"
+
+need_rust() {
+  if ! command -v cargo >/dev/null 2>&1; then
+    echo "cargo not found: install Rust 1.85 or newer (rustup), then run this again." >&2
+    exit 1
+  fi
+  local v
+  v="$(rustc --version | awk '{print $2}')"
+  if [ "$(printf '%s\n1.85.0\n' "$v" | sort -V | head -1)" != "1.85.0" ]; then
+    echo "rustc $v is too old: this workspace needs Rust 1.85 or newer (edition 2024)." >&2
+    exit 1
+  fi
+}
+
+# need_apt PKG... — installs the Debian/Ubuntu packages that are missing.
+need_apt() {
+  local missing=()
+  for p in "$@"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  echo "installing: ${missing[*]}" >&2
+  local sudo=""
+  [ "$(id -u)" -ne 0 ] && sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+}
+
+# What building the workspace needs (bundled SQLite and zstd compile C).
+need_build_deps() {
+  need_apt gcc libc6-dev pkg-config
+}
