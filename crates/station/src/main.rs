@@ -190,8 +190,18 @@ fn usage_line(s: &Snapshot, elapsed: Duration) -> String {
     // utime and stime are fields 14 and 15 of /proc/self/stat, in clock ticks (100/s on
     // Linux); VmHWM in /proc/self/status is the peak resident set.
     if let Ok(stat) = std::fs::read_to_string("/proc/self/stat") {
-        let fields: Vec<&str> = stat.rsplit(')').next().unwrap_or("").split_whitespace().collect();
-        let tick = |i: usize| fields.get(i).and_then(|f| f.parse::<f64>().ok()).unwrap_or(0.0);
+        let fields: Vec<&str> = stat
+            .rsplit(')')
+            .next()
+            .unwrap_or("")
+            .split_whitespace()
+            .collect();
+        let tick = |i: usize| {
+            fields
+                .get(i)
+                .and_then(|f| f.parse::<f64>().ok())
+                .unwrap_or(0.0)
+        };
         // After the ')' the first field is field 3 (state).
         let cpu_s = (tick(11) + tick(12)) / 100.0;
         line += &format!(" cpu={:.1}%", cpu_s / secs * 100.0);
