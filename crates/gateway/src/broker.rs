@@ -1,0 +1,78 @@
+//! The embedded broker: with no gateway configured the station runs an MQTT broker
+//! (rumqttd) in-process on loopback, so the supervisor and any MQTT tool can connect on a
+//! single machine.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+/// Default address of the embedded broker.
+pub const DEFAULT_ADDR: &str = "127.0.0.1:1883";
+
+/// Why the embedded broker did not start.
+#[derive(Debug, thiserror::Error)]
+pub enum BrokerError {
+    #[error("embedded MQTT broker cannot listen on {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+}
+
+/// Starts rumqttd on `addr` (MQTT 3.1.1) in its own thread and waits until it accepts
+/// connections. The broker lives as long as the process.
+pub fn start(addr: SocketAddr) -> Result<SocketAddr, BrokerError> {
+    // Check the port first: rumqttd reports a bind failure only in its own thread.
+    let probe =
+        std::net::TcpListener::bind(addr).map_err(|source| BrokerError::Bind { addr, source })?;
+    let addr = probe
+        .local_addr()
+        .map_err(|source| BrokerError::Bind { addr, source })?;
+    drop(probe);
+    let mut v4 = HashMap::new();
+    v4.insert(
+        "v4".to_string(),
+        rumqttd::ServerSettings {
+            name: "v4".into(),
+            listen: addr,
+            tls: None,
+            next_connection_delay_ms: 1,
+            connections: rumqttd::ConnectionSettings {
+                connection_timeout_ms: 5000,
+                max_payload_size: 1 << 20,
+                max_inflight_count: 200,
+                auth: None,
+                external_auth: None,
+                dynamic_filters: true,
+            },
+        },
+    );
+    let config = rumqttd::Config {
+        id: 0,
+        router: rumqttd::RouterConfig {
+            max_connections: 1000,
+            max_outgoing_packet_count: 1000,
+            max_segment_size: 100 * 1024 * 1024,
+            max_segment_count: 10,
+            ..Default::default()
+        },
+        v4: Some(v4),
+        ..Default::default()
+    };
+    std::thread::Builder::new()
+        .name("mqtt-broker".into())
+        .spawn(move || {
+            if let Err(e) = rumqttd::Broker::new(config).start() {
+                tracing::error!("embedded MQTT broker stopped: {e}");
+            }
+        })
+        .map_err(|source| BrokerError::Bind { addr, source })?;
+    for _ in 0..100 {
+        if std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(50)).is_ok() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    tracing::info!(%addr, "embedded MQTT broker started");
+    Ok(addr)
+}

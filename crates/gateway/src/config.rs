@@ -1,0 +1,161 @@
+//! Gateway connection settings: broker URL (`mqtt://` or `mqtts://`), credentials, TLS.
+
+use crate::topics::StationId;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Settings of the gateway link.
+#[derive(Debug, Clone)]
+pub struct GatewayConfig {
+    /// `mqtt://host[:1883]` or `mqtts://host[:8883]`; user and password may be in the URL.
+    pub url: String,
+    pub station: StationId,
+    pub username: Option<String>,
+    pub password: Option<String>,
+    /// CA certificate (PEM) for `mqtts://`.
+    pub ca_file: Option<PathBuf>,
+    /// Client certificate and key (PEM) for mutual TLS.
+    pub client_cert: Option<PathBuf>,
+    pub client_key: Option<PathBuf>,
+    pub keep_alive: Duration,
+    /// Most bonds in one `{S}/bonds` message.
+    pub max_batch_bonds: usize,
+    /// How often new bonds are looked for and published.
+    pub publish_interval: Duration,
+    /// Backlog batches per second after an outage (the live lane is not limited).
+    pub backlog_batches_per_s: u32,
+    /// Most unacknowledged publishes.
+    pub max_inflight: usize,
+    /// Status is republished this often, and on every change.
+    pub status_every: Duration,
+}
+
+impl GatewayConfig {
+    /// Defaults for a URL and a station.
+    pub fn new(url: impl Into<String>, station: StationId) -> GatewayConfig {
+        GatewayConfig {
+            url: url.into(),
+            station,
+            username: None,
+            password: None,
+            ca_file: None,
+            client_cert: None,
+            client_key: None,
+            keep_alive: Duration::from_secs(5),
+            max_batch_bonds: 500,
+            publish_interval: Duration::from_millis(250),
+            backlog_batches_per_s: 20,
+            max_inflight: 16,
+            status_every: Duration::from_secs(10),
+        }
+    }
+}
+
+/// A gateway setting that cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("gateway URL {url:?}: {reason} (expected mqtt://HOST[:PORT] or mqtts://HOST[:PORT])")]
+    Url { url: String, reason: String },
+    #[error("gateway TLS file {path}: {source}")]
+    TlsFile {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("gateway TLS: a client certificate needs its key and the other way round")]
+    ClientCertPair,
+}
+
+/// Where and how to connect, resolved from a [`GatewayConfig`].
+#[derive(Debug, Clone)]
+pub struct Endpoint {
+    pub host: String,
+    pub port: u16,
+    pub tls: bool,
+    pub username: Option<String>,
+    pub password: Option<String>,
+}
+
+/// Parses the broker URL.
+pub fn endpoint(cfg: &GatewayConfig) -> Result<Endpoint, ConfigError> {
+    let err = |reason: &str| ConfigError::Url {
+        url: cfg.url.clone(),
+        reason: reason.into(),
+    };
+    let u = url::Url::parse(&cfg.url).map_err(|e| err(&e.to_string()))?;
+    let tls = match u.scheme() {
+        "mqtt" | "tcp" => false,
+        "mqtts" | "ssl" => true,
+        _ => return Err(err("unknown scheme")),
+    };
+    let host = u
+        .host_str()
+        .filter(|h| !h.is_empty())
+        .ok_or_else(|| err("no host"))?
+        .to_string();
+    let port = u.port().unwrap_or(if tls { 8883 } else { 1883 });
+    let username = cfg
+        .username
+        .clone()
+        .or_else(|| (!u.username().is_empty()).then(|| u.username().to_string()));
+    let password = cfg
+        .password
+        .clone()
+        .or_else(|| u.password().map(str::to_string));
+    Ok(Endpoint {
+        host,
+        port,
+        tls,
+        username,
+        password,
+    })
+}
+
+/// A client certificate and its key, PEM.
+pub type PemPair = (Vec<u8>, Vec<u8>);
+
+/// Reads the TLS files: (CA PEM, optional (client cert PEM, key PEM)).
+pub fn tls_material(
+    cfg: &GatewayConfig,
+) -> Result<(Vec<u8>, Option<PemPair>), ConfigError> {
+    let read = |p: &PathBuf| {
+        std::fs::read(p).map_err(|source| ConfigError::TlsFile {
+            path: p.clone(),
+            source,
+        })
+    };
+    let ca = match &cfg.ca_file {
+        Some(p) => read(p)?,
+        None => Vec::new(),
+    };
+    let client = match (&cfg.client_cert, &cfg.client_key) {
+        (Some(c), Some(k)) => Some((read(c)?, read(k)?)),
+        (None, None) => None,
+        _ => return Err(ConfigError::ClientCertPair),
+    };
+    Ok((ca, client))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cfg(url: &str) -> GatewayConfig {
+        GatewayConfig::new(url, "a/b/c/d".parse().unwrap())
+    }
+
+    #[test]
+    fn urls() {
+        let e = endpoint(&cfg("mqtt://127.0.0.1")).unwrap();
+        assert_eq!((e.host.as_str(), e.port, e.tls), ("127.0.0.1", 1883, false));
+        let e = endpoint(&cfg("mqtts://gw.plant:9883")).unwrap();
+        assert_eq!((e.host.as_str(), e.port, e.tls), ("gw.plant", 9883, true));
+        let e = endpoint(&cfg("mqtt://wb:secret@10.1.2.3:1884")).unwrap();
+        assert_eq!(
+            (e.username.as_deref(), e.password.as_deref()),
+            (Some("wb"), Some("secret"))
+        );
+        for bad in ["http://x", "mqtt://", "127.0.0.1:1883", "mqtt://x:99999"] {
+            assert!(endpoint(&cfg(bad)).is_err(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,197 @@
+//! Payloads of `shared/spec/gateway-mqtt.md`, field for field. Every payload carries
+//! `"v": 1`; times are RFC 3339 UTC with milliseconds; units are in the key names.
+
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+use time::macros::format_description;
+
+/// Payload version this station writes and reads.
+pub const V: u32 = 1;
+
+/// RFC 3339 UTC with exactly three decimals: `2026-11-23T08:15:02.125Z`.
+pub fn ts(t: OffsetDateTime) -> String {
+    let fmt =
+        format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z");
+    t.to_offset(time::UtcOffset::UTC)
+        .format(&fmt)
+        .unwrap_or_default()
+}
+
+/// Parses an RFC 3339 time (any offset).
+pub fn parse_ts(s: &str) -> Option<OffsetDateTime> {
+    OffsetDateTime::parse(s, &Rfc3339).ok()
+}
+
+/// Rounds to one decimal (0.1 µm, 0.1 gf): what the controller resolves.
+pub fn r1(v: f64) -> f64 {
+    (v * 10.0).round() / 10.0
+}
+
+/// Rounds to two decimals.
+pub fn r2(v: f64) -> f64 {
+    (v * 100.0).round() / 100.0
+}
+
+/// `{S}/status`, retained; also the last will with `state: "offline"`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StatusMsg {
+    pub v: u32,
+    pub ts: String,
+    /// idle, running, paused, alarm, setup, estop, offline.
+    pub state: String,
+    /// `name@version` or null.
+    pub recipe: Option<String>,
+    pub operator: Option<String>,
+    pub wires_bonded: u64,
+    pub wire_rate_per_min: f64,
+    /// Over the shift.
+    pub yield_pct: f64,
+    pub alarm: Option<u16>,
+}
+
+impl StatusMsg {
+    /// The last will: the station is gone.
+    pub fn offline(now: OffsetDateTime) -> StatusMsg {
+        StatusMsg {
+            v: V,
+            ts: ts(now),
+            state: "offline".into(),
+            recipe: None,
+            operator: None,
+            wires_bonded: 0,
+            wire_rate_per_min: 0.0,
+            yield_pct: 0.0,
+            alarm: None,
+        }
+    }
+}
+
+/// One bond in `{S}/bonds`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BondMsg {
+    /// The station's record number.
+    pub seq: u64,
+    pub ts: String,
+    pub unit: u32,
+    pub wire: u16,
+    /// "ball" or "stitch".
+    pub kind: String,
+    /// "ok" or a defect name.
+    pub verdict: String,
+    pub dx_um: f64,
+    pub dy_um: f64,
+    /// Null for stitch bonds.
+    pub ball_um: Option<f64>,
+    pub peak_force_gf: f64,
+    pub us_energy_mj: f64,
+    pub deform_um: f64,
+}
+
+/// `{S}/bonds`: a batch.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BondsMsg {
+    pub v: u32,
+    pub ts: String,
+    pub first_seq: u64,
+    pub last_seq: u64,
+    pub bonds: Vec<BondMsg>,
+}
+
+/// `{S}/alarms`: each raise and clear.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AlarmMsg {
+    pub v: u32,
+    pub ts: String,
+    pub code: u16,
+    pub name: String,
+    pub raised: bool,
+    pub text_en: String,
+    pub text_zh: String,
+}
+
+impl AlarmMsg {
+    /// The message for a controller alarm code.
+    pub fn new(now: OffsetDateTime, code: u16, raised: bool) -> AlarmMsg {
+        let a =
+            bonder_core::AlarmCode::from_code(code).unwrap_or(bonder_core::AlarmCode::Other(code));
+        AlarmMsg {
+            v: V,
+            ts: ts(now),
+            code,
+            name: a.name().into(),
+            raised,
+            text_en: a.text_en().into(),
+            text_zh: a.text_zh().into(),
+        }
+    }
+}
+
+/// A step of a changeover in `{S}/changeovers`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChangeoverStepMsg {
+    pub name: String,
+    pub started: String,
+    pub ended: String,
+    pub by: String,
+}
+
+/// First-article results of a changeover.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FirstArticleMsg {
+    pub passed: bool,
+    pub pull_gf_min: f64,
+    pub shear_gf_min: f64,
+}
+
+/// `{S}/changeovers`: when a changeover ends.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChangeoverMsg {
+    pub v: u32,
+    pub id: String,
+    pub from_recipe: Option<String>,
+    pub to_recipe: String,
+    pub started: String,
+    pub ended: String,
+    pub minutes: f64,
+    pub steps: Vec<ChangeoverStepMsg>,
+    pub first_article: FirstArticleMsg,
+}
+
+/// `{S}/shift`: at shift end.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ShiftMsg {
+    pub v: u32,
+    pub shift_id: String,
+    pub started: String,
+    pub ended: String,
+    pub operator: Option<String>,
+    pub wires_bonded: u64,
+    pub rejects: u64,
+    pub yield_pct: f64,
+    pub oee_pct: f64,
+    pub uph: f64,
+    pub alarms_count: u64,
+    pub downtime_min: f64,
+    pub notes: String,
+}
+
+/// `{S}/cmd/workorder`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WorkOrderCmd {
+    pub v: u32,
+    pub request_id: String,
+    pub work_order: String,
+    pub device: String,
+    pub recipe: String,
+    pub quantity: u64,
+}
+
+/// `{S}/cmd/result`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CmdResult {
+    pub v: u32,
+    pub request_id: Option<String>,
+    pub ok: bool,
+    pub error: Option<String>,
+}
