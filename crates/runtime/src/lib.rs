@@ -42,6 +42,9 @@ pub struct RuntimeConfig {
     pub io_timeout: Duration,
     /// Longest wait between reconnect attempts.
     pub max_backoff: Duration,
+    /// Record number of the last bond already stored (the station's `seq` continues
+    /// after it across restarts).
+    pub last_seq: u64,
 }
 
 impl RuntimeConfig {
@@ -56,6 +59,7 @@ impl RuntimeConfig {
             poll_interval: Duration::from_millis(200),
             io_timeout: Duration::from_secs(1),
             max_backoff: Duration::from_secs(5),
+            last_seq: 0,
         }
     }
 }
@@ -98,6 +102,8 @@ pub struct Snapshot {
     pub decode: DecodeStats,
     /// Bonds received (= judged) since start.
     pub bonds_received: u64,
+    /// Record number of the latest bond.
+    pub last_seq: u64,
     /// Bond frames whose kind was unknown.
     pub bonds_unreadable: u64,
     pub reconnects: u64,
@@ -414,7 +420,7 @@ async fn stream_task(
 ) {
     let mut judge = Judge::new(&cfg.recipe);
     let mut counters = Counters::new(cfg.recipe.wires_per_unit);
-    let mut record_seq: u64 = 0;
+    let mut record_seq: u64 = cfg.last_seq;
     let mut last_seq: Option<u32> = None;
     let mut totals = DecodeStats::default();
     let mut wait = Duration::ZERO;
@@ -497,7 +503,8 @@ async fn stream_task(
                 s.decode = add_stats(&base, &stats);
                 match &publish {
                     Some(StationEvent::Bond(_)) => {
-                        s.bonds_received = record_seq;
+                        s.bonds_received += 1;
+                        s.last_seq = record_seq;
                         s.counters = counters.snapshot();
                         s.learned = [
                             judge.learned_count(BondKind::Ball),
