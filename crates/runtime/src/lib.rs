@@ -26,7 +26,7 @@ use tokio::task::JoinSet;
 use tokio::time::sleep;
 
 /// Station runtime settings.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct RuntimeConfig {
     pub controller: SocketAddr,
     /// `None`: use the TCP port the controller announces in input register 15.
@@ -45,6 +45,25 @@ pub struct RuntimeConfig {
     /// Record number of the last bond already stored (the station's `seq` continues
     /// after it across restarts).
     pub last_seq: u64,
+    /// Called with every event, in order, before it is broadcast: the place for the
+    /// store's writer, which must see every bond (a broadcast receiver can lag). It must
+    /// not block.
+    pub sink: Option<EventSink>,
+}
+
+/// See [`RuntimeConfig::sink`].
+pub type EventSink = Arc<dyn Fn(&StationEvent) + Send + Sync>;
+
+impl std::fmt::Debug for RuntimeConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RuntimeConfig")
+            .field("controller", &self.controller)
+            .field("stream", &self.stream)
+            .field("recipe", &self.recipe.id())
+            .field("last_seq", &self.last_seq)
+            .field("sink", &self.sink.is_some())
+            .finish_non_exhaustive()
+    }
 }
 
 impl RuntimeConfig {
@@ -60,6 +79,7 @@ impl RuntimeConfig {
             io_timeout: Duration::from_secs(1),
             max_backoff: Duration::from_secs(5),
             last_seq: 0,
+            sink: None,
         }
     }
 }
@@ -525,6 +545,9 @@ async fn stream_task(
                 }
             });
             if let Some(ev) = publish {
+                if let Some(sink) = &cfg.sink {
+                    sink(&ev);
+                }
                 let _ = events.send(ev);
             }
         };
