@@ -1,0 +1,93 @@
+//! The store's error type.
+
+use crate::recipes::Role;
+use bonder_core::recipe::{RecipeError, RecipeState};
+
+/// Everything that can go wrong in the store.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// SQLite refused or failed (I/O error, busy beyond the timeout, a constraint).
+    #[error("database: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    /// A file outside the database could not be read or written.
+    #[error("file: {0}")]
+    Io(#[from] std::io::Error),
+    /// The file was written by a newer build; it was not changed.
+    #[error(
+        "the database has schema version {found}, but this build knows only up to \
+         {supported}: use a newer station build (the file was not changed)"
+    )]
+    NewerSchema {
+        /// The file's `user_version`.
+        found: u32,
+        /// The newest schema version this build knows.
+        supported: u32,
+    },
+    /// A recipe document that is malformed or fails validation; every problem is listed.
+    #[error("invalid recipe: {0}")]
+    InvalidRecipe(#[from] RecipeError),
+    /// An edit, release or retirement without a reason.
+    #[error("a reason is required")]
+    ReasonRequired,
+    /// The role may not do this.
+    #[error("role {role} may not {action}")]
+    Forbidden {
+        /// What was attempted (`"release a recipe"`).
+        action: &'static str,
+        /// The role that attempted it.
+        role: Role,
+    },
+    /// No such recipe, or no such version (`name` or `name@version`).
+    #[error("recipe {0} not found")]
+    RecipeNotFound(String),
+    /// `create` of a name that already has versions (use an edit or an import).
+    #[error("recipe {0} already exists")]
+    RecipeExists(String),
+    /// An edit that changes nothing.
+    #[error("the edit of recipe {0} changes nothing")]
+    NoChanges(String),
+    /// Only released versions may be sent to a machine.
+    #[error("recipe {recipe} is {state:?}, not released")]
+    NotReleased {
+        /// `name@version`.
+        recipe: String,
+        /// Its current state.
+        state: RecipeState,
+    },
+    /// A state change that the life cycle does not allow.
+    #[error("recipe {recipe} cannot go from {from:?} to {to:?}")]
+    BadTransition {
+        /// `name@version`.
+        recipe: String,
+        /// Its current state.
+        from: RecipeState,
+        /// The state asked for.
+        to: RecipeState,
+    },
+    /// The audit trail's hash chain is broken at this row.
+    #[error("audit trail broken at row {row_id}: {reason}")]
+    AuditBroken {
+        /// `audit.id` of the first row that does not verify.
+        row_id: i64,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// No shift with this id.
+    #[error("shift {0} not found")]
+    ShiftNotFound(i64),
+    /// A stored value this build cannot read (an unknown code, a damaged curve).
+    #[error("unreadable stored value: {0}")]
+    Corrupt(String),
+    /// The writer could not commit a batch; its operations are kept and retried.
+    #[error("writer could not commit: {0}")]
+    CommitFailed(String),
+    /// The writer thread has stopped (closed, or its handle's channel is gone).
+    #[error("the store writer has stopped")]
+    WriterStopped,
+    /// CSV export failed.
+    #[error("CSV export: {0}")]
+    Csv(#[from] csv::Error),
+    /// XLSX export failed.
+    #[error("XLSX export: {0}")]
+    Xlsx(#[from] rust_xlsxwriter::XlsxError),
+}

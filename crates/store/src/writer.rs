@@ -1,0 +1,669 @@
+//! The writer: one OS thread with its own connection that commits everything the
+//! station records, in batches.
+//!
+//! Senders never wait on disk: [`WriterHandle::send`] puts the operation on an
+//! **unbounded** channel (`std::sync::mpsc`) and returns. A bounded channel would have
+//! to either block the sender when full (the link's task would stall behind the disk)
+//! or drop records (nothing may be lost); the writer commits ≥ 100 000 bond rows/s
+//! while a fast bonder makes well under 100/s, so the queue only grows while the disk
+//! itself stalls, and then holding the records in memory is what we want.
+//! [`WriterHandle::queued`] tells how many are waiting.
+//!
+//! A batch is committed (one `IMMEDIATE` transaction) when it holds
+//! [`WriterConfig::commit_rows`] operations, when the oldest has waited
+//! [`WriterConfig::commit_interval`], or at once on [`WriterHandle::flush`]. An
+//! operation that violates a constraint (a duplicate bond `seq`, a note for an unknown
+//! shift) is logged and skipped, never poisoning its batch; any other failure rolls
+//! the batch back and keeps it for the next attempt.
+
+use crate::audit::{self, AuditAction, AuditRecord};
+use crate::codes::{
+    BP_PER_PCT, MGF_PER_GF, NM_PER_UM, UJ_PER_MJ, kind_code, seq_sql, to_fixed, verdict_code,
+};
+use crate::records::{
+    AlarmAck, AlarmRecord, BondRecord, ChangeoverEnd, ChangeoverStart, ChangeoverStep, ShiftNote,
+    ShiftStart, StateChange, TimelineEvent,
+};
+use crate::retention::{self, RetentionPolicy};
+use crate::timefmt::unix_ms;
+use crate::{StoreError, curve};
+use rusqlite::{Connection, ErrorCode, OptionalExtension, TransactionBehavior, params};
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+use time::OffsetDateTime;
+use tokio::sync::{oneshot, watch};
+
+/// How the writer batches and what it keeps.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WriterConfig {
+    /// Longest time an operation waits before its batch is committed.
+    pub commit_interval: Duration,
+    /// A batch is committed as soon as it holds this many operations.
+    pub commit_rows: usize,
+    /// Keep the curve of one in this many good bonds (every rejected bond's curve is
+    /// kept). 0 keeps no good curves, 1 keeps all.
+    pub good_curve_every: u32,
+    /// Applied after a commit when `retention_interval` has passed since the last time.
+    pub retention: Option<RetentionPolicy>,
+    /// How often retention is applied (0: after every commit).
+    pub retention_interval: Duration,
+}
+
+impl Default for WriterConfig {
+    fn default() -> Self {
+        WriterConfig {
+            commit_interval: Duration::from_millis(50),
+            commit_rows: 1000,
+            good_curve_every: 100,
+            retention: None,
+            retention_interval: Duration::from_secs(60),
+        }
+    }
+}
+
+/// Something to record.
+#[derive(Debug, Clone, PartialEq)]
+pub enum WriteOp {
+    /// A bond (boxed: it is by far the largest operation; `From<BondRecord>` boxes it,
+    /// so `writer.send(record)` works).
+    Bond(Box<BondRecord>),
+    /// An alarm raised or cleared.
+    Alarm(AlarmRecord),
+    /// An alarm acknowledged; also appends an audit row.
+    AlarmAck(AlarmAck),
+    /// A shift starts (with the caller's id).
+    ShiftStart(ShiftStart),
+    /// A shift ends.
+    ShiftEnd {
+        /// The shift's id.
+        id: i64,
+        /// End time.
+        time: OffsetDateTime,
+    },
+    /// A handover note.
+    ShiftNote(ShiftNote),
+    /// An entry of the events timeline.
+    Event(TimelineEvent),
+    /// The equipment entered a SEMI E10 state.
+    StateChange(StateChange),
+    /// A changeover starts (with the caller's id).
+    ChangeoverStart(ChangeoverStart),
+    /// A changeover step was done.
+    ChangeoverStep(ChangeoverStep),
+    /// A changeover ends; also appends an audit row.
+    ChangeoverEnd(ChangeoverEnd),
+    /// An audited action that is not one of the above (login, logout, a deletion).
+    Audit(AuditRecord),
+    /// A message for the gateway (topic suffix below the station, JSON payload), kept
+    /// until the broker acknowledges it.
+    Outbox {
+        time: OffsetDateTime,
+        topic: String,
+        payload: String,
+    },
+}
+
+impl From<BondRecord> for WriteOp {
+    fn from(b: BondRecord) -> Self {
+        WriteOp::Bond(Box::new(b))
+    }
+}
+
+/// What the writer has committed so far.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct CommitInfo {
+    /// Highest bond `seq` in the file (0 before the first bond).
+    pub max_bond_seq: u64,
+    /// Operations committed since the writer started.
+    pub ops: u64,
+    /// Operations skipped because they violated a constraint (logged).
+    pub rejected_ops: u64,
+}
+
+type Reply = oneshot::Sender<Result<CommitInfo, StoreError>>;
+
+enum Msg {
+    Op(WriteOp),
+    Flush(Reply),
+    Close(Reply),
+}
+
+/// Cheap, cloneable handle on the writer thread.
+#[derive(Debug, Clone)]
+pub struct WriterHandle {
+    tx: mpsc::Sender<Msg>,
+    queued: Arc<AtomicUsize>,
+    committed: watch::Receiver<CommitInfo>,
+}
+
+impl WriterHandle {
+    /// Queues an operation; never blocks. Fails only when the writer has stopped.
+    pub fn send(&self, op: impl Into<WriteOp>) -> Result<(), StoreError> {
+        self.queued.fetch_add(1, Ordering::Relaxed);
+        self.tx.send(Msg::Op(op.into())).map_err(|_| {
+            self.queued.fetch_sub(1, Ordering::Relaxed);
+            StoreError::WriterStopped
+        })
+    }
+
+    /// Waits until everything sent before this call is committed.
+    pub async fn flush(&self) -> Result<CommitInfo, StoreError> {
+        self.request(Msg::Flush).await
+    }
+
+    /// Commits everything sent so far and stops the writer thread; later sends (from
+    /// clones) fail with [`StoreError::WriterStopped`].
+    pub async fn close(self) -> Result<CommitInfo, StoreError> {
+        self.request(Msg::Close).await
+    }
+
+    async fn request(&self, msg: fn(Reply) -> Msg) -> Result<CommitInfo, StoreError> {
+        let (tx, rx) = oneshot::channel();
+        self.tx
+            .send(msg(tx))
+            .map_err(|_| StoreError::WriterStopped)?;
+        rx.await.map_err(|_| StoreError::WriterStopped)?
+    }
+
+    /// Highest committed bond `seq` (0 before the first).
+    pub fn committed_seq(&self) -> u64 {
+        self.committed.borrow().max_bond_seq
+    }
+
+    /// A watch of the commits, to await progress (e.g. the gateway's outbox).
+    pub fn subscribe(&self) -> watch::Receiver<CommitInfo> {
+        self.committed.clone()
+    }
+
+    /// Operations sent and not yet committed.
+    pub fn queued(&self) -> usize {
+        self.queued.load(Ordering::Relaxed)
+    }
+}
+
+/// Starts the writer thread on its own connection.
+pub(crate) fn spawn(mut conn: Connection, cfg: WriterConfig) -> Result<WriterHandle, StoreError> {
+    let max_seq: Option<i64> = conn.query_row("SELECT MAX(seq) FROM bonds", [], |r| r.get(0))?;
+    let info = CommitInfo {
+        max_bond_seq: max_seq.map_or(0, |s| u64::try_from(s).unwrap_or(0)),
+        ..CommitInfo::default()
+    };
+    let (tx, rx) = mpsc::channel();
+    let (committed_tx, committed) = watch::channel(info);
+    let queued = Arc::new(AtomicUsize::new(0));
+    let q = Arc::clone(&queued);
+    std::thread::Builder::new()
+        .name("store-writer".into())
+        .spawn(move || {
+            let mut w = Writer {
+                cfg,
+                labels: HashMap::new(),
+                good_seen: 0,
+                info,
+                committed: committed_tx,
+                queued: q,
+                last_retention: Instant::now(),
+            };
+            let (closers, last) = w.run(&mut conn, &rx);
+            // Close the connection (its checkpoint included) before `close()` returns,
+            // so a caller that then reads or copies the file sees everything.
+            drop(conn);
+            for c in closers {
+                let _ = c.send(last.clone().map_err(StoreError::CommitFailed));
+            }
+        })?;
+    Ok(WriterHandle {
+        tx,
+        queued,
+        committed,
+    })
+}
+
+struct Writer {
+    cfg: WriterConfig,
+    /// `recipe_labels` ids by label.
+    labels: HashMap<String, i64>,
+    good_seen: u64,
+    info: CommitInfo,
+    committed: watch::Sender<CommitInfo>,
+    queued: Arc<AtomicUsize>,
+    last_retention: Instant,
+}
+
+/// How long the writer sleeps when it has nothing to do.
+const IDLE_WAIT: Duration = Duration::from_secs(1);
+
+impl Writer {
+    /// Runs until closed or every handle is gone; returns the `close()` callers to
+    /// answer once the connection is closed, and the last commit's result.
+    fn run(
+        &mut self,
+        conn: &mut Connection,
+        rx: &mpsc::Receiver<Msg>,
+    ) -> (Vec<Reply>, Result<CommitInfo, String>) {
+        let mut pending: Vec<WriteOp> = Vec::with_capacity(self.cfg.commit_rows);
+        let mut waiters: Vec<Reply> = Vec::new();
+        let mut closers: Vec<Reply> = Vec::new();
+        let mut last: Result<CommitInfo, String> = Ok(self.info);
+        let mut batch_started: Option<Instant> = None;
+        let mut stop = false;
+        while !stop {
+            let wait = batch_started.map_or(IDLE_WAIT, |t| {
+                self.cfg.commit_interval.saturating_sub(t.elapsed())
+            });
+            let mut next = match rx.recv_timeout(wait) {
+                Ok(m) => Some(m),
+                Err(mpsc::RecvTimeoutError::Timeout) => None,
+                Err(mpsc::RecvTimeoutError::Disconnected) => {
+                    stop = true;
+                    None
+                }
+            };
+            while let Some(msg) = next.take() {
+                match msg {
+                    Msg::Op(op) => {
+                        pending.push(op);
+                        batch_started.get_or_insert_with(Instant::now);
+                    }
+                    Msg::Flush(reply) => waiters.push(reply),
+                    Msg::Close(reply) => {
+                        closers.push(reply);
+                        stop = true;
+                    }
+                }
+                if !stop && pending.len() < self.cfg.commit_rows {
+                    next = rx.try_recv().ok();
+                }
+            }
+            let due = pending.len() >= self.cfg.commit_rows
+                || batch_started.is_some_and(|t| t.elapsed() >= self.cfg.commit_interval)
+                || !waiters.is_empty()
+                || stop;
+            if !due {
+                self.maybe_retain(conn);
+                continue;
+            }
+            let result = if pending.is_empty() {
+                Ok(self.info)
+            } else {
+                self.commit(conn, &mut pending)
+            };
+            batch_started = if pending.is_empty() {
+                None
+            } else {
+                Some(Instant::now())
+            };
+            self.maybe_retain(conn);
+            last = result.as_ref().map(|i| *i).map_err(|e| e.to_string());
+            for w in waiters.drain(..) {
+                let reply = match &result {
+                    Ok(info) => Ok(*info),
+                    Err(e) => Err(StoreError::CommitFailed(e.to_string())),
+                };
+                // A waiter that gave up is no error of ours.
+                let _ = w.send(reply);
+            }
+        }
+        if !pending.is_empty() {
+            tracing::error!(
+                ops = pending.len(),
+                "store writer stopped with uncommitted operations"
+            );
+        }
+        tracing::debug!("store writer stopped");
+        (closers, last)
+    }
+
+    fn maybe_retain(&mut self, conn: &mut Connection) {
+        let Some(policy) = &self.cfg.retention else {
+            return;
+        };
+        if self.last_retention.elapsed() < self.cfg.retention_interval {
+            return;
+        }
+        self.last_retention = Instant::now();
+        match retention::apply(conn, policy, OffsetDateTime::now_utc()) {
+            Ok(r) if r.curves_deleted + r.bonds_deleted > 0 => {
+                tracing::info!(
+                    curves = r.curves_deleted,
+                    bonds = r.bonds_deleted,
+                    used_bytes = r.used_bytes,
+                    "retention deleted old records"
+                );
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!("retention failed: {e}"),
+        }
+    }
+
+    /// Commits `pending` in one transaction; on success it is emptied.
+    fn commit(
+        &mut self,
+        conn: &mut Connection,
+        pending: &mut Vec<WriteOp>,
+    ) -> Result<CommitInfo, StoreError> {
+        let result = self.try_commit(conn, pending);
+        match &result {
+            Ok(info) => {
+                self.queued.fetch_sub(pending.len(), Ordering::Relaxed);
+                pending.clear();
+                self.info = *info;
+                self.committed.send_replace(*info);
+            }
+            Err(e) => {
+                // Label ids assigned inside the rolled-back transaction are gone.
+                self.labels.clear();
+                tracing::error!(ops = pending.len(), "store commit failed, will retry: {e}");
+            }
+        }
+        result
+    }
+
+    fn try_commit(
+        &mut self,
+        conn: &mut Connection,
+        pending: &[WriteOp],
+    ) -> Result<CommitInfo, StoreError> {
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let mut info = self.info;
+        for op in pending {
+            match self.apply(&tx, op, &mut info) {
+                Ok(()) => info.ops += 1,
+                Err(StoreError::Sqlite(rusqlite::Error::SqliteFailure(e, msg)))
+                    if e.code == ErrorCode::ConstraintViolation =>
+                {
+                    info.rejected_ops += 1;
+                    tracing::error!(
+                        op = op_name(op),
+                        "store refused an operation: {}",
+                        msg.unwrap_or_default()
+                    );
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        tx.commit()?;
+        Ok(info)
+    }
+
+    fn label_id(&mut self, conn: &Connection, label: &str) -> Result<i64, StoreError> {
+        if let Some(&id) = self.labels.get(label) {
+            return Ok(id);
+        }
+        conn.execute(
+            "INSERT INTO recipe_labels (label) VALUES (?1) ON CONFLICT (label) DO NOTHING",
+            [label],
+        )?;
+        let id = conn.query_row(
+            "SELECT id FROM recipe_labels WHERE label = ?1",
+            [label],
+            |r| r.get(0),
+        )?;
+        self.labels.insert(label.to_owned(), id);
+        Ok(id)
+    }
+
+    fn keep_curve(&mut self, b: &BondRecord) -> bool {
+        if !b.verdict.is_ok() {
+            return true;
+        }
+        let every = u64::from(self.cfg.good_curve_every);
+        let keep = every > 0 && self.good_seen % every == 0;
+        self.good_seen += 1;
+        keep
+    }
+
+    fn apply(
+        &mut self,
+        conn: &Connection,
+        op: &WriteOp,
+        info: &mut CommitInfo,
+    ) -> Result<(), StoreError> {
+        match op {
+            WriteOp::Bond(b) => self.insert_bond(conn, b, info)?,
+            WriteOp::Alarm(a) => alarm(conn, a)?,
+            WriteOp::AlarmAck(a) => alarm_ack(conn, a)?,
+            WriteOp::ShiftStart(s) => {
+                conn.prepare_cached(
+                    "INSERT INTO shifts (id, started_ms, operator, team) VALUES (?1, ?2, ?3, ?4)",
+                )?
+                .execute(params![s.id, unix_ms(s.time), s.operator, s.team])?;
+            }
+            WriteOp::ShiftEnd { id, time } => {
+                let n = conn
+                    .prepare_cached("UPDATE shifts SET ended_ms = ?2 WHERE id = ?1")?
+                    .execute(params![id, unix_ms(*time)])?;
+                if n == 0 {
+                    tracing::warn!(shift = id, "end of an unknown shift ignored");
+                }
+            }
+            WriteOp::ShiftNote(n) => {
+                conn.prepare_cached(
+                    "INSERT INTO shift_notes (shift_id, time_ms, author, text)
+                     VALUES (?1, ?2, ?3, ?4)",
+                )?
+                .execute(params![
+                    n.shift_id,
+                    unix_ms(n.time),
+                    n.author,
+                    n.text
+                ])?;
+            }
+            WriteOp::Event(e) => {
+                conn.prepare_cached(
+                    "INSERT INTO events (time_ms, kind, text) VALUES (?1, ?2, ?3)",
+                )?
+                .execute(params![unix_ms(e.time), e.kind, e.text])?;
+            }
+            WriteOp::StateChange(s) => {
+                conn.prepare_cached("INSERT INTO state_changes (time_ms, state) VALUES (?1, ?2)")?
+                    .execute(params![unix_ms(s.time), s.state.name()])?;
+            }
+            WriteOp::ChangeoverStart(c) => {
+                conn.prepare_cached(
+                    "INSERT INTO changeovers (id, from_recipe, to_recipe, started_ms, started_by)
+                     VALUES (?1, ?2, ?3, ?4, ?5)",
+                )?
+                .execute(params![
+                    c.id,
+                    c.from_recipe,
+                    c.to_recipe,
+                    unix_ms(c.time),
+                    c.user
+                ])?;
+            }
+            WriteOp::ChangeoverStep(s) => {
+                conn.prepare_cached(
+                    "INSERT INTO changeover_steps (changeover_id, name, started_ms, ended_ms, by_user)
+                     VALUES (?1, ?2, ?3, ?4, ?5)",
+                )?
+                .execute(params![
+                    s.changeover_id,
+                    s.name,
+                    unix_ms(s.started),
+                    unix_ms(s.ended),
+                    s.by
+                ])?;
+            }
+            WriteOp::ChangeoverEnd(c) => changeover_end(conn, c)?,
+            WriteOp::Audit(a) => {
+                audit::append(conn, a)?;
+            }
+            WriteOp::Outbox {
+                time,
+                topic,
+                payload,
+            } => {
+                conn.prepare_cached(
+                    "INSERT INTO outbox_messages (created_ms, topic, payload) VALUES (?1, ?2, ?3)",
+                )?
+                .execute(params![unix_ms(*time), topic, payload])?;
+            }
+        }
+        Ok(())
+    }
+
+    fn insert_bond(
+        &mut self,
+        conn: &Connection,
+        b: &BondRecord,
+        info: &mut CommitInfo,
+    ) -> Result<(), StoreError> {
+        let label = self.label_id(conn, &b.recipe)?;
+        let seq = seq_sql(b.seq);
+        conn.prepare_cached(
+            "INSERT INTO bonds (seq, time_ms, unit, wire, kind, verdict, ctrl_verdict, dx_nm,
+                                dy_nm, ball_nm, peak_force_mgf, us_energy_uj, deform_nm,
+                                impedance_drop_bp, tail_nm, recipe_label, shift_id)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
+        )?
+        .execute(params![
+            seq,
+            unix_ms(b.time),
+            b.unit,
+            b.wire,
+            kind_code(b.kind),
+            verdict_code(b.verdict),
+            b.ctrl_verdict,
+            to_fixed(b.dx_um, NM_PER_UM),
+            to_fixed(b.dy_um, NM_PER_UM),
+            b.ball_um.and_then(|v| to_fixed(v, NM_PER_UM)),
+            to_fixed(b.peak_force_gf, MGF_PER_GF),
+            to_fixed(b.us_energy_mj, UJ_PER_MJ),
+            to_fixed(b.deform_um, NM_PER_UM),
+            to_fixed(b.impedance_drop_pct, BP_PER_PCT),
+            b.tail_um.and_then(|v| to_fixed(v, NM_PER_UM)),
+            label,
+            b.shift_id
+        ])?;
+        let kept = match &b.curve {
+            Some(c) if self.keep_curve(b) => Some(c),
+            _ => None,
+        };
+        if let Some(c) = kept {
+            conn.prepare_cached(
+                "INSERT INTO curves (seq, sample_rate_hz, format, data) VALUES (?1, ?2, ?3, ?4)",
+            )?
+            .execute(params![
+                seq,
+                c.sample_rate_hz,
+                curve::FORMAT_DELTA_PLANES_ZSTD,
+                curve::encode(c)?
+            ])?;
+        }
+        info.max_bond_seq = info.max_bond_seq.max(b.seq);
+        Ok(())
+    }
+}
+
+fn op_name(op: &WriteOp) -> &'static str {
+    match op {
+        WriteOp::Bond(_) => "bond",
+        WriteOp::Alarm(_) => "alarm",
+        WriteOp::AlarmAck(_) => "alarm_ack",
+        WriteOp::ShiftStart(_) => "shift_start",
+        WriteOp::ShiftEnd { .. } => "shift_end",
+        WriteOp::ShiftNote(_) => "shift_note",
+        WriteOp::Event(_) => "event",
+        WriteOp::StateChange(_) => "state_change",
+        WriteOp::ChangeoverStart(_) => "changeover_start",
+        WriteOp::ChangeoverStep(_) => "changeover_step",
+        WriteOp::ChangeoverEnd(_) => "changeover_end",
+        WriteOp::Audit(_) => "audit",
+        WriteOp::Outbox { .. } => "outbox",
+    }
+}
+
+fn alarm(conn: &Connection, a: &AlarmRecord) -> Result<(), StoreError> {
+    let code = a.code.code();
+    if a.raised {
+        conn.prepare_cached("INSERT INTO alarms (code, raised_ms) VALUES (?1, ?2)")?
+            .execute(params![code, unix_ms(a.time)])?;
+        return Ok(());
+    }
+    let n = conn
+        .prepare_cached(
+            "UPDATE alarms SET cleared_ms = ?2 WHERE id =
+               (SELECT id FROM alarms WHERE code = ?1 AND cleared_ms IS NULL
+                ORDER BY id DESC LIMIT 1)",
+        )?
+        .execute(params![code, unix_ms(a.time)])?;
+    if n == 0 {
+        tracing::warn!(code, "clear of an alarm that is not open ignored");
+    }
+    Ok(())
+}
+
+fn alarm_ack(conn: &Connection, a: &AlarmAck) -> Result<(), StoreError> {
+    let code = a.code.code();
+    let id: Option<i64> = conn
+        .prepare_cached(
+            "UPDATE alarms SET acked_ms = ?2, acked_by = ?3 WHERE id =
+               (SELECT id FROM alarms WHERE code = ?1 AND acked_ms IS NULL
+                ORDER BY id DESC LIMIT 1)
+             RETURNING id",
+        )?
+        .query_row(params![code, unix_ms(a.time), a.user], |r| r.get(0))
+        .optional()?;
+    let Some(id) = id else {
+        tracing::warn!(code, user = %a.user, "acknowledgement of no unacknowledged alarm ignored");
+        return Ok(());
+    };
+    audit::append(
+        conn,
+        &AuditRecord {
+            time: a.time,
+            user: a.user.clone(),
+            role: a.role,
+            action: AuditAction::AlarmAck,
+            object: format!("alarm:{code}#{id}"),
+            old_value: None,
+            new_value: Some(a.code.name().into()),
+            reason: None,
+        },
+    )?;
+    Ok(())
+}
+
+fn changeover_end(conn: &Connection, c: &ChangeoverEnd) -> Result<(), StoreError> {
+    let fa = c.first_article;
+    let recipes: Option<(Option<String>, String)> = conn
+        .prepare_cached(
+            "UPDATE changeovers SET ended_ms = ?2, ended_by = ?3, fa_passed = ?4,
+                    fa_pull_min_gf = ?5, fa_shear_min_gf = ?6
+             WHERE id = ?1 RETURNING from_recipe, to_recipe",
+        )?
+        .query_row(
+            params![
+                c.id,
+                unix_ms(c.time),
+                c.user,
+                fa.map(|f| f.passed),
+                fa.map(|f| f.pull_gf_min),
+                fa.map(|f| f.shear_gf_min)
+            ],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()?;
+    let Some((from, to)) = recipes else {
+        tracing::warn!(changeover = c.id, "end of an unknown changeover ignored");
+        return Ok(());
+    };
+    audit::append(
+        conn,
+        &AuditRecord {
+            time: c.time,
+            user: c.user.clone(),
+            role: c.role,
+            action: AuditAction::Changeover,
+            object: format!("changeover:{}", c.id),
+            old_value: from,
+            new_value: Some(to),
+            reason: None,
+        },
+    )?;
+    Ok(())
+}
