@@ -37,3 +37,9 @@ need_apt() {
 need_build_deps() {
   need_apt gcc libc6-dev pkg-config
 }
+
+# What the station UI needs: a CJK font so Chinese renders (fontconfig finds it), and
+# fontconfig/freetype for Slint's software renderer and winit window.
+need_ui_deps() {
+  need_apt fonts-noto-cjk fonts-dejavu-core libfontconfig1-dev libfreetype-dev
+}

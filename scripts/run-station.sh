@@ -5,6 +5,7 @@ set -euo pipefail
 source "$(dirname "$0")/common.sh"
 need_rust
 need_build_deps
+need_ui_deps
 cd "$REPO"
 cargo build --release -p bonder-station
 exec "$CARGO_TARGET_DIR/release/bonder-station" --headless "$@"

@@ -114,9 +114,7 @@ pub fn endpoint(cfg: &GatewayConfig) -> Result<Endpoint, ConfigError> {
 pub type PemPair = (Vec<u8>, Vec<u8>);
 
 /// Reads the TLS files: (CA PEM, optional (client cert PEM, key PEM)).
-pub fn tls_material(
-    cfg: &GatewayConfig,
-) -> Result<(Vec<u8>, Option<PemPair>), ConfigError> {
+pub fn tls_material(cfg: &GatewayConfig) -> Result<(Vec<u8>, Option<PemPair>), ConfigError> {
     let read = |p: &PathBuf| {
         std::fs::read(p).map_err(|source| ConfigError::TlsFile {
             path: p.clone(),

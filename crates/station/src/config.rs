@@ -15,10 +15,19 @@ pub struct FileConfig {
     pub stream: Option<String>,
     /// ISA-95 station id, e.g. "sz1/assembly/l1/wb-01".
     pub station_id: Option<String>,
-    /// SQLite file (used by the store; issue 3).
+    /// SQLite file. Absent: `station.sqlite` in the platform's data dir.
     pub db: Option<PathBuf>,
-    /// Gateway MQTT URL (used by the gateway link; issue 4).
+    /// Gateway MQTT URL, `mqtt://HOST[:PORT]` or `mqtts://…`. Absent: the embedded
+    /// broker on 127.0.0.1:1883.
     pub gateway: Option<String>,
+    /// Gateway user name and password.
+    pub gateway_user: Option<String>,
+    pub gateway_password: Option<String>,
+    /// CA certificate (PEM) for `mqtts://`.
+    pub gateway_ca: Option<PathBuf>,
+    /// Client certificate and key (PEM) for mutual TLS.
+    pub gateway_cert: Option<PathBuf>,
+    pub gateway_key: Option<PathBuf>,
     /// Recipe document (JSON) to judge against and download.
     pub recipe: Option<PathBuf>,
     /// Log filter, e.g. "info" or "bonder_runtime=debug".

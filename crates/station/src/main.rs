@@ -1,28 +1,41 @@
 //! `bonder-station`: the operator station of one wire bonder. Headless for now (the
-//! Slint UI comes with issue 5): it connects to the controller, judges every bond and
-//! prints a status line every second.
+//! Slint UI comes with issue 5): it connects to the controller, judges every bond,
+//! records everything in its SQLite store, publishes to the plant gateway (store and
+//! forward) and prints a status line every second.
 
 mod config;
+mod gateway_link;
+mod persist;
 
 use anyhow::{Context, bail};
 use bonder_core::Defect;
 use bonder_core::recipe::Recipe;
+use bonder_gateway::{Gateway, GatewayConfig, StationId};
 use bonder_link::StreamEndpoint;
 use bonder_runtime::{RuntimeConfig, Snapshot, Station};
+use bonder_store::{ShiftStart, Store, WriterConfig};
 use bondersim::{SimConfig, Simulator};
-use clap::Parser;
+use clap::{Parser, Subcommand};
 use config::FileConfig;
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
+use time::OffsetDateTime;
+use tokio::sync::{mpsc, watch};
 
 /// The operator station of a wire bonder.
 #[derive(Debug, Parser)]
 #[command(name = "bonder-station", version)]
 struct Cli {
-    /// Run without a display (the only mode until the UI lands).
+    #[command(subcommand)]
+    command: Option<Cmd>,
+    /// Run without a display: the same core, a status line a second on stdout.
     #[arg(long)]
     headless: bool,
+    /// Full screen (panel PCs).
+    #[arg(long)]
+    fullscreen: bool,
     /// Config file (default: the platform's config dir, bonder-station/station.toml).
     #[arg(long)]
     config: Option<PathBuf>,
@@ -33,15 +46,31 @@ struct Cli {
     /// TCP port the controller announces.
     #[arg(long)]
     stream: Option<String>,
-    /// ISA-95 station id.
+    /// ISA-95 station id (site/area/line/station), the gateway's topic prefix.
     #[arg(long)]
     station_id: Option<String>,
-    /// SQLite file (the store arrives with issue 3).
+    /// SQLite file (default: station.sqlite in the platform's data dir).
     #[arg(long)]
     db: Option<PathBuf>,
-    /// Gateway MQTT URL (the gateway link arrives with issue 4).
+    /// Gateway broker URL, mqtt://HOST[:PORT] or mqtts://HOST[:PORT]. Absent: an
+    /// embedded broker on 127.0.0.1:1883.
     #[arg(long)]
     gateway: Option<String>,
+    /// Gateway user name.
+    #[arg(long)]
+    gateway_user: Option<String>,
+    /// Gateway password.
+    #[arg(long)]
+    gateway_password: Option<String>,
+    /// CA certificate (PEM) for mqtts://.
+    #[arg(long)]
+    gateway_ca: Option<PathBuf>,
+    /// Client certificate (PEM) for mutual TLS.
+    #[arg(long)]
+    gateway_cert: Option<PathBuf>,
+    /// Client key (PEM) for mutual TLS.
+    #[arg(long)]
+    gateway_key: Option<PathBuf>,
     /// Recipe document (JSON) to judge against and download.
     #[arg(long)]
     recipe: Option<PathBuf>,
@@ -53,12 +82,54 @@ struct Cli {
     for_seconds: Option<u64>,
 }
 
+#[derive(Debug, Subcommand)]
+enum Cmd {
+    /// The audit trail.
+    Audit {
+        #[command(subcommand)]
+        action: AuditCmd,
+    },
+    /// Renders every page in both languages to DIR/<page>-<lang>.png with the software
+    /// renderer (no display needed), against a built-in simulator.
+    Screenshots {
+        #[arg(long)]
+        out: PathBuf,
+        /// Window size, WIDTHxHEIGHT.
+        #[arg(long, default_value = "1280x800")]
+        size: String,
+        /// Seconds of bonding before the first picture.
+        #[arg(long, default_value_t = 4)]
+        fill_seconds: u64,
+    },
+    /// Copies the store to a file while the station runs (SQLite online backup).
+    Backup {
+        /// Store file (default: the configured one).
+        #[arg(long)]
+        db: Option<PathBuf>,
+        /// Backup file to write.
+        #[arg(long)]
+        to: PathBuf,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum AuditCmd {
+    /// Checks the hash chain: exit 0 and the row count when intact, non-zero naming the
+    /// first broken row otherwise.
+    Verify {
+        /// Store file (default: the configured one).
+        #[arg(long)]
+        db: Option<PathBuf>,
+    },
+}
+
 struct Settings {
     controller: Option<SocketAddr>,
     stream: Option<StreamEndpoint>,
-    station_id: String,
-    db: Option<PathBuf>,
+    station_id: StationId,
+    db: PathBuf,
     gateway: Option<String>,
+    file: FileConfig,
     recipe: Recipe,
     log: String,
 }
@@ -92,25 +163,36 @@ fn settings(cli: &Cli) -> anyhow::Result<Settings> {
         }
         None => Recipe::default_au(),
     };
-    let station_id =
-        pick(&cli.station_id, &file.station_id).unwrap_or_else(|| "sz1/assembly/l1/wb-01".into());
-    if station_id.split('/').count() != 4
-        || !station_id.split('/').all(|l| {
-            !l.is_empty()
-                && l.bytes()
-                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-        })
-    {
-        bail!("station id {station_id:?}: expected site/area/line/station, each [a-z0-9-]+");
-    }
+    let station_id: StationId = pick(&cli.station_id, &file.station_id)
+        .unwrap_or_else(|| "sz1/assembly/l1/wb-01".into())
+        .parse()?;
+    let db = match cli.db.clone().or(file.db.clone()) {
+        Some(p) => p,
+        None => {
+            let d = dirs
+                .as_ref()
+                .map(|d| d.data_dir().to_path_buf())
+                .unwrap_or_else(|| PathBuf::from("."));
+            std::fs::create_dir_all(&d).with_context(|| format!("data dir {}", d.display()))?;
+            d.join("station.sqlite")
+        }
+    };
+    let mut file = file;
+    // Flags win over the file for the gateway's settings too.
+    file.gateway_user = pick(&cli.gateway_user, &file.gateway_user);
+    file.gateway_password = pick(&cli.gateway_password, &file.gateway_password);
+    file.gateway_ca = cli.gateway_ca.clone().or(file.gateway_ca);
+    file.gateway_cert = cli.gateway_cert.clone().or(file.gateway_cert);
+    file.gateway_key = cli.gateway_key.clone().or(file.gateway_key);
     Ok(Settings {
         controller,
         stream,
         station_id,
-        db: cli.db.clone().or(file.db),
+        db,
         gateway: pick(&cli.gateway, &file.gateway),
         recipe,
         log: pick(&cli.log, &file.log).unwrap_or_else(|| "info".into()),
+        file,
     })
 }
 
@@ -148,7 +230,11 @@ fn init_logs(filter: &str) -> anyhow::Result<Option<tracing_appender::non_blocki
     Ok(guard)
 }
 
-fn status_line(s: &Snapshot, elapsed: Duration) -> String {
+fn status_line(
+    s: &Snapshot,
+    gw: Option<&bonder_gateway::GatewayState>,
+    elapsed: Duration,
+) -> String {
     let c = &s.counters;
     let state = s.machine_state.map_or("-", |m| m.name());
     let rejects: Vec<String> = Defect::ALL
@@ -156,8 +242,17 @@ fn status_line(s: &Snapshot, elapsed: Duration) -> String {
         .filter(|d| c.rejects[d.index()] > 0)
         .map(|d| format!("{}={}", d.name(), c.rejects[d.index()]))
         .collect();
+    let gateway = match gw {
+        Some(g) => format!(
+            " gateway={} published={} backlog={}",
+            if g.connected { "up" } else { "down" },
+            g.acked_seq,
+            g.backlog
+        ),
+        None => String::new(),
+    };
     format!(
-        "t={:>4}s link={} state={} recipe={} wires={} rejected={} yield={:.2}% rate={:.0}/min uph={:.0} bonds={} lost={} bad_crc={} learned={}/{} rejects=[{}]",
+        "t={:>4}s link={} state={} recipe={} wires={} rejected={} yield={:.2}% rate={:.0}/min uph={:.0} bonds={} seq={} lost={} bad_crc={} learned={}/{}{gateway} rejects=[{}]",
         elapsed.as_secs(),
         s.link.name(),
         state,
@@ -168,6 +263,7 @@ fn status_line(s: &Snapshot, elapsed: Duration) -> String {
         c.wire_rate_per_min,
         c.uph,
         s.bonds_received,
+        s.last_seq,
         s.decode.lost_frames,
         s.decode.bad_crc,
         s.learned[0],
@@ -214,20 +310,59 @@ fn usage_line(s: &Snapshot, elapsed: Duration) -> String {
     line
 }
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
-    let cli = Cli::parse();
-    let settings = settings(&cli)?;
-    let _guard = init_logs(&settings.log)?;
-    if !cli.headless {
-        tracing::info!("the station UI is not built yet: running headless");
+fn audit_verify(db: &std::path::Path) -> anyhow::Result<()> {
+    match Store::verify_audit(db) {
+        Ok(r) => {
+            println!("audit trail intact: {} rows", r.rows);
+            Ok(())
+        }
+        Err(bonder_store::StoreError::AuditBroken { row_id, reason }) => {
+            bail!(
+                "audit trail broken at row {row_id}: {reason} ({})",
+                db.display()
+            )
+        }
+        Err(e) => Err(e).with_context(|| format!("store {}", db.display())),
     }
-    if settings.db.is_some() || settings.gateway.is_some() {
-        tracing::warn!(
-            "--db and --gateway are accepted but not used yet (store and gateway are later issues)"
-        );
+}
+
+/// The shift to record bonds under: the newest one if still open, else a new one.
+fn current_shift(store: &Store, writer: &bonder_store::WriterHandle) -> anyhow::Result<i64> {
+    let reader = store.reader()?;
+    if let Some(id) = reader.max_shift_id()? {
+        if reader.shift(id)?.is_some_and(|s| s.ended.is_none()) {
+            return Ok(id);
+        }
     }
-    tracing::info!(station = %settings.station_id, "starting");
+    let id = reader.max_shift_id()?.unwrap_or(0) + 1;
+    writer.send(bonder_store::WriteOp::ShiftStart(ShiftStart {
+        id,
+        time: OffsetDateTime::now_utc(),
+        operator: "unassigned".into(),
+        team: String::new(),
+    }))?;
+    Ok(id)
+}
+
+/// Everything a running station holds.
+struct Running {
+    station: Arc<Station>,
+    gateway: Gateway,
+    writer: bonder_store::WriterHandle,
+    sim: Option<Simulator>,
+    recipe: Recipe,
+}
+
+async fn start(settings: Settings) -> anyhow::Result<Running> {
+    tracing::info!(station = %settings.station_id, db = %settings.db.display(), "starting");
+
+    // The store: everything recorded goes through its batching writer.
+    let store = Arc::new(
+        Store::open(&settings.db).with_context(|| format!("store {}", settings.db.display()))?,
+    );
+    let writer = store.spawn_writer(WriterConfig::default())?;
+    let last_seq = store.reader()?.max_bond_seq()?.unwrap_or(0);
+    let shift_id = current_shift(&store, &writer)?;
 
     // No controller configured: the embedded default, an in-process simulator.
     let mut sim = None;
@@ -246,31 +381,192 @@ async fn main() -> anyhow::Result<()> {
             a
         }
     };
+    let recipe = settings.recipe.clone();
+    let recipe_id = recipe.id();
     let mut cfg = RuntimeConfig::new(controller);
     cfg.stream = settings.stream;
     cfg.recipe = settings.recipe;
-    let station = Station::start(cfg);
+    cfg.last_seq = last_seq;
+    cfg.sink = Some(persist::sink(
+        writer.clone(),
+        recipe_id.clone(),
+        Some(shift_id),
+    ));
+    let station = Arc::new(Station::start(cfg));
 
+    // The gateway: the configured broker, or an embedded one on 127.0.0.1:1883.
+    let url = match &settings.gateway {
+        Some(u) => u.clone(),
+        None => {
+            let addr: SocketAddr = bonder_gateway::broker::DEFAULT_ADDR.parse()?;
+            match bonder_gateway::broker::start(addr) {
+                Ok(a) => format!("mqtt://{a}"),
+                Err(e) => {
+                    tracing::warn!("{e}; assuming a broker already listens there");
+                    format!("mqtt://{addr}")
+                }
+            }
+        }
+    };
+    let mut gcfg = GatewayConfig::new(url, settings.station_id.clone());
+    gcfg.username = settings.file.gateway_user.clone();
+    gcfg.password = settings.file.gateway_password.clone();
+    gcfg.ca_file = settings.file.gateway_ca.clone();
+    gcfg.client_cert = settings.file.gateway_cert.clone();
+    gcfg.client_key = settings.file.gateway_key.clone();
+    let (status_tx, status_rx) = watch::channel(gateway_link::status_msg(
+        &station.snapshot(),
+        &recipe_id,
+        None,
+    ));
+    let (cmd_tx, cmd_rx) = mpsc::channel(16);
+    let gateway = Gateway::start(
+        gcfg,
+        gateway_link::StoreOutbox::new(store.clone())?,
+        status_rx,
+        cmd_tx,
+    )?;
+    tokio::spawn(gateway_link::feed_status(
+        station.clone(),
+        recipe_id.clone(),
+        status_tx,
+    ));
+    let next_job = gateway_link::NextJob::default();
+    tokio::spawn(gateway_link::serve_commands(
+        cmd_rx,
+        store.clone(),
+        writer.clone(),
+        next_job,
+    ));
+
+    // E10 time starts with the machine's state as first polled; later changes come from
+    // the stream through the sink.
+    {
+        let (station, writer) = (station.clone(), writer.clone());
+        tokio::spawn(async move {
+            let mut rx = station.watch();
+            loop {
+                if let Some(m) = rx.borrow_and_update().machine_state {
+                    let _ = writer.send(persist::state_op(m, OffsetDateTime::now_utc()));
+                    return;
+                }
+                if rx.changed().await.is_err() {
+                    return;
+                }
+            }
+        });
+    }
+    Ok(Running {
+        station,
+        gateway,
+        writer,
+        sim,
+        recipe,
+    })
+}
+
+/// The headless loop: a status line a second until Ctrl-C or `--for-seconds`.
+async fn headless(r: &Running, for_seconds: Option<u64>) {
     let started = Instant::now();
-    let deadline = cli
-        .for_seconds
-        .map(|s| tokio::time::Instant::now() + Duration::from_secs(s));
+    let deadline = for_seconds.map(|s| tokio::time::Instant::now() + Duration::from_secs(s));
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     tick.tick().await;
     loop {
         tokio::select! {
-            _ = tick.tick() => println!("{}", status_line(&station.snapshot(), started.elapsed())),
+            _ = tick.tick() => println!("{}", status_line(&r.station.snapshot(), Some(&r.gateway.state()), started.elapsed())),
             _ = tokio::signal::ctrl_c() => break,
             () = async { match deadline { Some(d) => tokio::time::sleep_until(d).await, None => std::future::pending().await } } => break,
         }
     }
-    let s = station.snapshot();
+    let s = r.station.snapshot();
     let elapsed = started.elapsed();
-    println!("summary: {}", status_line(&s, elapsed));
+    println!(
+        "summary: {}",
+        status_line(&s, Some(&r.gateway.state()), elapsed)
+    );
     println!("{}", usage_line(&s, elapsed));
-    station.shutdown().await;
-    if let Some(sim) = sim {
+}
+
+async fn stop(r: Running) -> anyhow::Result<()> {
+    if let Ok(station) = Arc::try_unwrap(r.station) {
+        station.shutdown().await;
+    }
+    let info = r.writer.close().await?;
+    tracing::info!(max_seq = info.max_bond_seq, "store closed");
+    r.gateway.shutdown().await;
+    if let Some(sim) = r.sim {
         sim.shutdown().await;
     }
     Ok(())
+}
+
+fn has_display() -> bool {
+    ["DISPLAY", "WAYLAND_DISPLAY"]
+        .iter()
+        .any(|v| std::env::var_os(v).is_some_and(|x| !x.is_empty()))
+}
+
+fn parse_size(s: &str) -> anyhow::Result<(u32, u32)> {
+    let (w, h) = s
+        .split_once('x')
+        .with_context(|| format!("size {s:?}: expected WIDTHxHEIGHT, e.g. 1280x800"))?;
+    Ok((
+        w.parse().with_context(|| format!("size {s:?}"))?,
+        h.parse().with_context(|| format!("size {s:?}"))?,
+    ))
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let settings = settings(&cli)?;
+    let _guard = init_logs(&settings.log)?;
+    match &cli.command {
+        Some(Cmd::Audit {
+            action: AuditCmd::Verify { db },
+        }) => return audit_verify(db.as_ref().unwrap_or(&settings.db)),
+        Some(Cmd::Backup { db, to }) => {
+            let db = db.as_ref().unwrap_or(&settings.db);
+            Store::open(db)?
+                .backup_to(to)
+                .with_context(|| format!("backup to {}", to.display()))?;
+            println!("backup written to {}", to.display());
+            return Ok(());
+        }
+        Some(Cmd::Screenshots {
+            out,
+            size,
+            fill_seconds,
+        }) => {
+            std::fs::create_dir_all(out)
+                .with_context(|| format!("screenshot dir {}", out.display()))?;
+            let run = bonder_station_ui::ScreenshotRun {
+                size_px: parse_size(size)?,
+                fill: Duration::from_secs(*fill_seconds),
+            };
+            let files = bonder_station_ui::render_screenshots_with_simulator(out, &run)?;
+            for f in files {
+                println!("{}", f.display());
+            }
+            return Ok(());
+        }
+        None => {}
+    }
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    let running = rt.block_on(start(settings))?;
+    if cli.headless || !has_display() {
+        if !cli.headless {
+            tracing::info!("no display (DISPLAY/WAYLAND_DISPLAY unset): running headless");
+        }
+        rt.block_on(headless(&running, cli.for_seconds));
+    } else {
+        // Slint's event loop runs on the main thread; the core keeps running on the
+        // Tokio workers.
+        let mut opts = bonder_station_ui::UiOptions::new(running.recipe.clone());
+        opts.fullscreen = cli.fullscreen;
+        bonder_station_ui::run(running.station.clone(), rt.handle().clone(), opts)?;
+    }
+    rt.block_on(stop(running))
 }

@@ -228,9 +228,9 @@ impl Reader {
 
     /// Messages queued for the gateway, oldest first: (id, topic suffix, payload).
     pub fn outbox_messages(&self, limit: usize) -> Result<Vec<(i64, String, String)>, StoreError> {
-        let mut stmt = self
-            .conn
-            .prepare_cached("SELECT id, topic, payload FROM outbox_messages ORDER BY id LIMIT ?1")?;
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT id, topic, payload FROM outbox_messages ORDER BY id LIMIT ?1",
+        )?;
         let rows = stmt.query_map([i64::try_from(limit).unwrap_or(i64::MAX)], |r| {
             Ok((r.get(0)?, r.get(1)?, r.get(2)?))
         })?;

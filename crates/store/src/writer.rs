@@ -100,8 +100,11 @@ pub enum WriteOp {
     /// A message for the gateway (topic suffix below the station, JSON payload), kept
     /// until the broker acknowledges it.
     Outbox {
+        /// When it was queued.
         time: OffsetDateTime,
+        /// Topic suffix below the station (`alarms`, `changeovers`, `shift`).
         topic: String,
+        /// The JSON payload.
         payload: String,
     },
 }

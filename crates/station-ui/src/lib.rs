@@ -1,0 +1,135 @@
+//! `bonder-station-ui`: the operator's touch UI of a bonder station, in Slint.
+//!
+//! * [`run`] shows the window and blocks on Slint's event loop; the runtime keeps running
+//!   on its Tokio runtime, the UI pulls its snapshot on a timer and drains its bond events
+//!   without ever waiting on the link.
+//! * [`render_screenshots`] renders every page in both languages to PNG with the software
+//!   renderer (no display needed).
+//! * [`store`] has the traits the station's store implements (recipes, users, shifts,
+//!   audit) and **in-memory** stand-ins.
+//!
+//! Layout: `ui/station/` (pages, widgets, globals with the theme and one adapter global
+//! per page) compiled by `build.rs`; one Rust module per adapter under [`adapters`].
+//!
+//! **Architecture invariant:** the UI talks to the machine only through
+//! [`bonder_runtime::Station`]; all texts come from `bonder-i18n`.
+
+pub mod adapters;
+mod app;
+pub mod fonts;
+mod headless;
+pub mod plot;
+pub mod ring;
+pub mod store;
+pub mod tr;
+pub mod users;
+
+/// The code that slint-build generates from `ui/station/main.slint`.
+#[allow(
+    missing_debug_implementations,
+    clippy::all,
+    clippy::pedantic,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::todo
+)]
+mod ui {
+    slint::include_modules!();
+}
+
+pub use app::{FRAME_INTERVAL, STATUS_INTERVAL, StationUi};
+pub use headless::{
+    SCREENSHOT_PAGES, ScreenshotRun, render_screenshots, render_screenshots_with_simulator,
+};
+pub use ui::{
+    AlarmsAdapter, AppAdapter, CurvesAdapter, MainWindow, Page, ProductionAdapter, RecipesAdapter,
+    SessionAdapter, ShiftAdapter, Tr,
+};
+
+use bonder_core::recipe::Recipe;
+use bonder_i18n::Lang;
+use bonder_runtime::Station;
+use slint::ComponentHandle;
+use std::sync::Arc;
+use store::mem::{MemAuditLog, MemRecipeLibrary, MemShiftLog, MemUserDirectory};
+use store::{AuditLog, RecipeLibrary, ShiftLog, UserDirectory};
+
+/// Why the UI could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum UiError {
+    #[error("cannot create the window: {0}")]
+    Platform(#[from] slint::PlatformError),
+    #[error("cannot write {path}: {source}")]
+    Io {
+        path: std::path::PathBuf,
+        source: std::io::Error,
+    },
+    #[error("cannot encode PNG: {0}")]
+    Png(#[from] png::EncodingError),
+    #[error("nothing was rendered for {0}")]
+    NothingRendered(String),
+    #[error("simulator: {0}")]
+    Simulator(String),
+}
+
+/// Settings of the UI and the stores it uses.
+#[derive(Debug, Clone)]
+pub struct UiOptions {
+    /// Full screen (panels) instead of a window.
+    pub fullscreen: bool,
+    /// The recipe the station runs (the runtime gives only its id).
+    pub recipe: Recipe,
+    /// Work order shown on the production page (filled by the gateway later).
+    pub work_order: String,
+    /// Language before anybody logs in.
+    pub lang: Lang,
+    /// Minutes without a touch after which the UI logs the user out.
+    pub auto_lock_mins: u64,
+    /// Heater band around the recipe's temperature, ± °C.
+    pub heater_band_c: f64,
+    /// Forming gas below this fraction of the recipe's flow is low.
+    pub forming_gas_min_fraction: f64,
+    /// argon2id cost for new PINs.
+    pub pin_params: argon2::Params,
+    pub recipes: Arc<dyn RecipeLibrary>,
+    pub users: Arc<dyn UserDirectory>,
+    pub shifts: Arc<dyn ShiftLog>,
+    pub audit: Arc<dyn AuditLog>,
+}
+
+impl UiOptions {
+    /// Defaults for a recipe, with **in-memory** stores (nothing survives a restart):
+    /// the library holds `recipe` only, no user exists (first run), no shift, no audit.
+    pub fn new(recipe: Recipe) -> UiOptions {
+        UiOptions {
+            fullscreen: false,
+            recipes: Arc::new(MemRecipeLibrary::new([recipe.clone()])),
+            recipe,
+            work_order: String::new(),
+            lang: Lang::EnUs,
+            auto_lock_mins: 10,
+            heater_band_c: 5.0,
+            forming_gas_min_fraction: 0.8,
+            pin_params: users::default_pin_params(),
+            users: Arc::new(MemUserDirectory::default()),
+            shifts: Arc::new(MemShiftLog::default()),
+            audit: Arc::new(MemAuditLog::default()),
+        }
+    }
+}
+
+/// Shows the station window (full screen if asked) and runs Slint's event loop until the
+/// window closes. Must be called on the main thread; `station` runs on `rt`.
+pub fn run(
+    station: Arc<Station>,
+    rt: tokio::runtime::Handle,
+    opts: UiOptions,
+) -> Result<(), UiError> {
+    let fullscreen = opts.fullscreen;
+    let ui = StationUi::new(station, rt, opts)?;
+    ui.window().window().set_fullscreen(fullscreen);
+    ui.start_timer();
+    tracing::info!("station UI shown");
+    ui.window().run()?;
+    Ok(())
+}

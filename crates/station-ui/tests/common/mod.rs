@@ -1,0 +1,140 @@
+//! Shared set-up of the UI tests: a simulator, a station and a UI with two users.
+#![allow(dead_code)]
+
+use bonder_core::recipe::Recipe;
+use bonder_i18n::Lang;
+use bonder_runtime::{RuntimeConfig, Station};
+use bonder_station_ui::store::mem::{MemAuditLog, MemRecipeLibrary, MemUserDirectory};
+use bonder_station_ui::store::{Role, UserDirectory, UserRecord};
+use bonder_station_ui::users::hash_pin;
+use bonder_station_ui::{MainWindow, SessionAdapter, StationUi, UiOptions};
+use bondersim::{SimConfig, Simulator, WireRate};
+use i_slint_backend_testing::{AccessibleRole, ElementHandle, ElementRoot};
+use slint::ComponentHandle;
+use std::sync::Arc;
+use std::time::Duration;
+
+pub const OPERATOR: (&str, &str) = ("100", "1111");
+pub const ENGINEER: (&str, &str) = ("200", "2222");
+
+/// A running simulator, station and UI (the runtime must outlive them).
+#[allow(missing_debug_implementations)]
+pub struct Rig {
+    pub ui: StationUi,
+    pub sim: Arc<Simulator>,
+    pub station: Arc<Station>,
+    pub recipes: Arc<MemRecipeLibrary>,
+    pub audit: Arc<MemAuditLog>,
+    pub rt: tokio::runtime::Runtime,
+}
+
+/// Starts everything on the testing backend (no event loop, no pixels).
+pub fn rig() -> Rig {
+    i_slint_backend_testing::init_no_event_loop();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let sim = rt
+        .block_on(Simulator::start(SimConfig {
+            autostart: true,
+            wire_rate: WireRate::PerSecond(50.0),
+            ..SimConfig::default()
+        }))
+        .unwrap();
+    let recipe = Recipe::default_au();
+    let mut cfg = RuntimeConfig::new(sim.modbus_addr);
+    cfg.recipe = recipe.clone();
+    let station = {
+        let _g = rt.enter();
+        Arc::new(Station::start(cfg))
+    };
+    // A cheap argon2 cost: these tests run unoptimised.
+    let fast = argon2::Params::new(256, 1, 1, None).unwrap();
+    let users = Arc::new(MemUserDirectory::default());
+    for ((badge, pin), name, role) in [
+        (OPERATOR, "Wang Fang", Role::Operator),
+        (ENGINEER, "Li Wei", Role::Engineer),
+    ] {
+        users
+            .add(UserRecord {
+                badge: badge.into(),
+                name: name.into(),
+                role,
+                pin_hash: hash_pin(pin, &fast).unwrap(),
+                lang: Lang::EnUs,
+            })
+            .unwrap();
+    }
+    let recipes = Arc::new(MemRecipeLibrary::new([recipe.clone()]));
+    let audit = Arc::new(MemAuditLog::default());
+    let mut opts = UiOptions::new(recipe);
+    opts.pin_params = fast;
+    opts.users = users;
+    opts.recipes = recipes.clone();
+    opts.audit = audit.clone();
+    let ui = StationUi::new(station.clone(), rt.handle().clone(), opts).unwrap();
+    ui.window().show().unwrap();
+    Rig {
+        ui,
+        sim: Arc::new(sim),
+        station,
+        recipes,
+        audit,
+        rt,
+    }
+}
+
+/// Waits (up to 5 s) until the station's snapshot satisfies `f`, then lets the UI catch up.
+pub fn wait_for(rig: &Rig, f: impl Fn(&bonder_runtime::Snapshot) -> bool) {
+    for _ in 0..100 {
+        if f(&rig.station.snapshot()) {
+            rig.ui.refresh_now();
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("station never reached the expected state");
+}
+
+/// The enabled buttons labelled `label`.
+pub fn buttons(app: &MainWindow, label: &str) -> Vec<ElementHandle> {
+    ElementHandle::find_by_accessible_label(app, label)
+        .filter(|e| e.accessible_role() == Some(AccessibleRole::Button))
+        .collect()
+}
+
+/// Presses the (first) button labelled `label`.
+pub fn click(app: &MainWindow, label: &str) {
+    let found = buttons(app, label);
+    assert!(!found.is_empty(), "no button labelled {label:?}");
+    found[0].invoke_accessible_default_action();
+}
+
+/// Logs in through the login page.
+pub fn log_in(rig: &Rig, (badge, pin): (&str, &str)) {
+    let app = rig.ui.window();
+    let s = app.global::<SessionAdapter>();
+    s.set_badge(badge.into());
+    s.set_pin(pin.into());
+    click(app, &bonder_i18n::tr(rig.ui.lang(), "login-button"));
+    assert!(
+        app.global::<bonder_station_ui::AppAdapter>()
+            .get_logged_in(),
+        "login of {badge} failed: {}",
+        s.get_error()
+    );
+}
+
+/// Every accessible label in the window now.
+pub fn visible_labels(app: &MainWindow) -> Vec<String> {
+    app.root_element()
+        .query_descendants()
+        .find_all()
+        .into_iter()
+        .filter_map(|e| e.accessible_label())
+        .map(|l| l.to_string())
+        .filter(|l| !l.trim().is_empty())
+        .collect()
+}

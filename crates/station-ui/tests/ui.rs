@@ -1,0 +1,229 @@
+//! The station UI through Slint's testing backend: navigation, roles, recipe edits,
+//! alarm acknowledgement, language switch.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use bonder_core::AlarmCode;
+use bonder_i18n::{Lang, tr};
+use bonder_station_ui::store::RecipeLibrary;
+use bonder_station_ui::{AlarmsAdapter, AppAdapter, Page, RecipesAdapter};
+use common::{ENGINEER, OPERATOR, buttons, click, log_in, rig, visible_labels, wait_for};
+use slint::{ComponentHandle, Model};
+use std::collections::HashSet;
+
+const NAV: [(&str, Page); 6] = [
+    ("nav-production", Page::Production),
+    ("nav-curves", Page::Curves),
+    ("nav-alarms", Page::Alarms),
+    ("nav-recipes", Page::Recipes),
+    ("nav-shift", Page::Shift),
+    ("nav-user", Page::User),
+];
+
+#[test]
+fn every_page_can_be_reached_after_login() {
+    let rig = rig();
+    let app = rig.ui.window();
+    // Locked: the navigation is disabled and the login page shows.
+    assert!(!app.global::<AppAdapter>().get_logged_in());
+    assert!(!visible_labels(app).contains(&tr(Lang::EnUs, "recipes-versions")));
+    log_in(&rig, ENGINEER);
+    wait_for(&rig, |s| s.bonds_received > 20);
+    // A text only that page shows.
+    let marks = [
+        "rejects-title",
+        "curves-freeze",
+        "alarms-history",
+        "recipes-versions",
+        "shift-notes",
+        "user-logout",
+    ];
+    for ((key, page), mark) in NAV.into_iter().zip(marks) {
+        click(app, &tr(Lang::EnUs, key));
+        rig.ui.tick();
+        assert_eq!(app.global::<AppAdapter>().get_page(), page, "{key}");
+        assert!(
+            visible_labels(app).contains(&tr(Lang::EnUs, mark)),
+            "{key}: {mark} not shown"
+        );
+    }
+}
+
+#[test]
+fn an_operator_cannot_change_a_recipe() {
+    let rig = rig();
+    let app = rig.ui.window();
+    log_in(&rig, OPERATOR);
+    click(app, &tr(Lang::EnUs, "nav-recipes"));
+    click(app, &tr(Lang::EnUs, "param-ball-force_gf"));
+    let r = app.global::<RecipesAdapter>();
+    assert!(!r.get_edit_open(), "the edit dialog must not open");
+    assert!(!r.get_can_edit() && !r.get_can_release());
+    assert!(r.get_message_error());
+    assert!(r.get_message().contains("Operator"), "{}", r.get_message());
+    assert_eq!(rig.recipes.versions("SOT23-AU25").unwrap().len(), 1);
+    assert!(
+        rig.audit
+            .entries()
+            .iter()
+            .any(|e| e.action == "recipe.edit.refused" && e.user == OPERATOR.0)
+    );
+}
+
+#[test]
+fn an_engineer_edit_out_of_range_is_refused_and_in_range_saves_a_new_version() {
+    let rig = rig();
+    let app = rig.ui.window();
+    log_in(&rig, ENGINEER);
+    click(app, &tr(Lang::EnUs, "nav-recipes"));
+    click(app, &tr(Lang::EnUs, "param-ball-force_gf"));
+    let r = app.global::<RecipesAdapter>();
+    assert!(r.get_edit_open());
+    assert_eq!(r.get_edit_value(), "30.0");
+    // Typed on the keypad: 999 gf is outside 5..150 gf.
+    click(app, &tr(Lang::EnUs, "keypad-clear"));
+    for key in ["9", "9", "9"] {
+        click(app, key);
+    }
+    assert_eq!(r.get_edit_value(), "999");
+    r.set_edit_reason("stitch lift on lot 4711".into());
+    click(app, &tr(Lang::EnUs, "recipes-save"));
+    assert!(r.get_edit_open());
+    assert_eq!(
+        r.get_edit_error(),
+        "999.0 is outside the allowed range 5.0 to 150.0 gf"
+    );
+    assert_eq!(rig.recipes.versions("SOT23-AU25").unwrap().len(), 1);
+
+    // In range but no reason: refused too.
+    click(app, &tr(Lang::EnUs, "keypad-delete"));
+    click(app, &tr(Lang::EnUs, "keypad-delete"));
+    click(app, "5");
+    assert_eq!(r.get_edit_value(), "95");
+    r.set_edit_reason("  ".into());
+    click(app, &tr(Lang::EnUs, "recipes-save"));
+    assert_eq!(
+        r.get_edit_error(),
+        tr(Lang::EnUs, "recipes-reason-required")
+    );
+
+    // In range with a reason: a new draft version.
+    r.set_edit_reason("stitch lift on lot 4711".into());
+    click(app, &tr(Lang::EnUs, "recipes-save"));
+    assert!(!r.get_edit_open(), "{}", r.get_edit_error());
+    let versions = rig.recipes.versions("SOT23-AU25").unwrap();
+    assert_eq!(versions.len(), 2);
+    let new = &versions[0];
+    assert_eq!(new.recipe.version, 8);
+    assert_eq!(new.recipe.ball.force_gf.0, 95.0);
+    assert_eq!(new.recipe.state, bonder_core::recipe::RecipeState::Draft);
+    assert_eq!(
+        (new.saved_by.as_str(), new.reason.as_str()),
+        (ENGINEER.0, "stitch lift on lot 4711")
+    );
+    assert_eq!(r.get_message(), "Saved as SOT23-AU25@8 (draft)");
+    assert_eq!(r.get_versions().row_count(), 2);
+    // The engineer may release the draft.
+    assert!(r.get_can_release());
+    click(app, &tr(Lang::EnUs, "recipes-release"));
+    assert_eq!(
+        rig.recipes.get("SOT23-AU25", 8).unwrap().recipe.state,
+        bonder_core::recipe::RecipeState::Released
+    );
+}
+
+#[test]
+fn an_alarm_is_acknowledged_by_the_logged_in_user() {
+    let rig = rig();
+    let app = rig.ui.window();
+    log_in(&rig, OPERATOR);
+    rig.sim.raise_alarm(AlarmCode::WireBroken);
+    wait_for(&rig, |s| s.active_alarms.contains(&104));
+    // The banner shows on every page.
+    assert!(app.global::<AppAdapter>().get_alarm_active());
+    assert!(
+        app.global::<AppAdapter>()
+            .get_alarm_banner()
+            .contains("Wire broken")
+    );
+    click(app, &tr(Lang::EnUs, "alarm-open"));
+    assert_eq!(app.global::<AppAdapter>().get_page(), Page::Alarms);
+    let a = app.global::<AlarmsAdapter>();
+    let row = a.get_active().row_data(0).unwrap();
+    assert_eq!(row.code, 104);
+    assert!(!row.acknowledged);
+    assert!(row.action.contains("Re-thread"));
+    click(app, &tr(Lang::EnUs, "alarm-ack"));
+    let row = a.get_active().row_data(0).unwrap();
+    assert!(row.acknowledged);
+    assert!(
+        row.ack_text.starts_with("Acknowledged by Wang Fang"),
+        "{}",
+        row.ack_text
+    );
+    assert!(
+        rig.audit
+            .entries()
+            .iter()
+            .any(|e| e.action == "alarm.ack" && e.user == OPERATOR.0)
+    );
+}
+
+/// en-US texts that zh-CN translates differently (units, symbols and names such as
+/// "English" are the same in both and do not count).
+fn english_only_texts() -> HashSet<String> {
+    bonder_i18n::keys(Lang::EnUs)
+        .iter()
+        .filter(|k| !k.contains("lang-"))
+        .filter_map(|k| {
+            let en = tr(Lang::EnUs, k);
+            (en != tr(Lang::ZhCn, k) && en.chars().any(|c| c.is_ascii_alphabetic())).then_some(en)
+        })
+        .collect()
+}
+
+#[test]
+fn a_zh_cn_page_has_no_english_left() {
+    let rig = rig();
+    let app = rig.ui.window();
+    log_in(&rig, ENGINEER);
+    wait_for(&rig, |s| s.bonds_received > 20);
+    click(app, &tr(Lang::EnUs, "lang-switch"));
+    assert_eq!(rig.ui.lang(), Lang::ZhCn);
+    let english = english_only_texts();
+    for (key, _) in NAV {
+        click(app, &tr(Lang::ZhCn, key));
+        rig.ui.refresh_now();
+        let labels = visible_labels(app);
+        assert!(labels.len() > 10, "{key}: {labels:?}");
+        assert!(labels.contains(&tr(Lang::ZhCn, key)), "{key}: {labels:?}");
+        for label in &labels {
+            assert!(
+                !english.contains(label),
+                "{key}: English text left: {label:?}"
+            );
+            // Nor an English phrase inside a formatted text.
+            for e in english.iter().filter(|e| e.len() >= 12) {
+                assert!(!label.contains(e.as_str()), "{key}: {e:?} inside {label:?}");
+            }
+        }
+    }
+    // The language is remembered for the user.
+    click(app, &tr(Lang::ZhCn, "user-logout"));
+    log_in(&rig, ENGINEER);
+    assert_eq!(rig.ui.lang(), Lang::ZhCn);
+}
+
+#[test]
+fn a_wrong_pin_is_refused() {
+    let rig = rig();
+    let app = rig.ui.window();
+    let s = app.global::<bonder_station_ui::SessionAdapter>();
+    s.set_badge(ENGINEER.0.into());
+    s.set_pin("9999".into());
+    click(app, &tr(Lang::EnUs, "login-button"));
+    assert!(!app.global::<AppAdapter>().get_logged_in());
+    assert_eq!(s.get_error(), tr(Lang::EnUs, "login-failed"));
+    assert!(buttons(app, &tr(Lang::EnUs, "nav-recipes"))[0].accessible_enabled() == Some(false));
+}

@@ -1,0 +1,57 @@
+//! The station's store: every judged bond, alarm and state change goes to the SQLite
+//! writer (batched, never blocking the link), in order, through the runtime's sink.
+
+use bonder_core::{AlarmCode, MachineState};
+use bonder_gateway::Topic;
+use bonder_gateway::payload::AlarmMsg;
+use bonder_runtime::{EventSink, StationEvent};
+use bonder_store::{AlarmRecord, BondRecord, E10State, StateChange, WriteOp, WriterHandle};
+use std::sync::Arc;
+use time::OffsetDateTime;
+
+/// Builds the runtime's sink: bonds, alarms and E10 state changes to the writer; alarms
+/// also to the gateway's outbox.
+pub fn sink(writer: WriterHandle, recipe_id: String, shift_id: Option<i64>) -> EventSink {
+    Arc::new(move |ev: &StationEvent| {
+        let now = OffsetDateTime::now_utc();
+        let op = match ev {
+            StationEvent::Bond(b) => WriteOp::from(BondRecord::from_judged(
+                b.seq,
+                &b.event,
+                &b.judgement,
+                &recipe_id,
+                shift_id,
+                now,
+            )),
+            StationEvent::Alarm { code, raised, .. } => {
+                let msg = AlarmMsg::new(now, *code, *raised);
+                let queued = writer.send(WriteOp::Outbox {
+                    time: now,
+                    topic: Topic::Alarms.suffix().into(),
+                    payload: serde_json::to_string(&msg).unwrap_or_default(),
+                });
+                if let Err(e) = queued {
+                    tracing::error!("alarm {code} not queued for the gateway: {e}");
+                }
+                WriteOp::Alarm(AlarmRecord {
+                    code: AlarmCode::from_code(*code).unwrap_or(AlarmCode::Other(*code)),
+                    raised: *raised,
+                    time: now,
+                })
+            }
+            StationEvent::State(s) => state_op(*s, now),
+            StationEvent::Link(_) => return,
+        };
+        if let Err(e) = writer.send(op) {
+            tracing::error!("store writer: {e}");
+        }
+    })
+}
+
+/// The E10 state change for a machine state.
+pub fn state_op(s: MachineState, time: OffsetDateTime) -> WriteOp {
+    WriteOp::StateChange(StateChange {
+        time,
+        state: E10State::from_machine(s),
+    })
+}
