@@ -411,8 +411,11 @@ impl<O: Outbox> Link<O> {
         self.publish_status(client, s, false);
         let max_batch = self.cfg.max_batch_bonds;
         let max_inflight = self.cfg.max_inflight;
-        // Live lane: everything committed since the last round, in batches.
-        while s.room(max_inflight) > 0 {
+        // Live lane: everything committed since the last round, in batches; while a
+        // backlog remains, half the in-flight window stays free for it.
+        let backlog_left = s.backlog_next <= s.backlog_end;
+        let live_reserve = if backlog_left { max_inflight / 2 } else { 0 };
+        while s.room(max_inflight) > live_reserve {
             let after = s.live_seq;
             let bonds = self
                 .ob(move |o| o.bonds(after, u64::MAX, max_batch))

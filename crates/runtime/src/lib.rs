@@ -191,7 +191,7 @@ pub struct Station {
     snapshot: watch::Receiver<Snapshot>,
     events: broadcast::Sender<StationEvent>,
     requests: mpsc::Sender<Request>,
-    tasks: JoinSet<()>,
+    tasks: std::sync::Mutex<JoinSet<()>>,
 }
 
 type Shared = Arc<watch::Sender<Snapshot>>;
@@ -245,7 +245,7 @@ impl Station {
             snapshot: rx,
             events,
             requests: req_tx,
-            tasks,
+            tasks: std::sync::Mutex::new(tasks),
         }
     }
 
@@ -292,10 +292,11 @@ impl Station {
         }
     }
 
-    /// Stops both tasks.
-    pub async fn shutdown(mut self) {
-        self.tasks.abort_all();
-        while self.tasks.join_next().await.is_some() {}
+    /// Stops both tasks (the handle stays usable: snapshots keep their last value).
+    pub async fn shutdown(&self) {
+        let mut tasks = std::mem::take(&mut *self.tasks.lock().unwrap_or_else(|p| p.into_inner()));
+        tasks.abort_all();
+        while tasks.join_next().await.is_some() {}
     }
 }
 

@@ -244,15 +244,25 @@ fn status_line(
         .collect();
     let gateway = match gw {
         Some(g) => format!(
-            " gateway={} published={} backlog={}",
+            " gateway={} published={} live={} backlog={}",
             if g.connected { "up" } else { "down" },
             g.acked_seq,
+            g.live_seq,
             g.backlog
         ),
         None => String::new(),
     };
+    let rss = std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|st| {
+            st.lines()
+                .find_map(|l| l.strip_prefix("VmRSS:"))
+                .map(|kb| kb.trim().replace(' ', ""))
+        })
+        .map(|kb| format!(" rss={kb}"))
+        .unwrap_or_default();
     format!(
-        "t={:>4}s link={} state={} recipe={} wires={} rejected={} yield={:.2}% rate={:.0}/min uph={:.0} bonds={} seq={} lost={} bad_crc={} learned={}/{}{gateway} rejects=[{}]",
+        "t={:>4}s link={} state={} recipe={} wires={} rejected={} yield={:.2}% rate={:.0}/min uph={:.0} bonds={} seq={} lost={} bad_crc={} learned={}/{}{gateway}{rss} rejects=[{}]",
         elapsed.as_secs(),
         s.link.name(),
         state,
@@ -488,9 +498,8 @@ async fn headless(r: &Running, for_seconds: Option<u64>) {
 }
 
 async fn stop(r: Running) -> anyhow::Result<()> {
-    if let Ok(station) = Arc::try_unwrap(r.station) {
-        station.shutdown().await;
-    }
+    // The link first, so nothing reaches the writer after it closed.
+    r.station.shutdown().await;
     let info = r.writer.close().await?;
     tracing::info!(max_seq = info.max_bond_seq, "store closed");
     r.gateway.shutdown().await;
