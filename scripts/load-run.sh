@@ -17,4 +17,7 @@ trap 'kill $sim 2>/dev/null || true; rm -f "$sim_out"' EXIT
 for _ in $(seq 50); do grep -q '^modbus:' "$sim_out" && break; sleep 0.1; done
 modbus="$(sed -n 's/^modbus: //p' "$sim_out")"
 echo "simulator on $modbus, station for ${secs}s" >&2
-"$CARGO_TARGET_DIR/release/bonder-station" --headless --controller "$modbus" --for-seconds "$secs" --log warn | tail -n 2
+work="$(mktemp -d)"
+HOME="$work" XDG_DATA_HOME="$work/data" "$CARGO_TARGET_DIR/release/bonder-station" --headless --controller "$modbus" \
+  --db "$work/station.sqlite" --for-seconds "$secs" --log error | tail -n 2
+rm -rf "$work"
