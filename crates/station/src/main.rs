@@ -101,6 +101,11 @@ enum Cmd {
         #[arg(long, default_value_t = 4)]
         fill_seconds: u64,
     },
+    /// Exports from the store, with headers in the chosen language.
+    Export {
+        #[command(subcommand)]
+        what: ExportCmd,
+    },
     /// Copies the store to a file while the station runs (SQLite online backup).
     Backup {
         /// Store file (default: the configured one).
@@ -109,6 +114,41 @@ enum Cmd {
         /// Backup file to write.
         #[arg(long)]
         to: PathBuf,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum ExportCmd {
+    /// Bond records (seq range) to CSV.
+    Bonds {
+        #[arg(long)]
+        db: Option<PathBuf>,
+        /// First seq (default 1).
+        #[arg(long, default_value_t = 1)]
+        from: u64,
+        /// Last seq (default: the newest).
+        #[arg(long)]
+        to: Option<u64>,
+        /// en-US or zh-CN.
+        #[arg(long, default_value = "en-US")]
+        lang: String,
+        /// Output file (.csv).
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// A shift report to CSV or XLSX (by the output's extension).
+    Shift {
+        #[arg(long)]
+        db: Option<PathBuf>,
+        /// Shift id (default: the newest).
+        #[arg(long)]
+        id: Option<i64>,
+        /// en-US or zh-CN.
+        #[arg(long, default_value = "en-US")]
+        lang: String,
+        /// Output file (.csv or .xlsx).
+        #[arg(long)]
+        out: PathBuf,
     },
 }
 
@@ -336,6 +376,69 @@ fn audit_verify(db: &std::path::Path) -> anyhow::Result<()> {
     }
 }
 
+fn lang(code: &str) -> anyhow::Result<bonder_i18n::Lang> {
+    bonder_i18n::Lang::from_code(code)
+        .with_context(|| format!("language {code:?}: expected en-US or zh-CN"))
+}
+
+fn export(cmd: &ExportCmd, default_db: &std::path::Path) -> anyhow::Result<()> {
+    match cmd {
+        ExportCmd::Bonds {
+            db,
+            from,
+            to,
+            lang: code,
+            out,
+        } => {
+            let l = lang(code)?;
+            let store = Store::open(db.as_deref().unwrap_or(default_db))?;
+            let reader = store.reader()?;
+            let to = match to {
+                Some(t) => *t,
+                None => reader.max_bond_seq()?.unwrap_or(0),
+            };
+            let mut f = std::fs::File::create(out)
+                .with_context(|| format!("export file {}", out.display()))?;
+            let n = reader.export_bonds_csv(*from..=to, &mut f, &|k| bonder_i18n::tr(l, k))?;
+            println!("{n} bonds written to {}", out.display());
+        }
+        ExportCmd::Shift {
+            db,
+            id,
+            lang: code,
+            out,
+        } => {
+            let l = lang(code)?;
+            let store = Store::open(db.as_deref().unwrap_or(default_db))?;
+            let reader = store.reader()?;
+            let id = match id {
+                Some(i) => *i,
+                None => reader
+                    .max_shift_id()?
+                    .context("the store has no shift yet")?,
+            };
+            let summary = reader.shift_summary(
+                id,
+                OffsetDateTime::now_utc(),
+                bonder_store::DEFAULT_IDEAL_WIRES_PER_HOUR,
+            )?;
+            let tr = |k: &str| bonder_i18n::tr(l, k);
+            if out
+                .extension()
+                .is_some_and(|e| e.eq_ignore_ascii_case("xlsx"))
+            {
+                summary.write_xlsx(out, &tr)?;
+            } else {
+                let mut f = std::fs::File::create(out)
+                    .with_context(|| format!("export file {}", out.display()))?;
+                summary.write_csv(&mut f, &tr)?;
+            }
+            println!("shift {id} report written to {}", out.display());
+        }
+    }
+    Ok(())
+}
+
 /// The shift to record bonds under: the newest one if still open, else a new one.
 fn current_shift(store: &Store, writer: &bonder_store::WriterHandle) -> anyhow::Result<i64> {
     let reader = store.reader()?;
@@ -541,6 +644,7 @@ fn main() -> anyhow::Result<()> {
             println!("backup written to {}", to.display());
             return Ok(());
         }
+        Some(Cmd::Export { what }) => return export(what, &settings.db),
         Some(Cmd::Screenshots {
             out,
             size,

@@ -293,3 +293,97 @@ async fn gateway_recipe_becomes_a_draft_and_bad_commands_change_nothing() {
     );
     sim.shutdown().await;
 }
+
+#[test]
+fn every_export_header_is_translated() {
+    for key in bonder_store::EXPORT_KEYS {
+        for lang in bonder_i18n::Lang::ALL {
+            assert!(
+                bonder_i18n::has_key(lang, key),
+                "{key} missing in {}",
+                lang.code()
+            );
+        }
+    }
+}
+
+#[test]
+fn exports_have_localized_headers() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("station.sqlite");
+    let run = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_bonder-station"))
+            .args(args)
+            .arg("--db")
+            .arg(&db)
+            .env("HOME", dir.path())
+            .env("XDG_CONFIG_HOME", dir.path().join("config"))
+            .env("XDG_DATA_HOME", dir.path().join("data"))
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    // A short run against the built-in simulator fills the store (its own broker port
+    // may be taken by another test: the gateway is not needed here).
+    run(&[
+        "--headless",
+        "--for-seconds",
+        "3",
+        "--log",
+        "error",
+        "--gateway",
+        "mqtt://127.0.0.1:9",
+    ]);
+    let csv = dir.path().join("bonds.csv");
+    run(&[
+        "export",
+        "bonds",
+        "--lang",
+        "zh-CN",
+        "--out",
+        csv.to_str().unwrap(),
+    ]);
+    let text = std::fs::read_to_string(&csv).unwrap();
+    let header = text.lines().next().unwrap();
+    assert!(
+        header.contains("序号") && header.contains("判定"),
+        "{header}"
+    );
+    assert!(
+        text.lines().count() > 20,
+        "bonds exported: {}",
+        text.lines().count()
+    );
+    let report = dir.path().join("shift.csv");
+    run(&[
+        "export",
+        "shift",
+        "--lang",
+        "en-US",
+        "--out",
+        report.to_str().unwrap(),
+    ]);
+    let text = std::fs::read_to_string(&report).unwrap();
+    assert!(
+        text.contains("Yield (%)") && text.contains("OEE (%)"),
+        "{text}"
+    );
+    let xlsx = dir.path().join("shift.xlsx");
+    run(&[
+        "export",
+        "shift",
+        "--lang",
+        "zh-CN",
+        "--out",
+        xlsx.to_str().unwrap(),
+    ]);
+    assert_eq!(
+        &std::fs::read(&xlsx).unwrap()[..2],
+        b"PK",
+        "an xlsx is a zip"
+    );
+}

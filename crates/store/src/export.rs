@@ -1,6 +1,6 @@
 //! CSV and XLSX exports with localized headers. Every text shown goes through a
 //! caller's `tr(key)`; the keys are listed in [`EXPORT_KEYS`] (and, with English and
-//! Chinese text, in `crates/store/i18n-keys.md`). Data cells stay machine-readable:
+//! Chinese text, in `i18n/*/export.ftl`). Data cells stay machine-readable:
 //! times RFC 3339 UTC, kinds and verdicts by their gateway names.
 
 use crate::StoreError;
