@@ -390,3 +390,46 @@ async fn broker_outage_loses_no_seq_and_last_will_says_offline() {
         }
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mqtts_with_the_plants_ca_connects_and_a_wrong_ca_is_refused() {
+    let broker = Mosquitto::start_with_tls();
+    let tls_port = broker.tls_port.unwrap();
+    let (_sub, mut rx) = subscriber(broker.port, "tls-sub").await;
+    let outbox = MemOutbox::default();
+    outbox.add_bonds(3);
+    let (_status_tx, status_rx) = watch::channel(status("running"));
+    let (cmd_tx, _cmd_rx) = mpsc::channel(8);
+    let mut c = cfg(format!("mqtts://127.0.0.1:{tls_port}"));
+    c.ca_file = Some(broker.pki().ca_cert);
+    let gw = Gateway::start(c, outbox.clone(), status_rx.clone(), cmd_tx.clone()).unwrap();
+    let (b, _) = next_on(&mut rx, &format!("{STATION}/bonds"), 15).await;
+    assert_eq!(
+        b["last_seq"], 3,
+        "bonds published over TLS reach a plain subscriber"
+    );
+    gw.shutdown().await;
+
+    // A CA the broker's certificate was not signed by: no connection, a clear error.
+    let other = tempfile::tempdir().unwrap();
+    let wrong = bonder_e2e::TestPki::create(other.path());
+    let mut c = cfg(format!("mqtts://127.0.0.1:{tls_port}"));
+    c.ca_file = Some(wrong.ca_cert);
+    let gw = Gateway::start(c, outbox, status_rx, cmd_tx).unwrap();
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let st = gw.state();
+    assert!(!st.connected && st.connects == 0, "{st:?}");
+    let err = st.last_error.unwrap_or_default().to_lowercase();
+    assert!(err.contains("certificate") || err.contains("tls"), "{err}");
+    gw.shutdown().await;
+
+    // A CA file that does not exist is refused before any connection.
+    let mut c = cfg(format!("mqtts://127.0.0.1:{tls_port}"));
+    c.ca_file = Some("/nonexistent/ca.pem".into());
+    let (_s, srx) = watch::channel(status("idle"));
+    let (ctx, _crx) = mpsc::channel(1);
+    let e = Gateway::start(c, MemOutbox::default(), srx, ctx)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("/nonexistent/ca.pem"), "{e}");
+}

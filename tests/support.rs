@@ -34,8 +34,95 @@ pub async fn wait_for(
 #[derive(Debug)]
 pub struct Mosquitto {
     pub port: u16,
+    /// TLS listener, when started with [`Mosquitto::start_with_tls`].
+    pub tls_port: Option<u16>,
     dir: tempfile::TempDir,
     child: Option<std::process::Child>,
+}
+
+/// PEM files of a throw-away CA and a server certificate for 127.0.0.1 (made with the
+/// openssl command).
+#[derive(Debug, Clone)]
+pub struct TestPki {
+    pub ca_cert: std::path::PathBuf,
+    pub server_cert: std::path::PathBuf,
+    pub server_key: std::path::PathBuf,
+}
+
+impl TestPki {
+    /// Creates the CA and the server certificate in `dir`.
+    pub fn create(dir: &std::path::Path) -> TestPki {
+        let run = |args: &[&str]| {
+            let out = std::process::Command::new("openssl")
+                .args(args)
+                .current_dir(dir)
+                .output()
+                .expect("openssl");
+            assert!(
+                out.status.success(),
+                "openssl {args:?}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        };
+        run(&[
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            "ca.key",
+            "-out",
+            "ca.pem",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=bonder-test-ca",
+        ]);
+        run(&[
+            "req",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            "server.key",
+            "-out",
+            "server.csr",
+            "-subj",
+            "/CN=127.0.0.1",
+        ]);
+        std::fs::write(
+            dir.join("san.ext"),
+            "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\n",
+        )
+        .unwrap();
+        run(&[
+            "x509",
+            "-req",
+            "-in",
+            "server.csr",
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-out",
+            "server.pem",
+            "-days",
+            "2",
+            "-extfile",
+            "san.ext",
+        ]);
+        for f in ["ca.pem", "server.pem", "server.key"] {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(dir.join(f), std::fs::Permissions::from_mode(0o644)).unwrap();
+        }
+        TestPki {
+            ca_cert: dir.join("ca.pem"),
+            server_cert: dir.join("server.pem"),
+            server_key: dir.join("server.key"),
+        }
+    }
 }
 
 fn mosquitto_bin() -> String {
@@ -50,22 +137,48 @@ fn mosquitto_bin() -> String {
 impl Mosquitto {
     /// Starts mosquitto (installed from apt by scripts/test-all.sh).
     pub fn start() -> Mosquitto {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
+        Self::start_inner(false)
+    }
+
+    /// Also listens with TLS (server certificate from a throw-away CA: [`Mosquitto::pki`]).
+    pub fn start_with_tls() -> Mosquitto {
+        Self::start_inner(true)
+    }
+
+    fn start_inner(tls: bool) -> Mosquitto {
+        let free = || {
+            std::net::TcpListener::bind("127.0.0.1:0")
+                .unwrap()
+                .local_addr()
+                .unwrap()
+                .port()
+        };
+        let port = free();
         let dir = tempfile::tempdir().unwrap();
         // Started as root, mosquitto drops to its own user: let it write its persistence.
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
+        if tls {
+            TestPki::create(dir.path());
+        }
         let mut m = Mosquitto {
             port,
+            tls_port: tls.then(free),
             dir,
             child: None,
         };
         m.restart();
         m
+    }
+
+    /// The CA and server files of the TLS listener.
+    pub fn pki(&self) -> TestPki {
+        let d = self.dir.path();
+        TestPki {
+            ca_cert: d.join("ca.pem"),
+            server_cert: d.join("server.pem"),
+            server_key: d.join("server.key"),
+        }
     }
 
     /// The broker URL.
@@ -77,15 +190,21 @@ impl Mosquitto {
     pub fn restart(&mut self) {
         assert!(self.child.is_none(), "already running");
         let conf = self.dir.path().join("mosquitto.conf");
-        std::fs::write(
-            &conf,
-            format!(
-                "listener {} 127.0.0.1\nallow_anonymous true\npersistence true\npersistence_location {}/\nautosave_interval 1\nmax_queued_messages 100000\nlog_dest none\n",
-                self.port,
-                self.dir.path().display()
-            ),
-        )
-        .unwrap();
+        let mut text = format!(
+            "per_listener_settings false\nallow_anonymous true\npersistence true\npersistence_location {}/\nautosave_interval 1\nmax_queued_messages 100000\nlog_dest none\nlistener {} 127.0.0.1\n",
+            self.dir.path().display(),
+            self.port,
+        );
+        if let Some(tls) = self.tls_port {
+            let p = self.pki();
+            text += &format!(
+                "listener {tls} 127.0.0.1\ncafile {}\ncertfile {}\nkeyfile {}\n",
+                p.ca_cert.display(),
+                p.server_cert.display(),
+                p.server_key.display()
+            );
+        }
+        std::fs::write(&conf, text).unwrap();
         let child = std::process::Command::new(mosquitto_bin())
             .arg("-c")
             .arg(&conf)
