@@ -88,12 +88,12 @@ impl Role {
 
     /// Whether this role may change recipe parameters (saving a draft version).
     pub fn can_edit_recipes(self) -> bool {
-        matches!(self, Role::Engineer | Role::Admin)
+        self == Role::Engineer
     }
 
     /// Whether this role may release a recipe version.
     pub fn can_release_recipes(self) -> bool {
-        matches!(self, Role::Engineer | Role::Admin)
+        self == Role::Engineer
     }
 
     /// Whether this role may add users.

@@ -6,6 +6,7 @@
 mod config;
 mod gateway_link;
 mod persist;
+mod ui_store;
 
 use anyhow::{Context, bail};
 use bonder_core::Defect;
@@ -460,6 +461,7 @@ fn current_shift(store: &Store, writer: &bonder_store::WriterHandle) -> anyhow::
 /// Everything a running station holds.
 struct Running {
     station: Arc<Station>,
+    store: Arc<Store>,
     gateway: Gateway,
     writer: bonder_store::WriterHandle,
     sim: Option<Simulator>,
@@ -571,6 +573,7 @@ async fn start(settings: Settings) -> anyhow::Result<Running> {
     }
     Ok(Running {
         station,
+        store,
         gateway,
         writer,
         sim,
@@ -679,6 +682,17 @@ fn main() -> anyhow::Result<()> {
         // Tokio workers.
         let mut opts = bonder_station_ui::UiOptions::new(running.recipe.clone());
         opts.fullscreen = cli.fullscreen;
+        // Recipes and the audit trail live in the store; users and shift handovers are
+        // still in memory (issue 5 notes).
+        ui_store::seed_recipe(&running.store, &running.recipe)?;
+        opts.recipes = Arc::new(ui_store::StoreRecipes {
+            store: running.store.clone(),
+            users: opts.users.clone(),
+        });
+        opts.audit = Arc::new(ui_store::StoreAudit {
+            writer: running.writer.clone(),
+            users: opts.users.clone(),
+        });
         bonder_station_ui::run(running.station.clone(), rt.handle().clone(), opts)?;
     }
     rt.block_on(stop(running))

@@ -52,11 +52,15 @@ pub enum AuditAction {
     Changeover,
     /// An alarm acknowledged.
     AlarmAck,
+    /// A command to the machine (start, stop, …) by a user.
+    Command,
+    /// A gated action that was refused (wrong PIN, missing role, invalid value).
+    Refused,
 }
 
 impl AuditAction {
     /// Every action.
-    pub const ALL: [AuditAction; 9] = [
+    pub const ALL: [AuditAction; 11] = [
         Self::Create,
         Self::Modify,
         Self::Delete,
@@ -66,6 +70,8 @@ impl AuditAction {
         Self::Logout,
         Self::Changeover,
         Self::AlarmAck,
+        Self::Command,
+        Self::Refused,
     ];
 
     /// The stored name (`audit.action`).
@@ -80,6 +86,8 @@ impl AuditAction {
             Self::Logout => "logout",
             Self::Changeover => "changeover",
             Self::AlarmAck => "alarm_ack",
+            Self::Command => "command",
+            Self::Refused => "refused",
         }
     }
 

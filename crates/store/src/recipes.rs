@@ -26,6 +26,7 @@ use time::OffsetDateTime;
 /// * `Technician`: sets machines up and does changeovers.
 /// * `Engineer`: owns the process; the only role that releases or retires recipes.
 /// * `Supervisor`: runs the shift (shifts, reports); no recipe authority.
+/// * `Admin`: manages users; no recipe authority.
 /// * `System`: the station itself or a remote system (the gateway's `cmd/recipe`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Role {
@@ -37,17 +38,20 @@ pub enum Role {
     Engineer,
     /// Runs the shift.
     Supervisor,
+    /// Manages users; no recipe authority.
+    Admin,
     /// The station itself or a remote system.
     System,
 }
 
 impl Role {
     /// Every role.
-    pub const ALL: [Role; 5] = [
+    pub const ALL: [Role; 6] = [
         Self::Operator,
         Self::Technician,
         Self::Engineer,
         Self::Supervisor,
+        Self::Admin,
         Self::System,
     ];
 
@@ -58,6 +62,7 @@ impl Role {
             Self::Technician => "technician",
             Self::Engineer => "engineer",
             Self::Supervisor => "supervisor",
+            Self::Admin => "admin",
             Self::System => "system",
         }
     }

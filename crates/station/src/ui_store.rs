@@ -1,0 +1,264 @@
+//! The UI's storage traits over the station's SQLite store: recipe versions (versioned,
+//! diffed and audited by the store) and the audit trail. Users and shift handovers are
+//! still the UI's in-memory implementations (see the issue notes).
+
+use bonder_core::recipe::Recipe;
+use bonder_station_ui::store::{
+    AuditEntry, AuditLog, RecipeLibrary, RecipeVersion, Role as UiRole, StoreError as UiError,
+    UserDirectory,
+};
+use bonder_store::{
+    Actor, AuditAction, AuditRecord, Role, Store, StoreError, WriteOp, WriterHandle,
+};
+use std::sync::Arc;
+use std::time::SystemTime;
+use time::OffsetDateTime;
+
+fn role(r: UiRole) -> Role {
+    match r {
+        UiRole::Operator => Role::Operator,
+        UiRole::Technician => Role::Technician,
+        UiRole::Engineer => Role::Engineer,
+        UiRole::Supervisor => Role::Supervisor,
+        UiRole::Admin => Role::Admin,
+    }
+}
+
+fn ui_err(e: StoreError) -> UiError {
+    match e {
+        StoreError::InvalidRecipe(bonder_core::RecipeError::Invalid(v)) => UiError::Invalid(v),
+        StoreError::RecipeNotFound(m) => UiError::NotFound(m),
+        e @ (StoreError::Forbidden { .. }
+        | StoreError::BadTransition { .. }
+        | StoreError::RecipeExists(_)) => UiError::Conflict(e.to_string()),
+        other => UiError::Backend(other.to_string()),
+    }
+}
+
+/// Who a badge is, for the store's role checks and audit rows.
+fn actor(users: &dyn UserDirectory, badge: &str) -> Actor {
+    let r = users
+        .find(badge)
+        .ok()
+        .flatten()
+        .map_or(Role::Operator, |u| role(u.role));
+    Actor::new(badge, r)
+}
+
+/// Recipe versions in the store.
+#[derive(Debug)]
+pub struct StoreRecipes {
+    pub store: Arc<Store>,
+    pub users: Arc<dyn UserDirectory>,
+}
+
+impl StoreRecipes {
+    fn version(&self, name: &str, version: u32) -> Result<RecipeVersion, UiError> {
+        let repo = self.store.recipes();
+        let info = repo
+            .versions(name)
+            .map_err(ui_err)?
+            .into_iter()
+            .find(|v| v.version == version);
+        let info = info.ok_or_else(|| UiError::NotFound(format!("{name}@{version}")))?;
+        Ok(RecipeVersion {
+            recipe: repo.get(name, version).map_err(ui_err)?,
+            saved_by: info.created_by,
+            reason: info.reason,
+            saved_at: SystemTime::from(info.created),
+        })
+    }
+}
+
+impl RecipeLibrary for StoreRecipes {
+    fn versions(&self, name: &str) -> Result<Vec<RecipeVersion>, UiError> {
+        let mut infos = self.store.recipes().versions(name).map_err(ui_err)?;
+        infos.sort_by_key(|v| std::cmp::Reverse(v.version));
+        infos
+            .iter()
+            .map(|i| self.version(name, i.version))
+            .collect()
+    }
+
+    fn get(&self, name: &str, version: u32) -> Result<RecipeVersion, UiError> {
+        self.version(name, version)
+    }
+
+    fn save_new_version(
+        &self,
+        recipe: &Recipe,
+        user: &str,
+        reason: &str,
+    ) -> Result<Recipe, UiError> {
+        recipe.validate().map_err(UiError::Invalid)?;
+        let repo = self.store.recipes();
+        let who = actor(self.users.as_ref(), user);
+        let base = repo
+            .versions(&recipe.name)
+            .map_err(ui_err)?
+            .iter()
+            .map(|v| v.version)
+            .max();
+        let info = match base {
+            Some(b) => repo.edit(b, recipe, &who, reason),
+            None => repo.create(recipe, &who, reason),
+        }
+        .map_err(ui_err)?;
+        repo.get(&info.name, info.version).map_err(ui_err)
+    }
+
+    fn release(&self, name: &str, version: u32, user: &str) -> Result<Recipe, UiError> {
+        let repo = self.store.recipes();
+        let who = actor(self.users.as_ref(), user);
+        repo.release(name, version, &who, "released on the station")
+            .map_err(ui_err)?;
+        repo.get(name, version).map_err(ui_err)
+    }
+}
+
+/// Seeds the store with the station's recipe (as a released version) when it does not
+/// know it yet, so the recipes page shows it.
+pub fn seed_recipe(store: &Store, recipe: &Recipe) -> Result<(), StoreError> {
+    let repo = store.recipes();
+    if !repo.versions(&recipe.name)?.is_empty() {
+        return Ok(());
+    }
+    let system = Actor::new("station", Role::System);
+    repo.create(recipe, &system, "recipe the station was started with")?;
+    let engineer = Actor::new("station", Role::Engineer);
+    repo.release(
+        &recipe.name,
+        1,
+        &engineer,
+        "recipe the station was started with",
+    )?;
+    Ok(())
+}
+
+/// The UI's audit entries into the store's hash-chained trail (through the writer).
+/// Recipe saves and releases are audited by the store itself and not repeated here.
+#[derive(Debug)]
+pub struct StoreAudit {
+    pub writer: WriterHandle,
+    pub users: Arc<dyn UserDirectory>,
+}
+
+impl AuditLog for StoreAudit {
+    fn record(&self, e: AuditEntry) -> Result<(), UiError> {
+        let (action, object) = match e.action.as_str() {
+            "login" => (AuditAction::Login, format!("user:{}", e.user)),
+            "logout" | "lock" => (AuditAction::Logout, format!("user:{}", e.user)),
+            "alarm.ack" => (AuditAction::AlarmAck, "alarm".to_string()),
+            "machine.command" => (AuditAction::Command, "machine".to_string()),
+            "user.add" | "user.create-admin" => (AuditAction::Create, "user".to_string()),
+            "shift.handover" => (AuditAction::Modify, "shift".to_string()),
+            "recipe.save" | "recipe.release" => return Ok(()),
+            a if a.contains("refused") || a.contains("failed") => {
+                (AuditAction::Refused, a.to_string())
+            }
+            a => (AuditAction::Modify, a.to_string()),
+        };
+        let r = actor(self.users.as_ref(), &e.user).role;
+        self.writer
+            .send(WriteOp::Audit(AuditRecord {
+                time: OffsetDateTime::from(e.time),
+                user: e.user,
+                role: r,
+                action,
+                object,
+                old_value: None,
+                new_value: Some(e.detail),
+                reason: None,
+            }))
+            .map_err(|e| UiError::Backend(e.to_string()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bonder_station_ui::store::UserRecord;
+    use bonder_station_ui::store::mem::MemUserDirectory;
+
+    fn users() -> Arc<dyn UserDirectory> {
+        let u = MemUserDirectory::default();
+        for (badge, r) in [("E7", UiRole::Engineer), ("OP1", UiRole::Operator)] {
+            u.add(UserRecord {
+                badge: badge.into(),
+                name: badge.into(),
+                role: r,
+                pin_hash: String::new(),
+                lang: bonder_i18n::Lang::EnUs,
+            })
+            .unwrap();
+        }
+        Arc::new(u)
+    }
+
+    #[tokio::test]
+    async fn ui_recipe_edits_and_audit_go_to_the_store() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(Store::open(dir.path().join("s.sqlite")).unwrap());
+        let recipe = Recipe::default_au();
+        seed_recipe(&store, &recipe).unwrap();
+        seed_recipe(&store, &recipe).unwrap(); // once only
+        let lib = StoreRecipes {
+            store: store.clone(),
+            users: users(),
+        };
+        assert_eq!(lib.versions("SOT23-AU25").unwrap().len(), 1);
+
+        let mut edited = recipe.clone();
+        edited.ball.us_power_pct.0 = 62.0;
+        let saved = lib.save_new_version(&edited, "E7", "NSOP trend").unwrap();
+        assert_eq!(
+            (saved.version, saved.state),
+            (2, bonder_core::recipe::RecipeState::Draft)
+        );
+        let v = lib.versions("SOT23-AU25").unwrap();
+        assert_eq!(
+            (
+                v[0].recipe.version,
+                v[0].saved_by.as_str(),
+                v[0].reason.as_str()
+            ),
+            (2, "E7", "NSOP trend")
+        );
+        assert!(
+            matches!(
+                lib.release("SOT23-AU25", 2, "OP1"),
+                Err(UiError::Conflict(_))
+            ),
+            "an operator cannot release"
+        );
+        lib.release("SOT23-AU25", 2, "E7").unwrap();
+        assert!(store.recipes().sendable("SOT23-AU25", 2).is_ok());
+
+        let writer = store
+            .spawn_writer(bonder_store::WriterConfig::default())
+            .unwrap();
+        let audit = StoreAudit {
+            writer: writer.clone(),
+            users: users(),
+        };
+        audit
+            .record(AuditEntry {
+                time: SystemTime::now(),
+                user: "OP1".into(),
+                action: "login".into(),
+                detail: String::new(),
+            })
+            .unwrap();
+        writer.close().await.unwrap();
+        let rows = store.reader().unwrap().audit(0, 100).unwrap();
+        assert!(
+            rows.iter()
+                .any(|r| r.action == AuditAction::Login.name() && r.user == "OP1"),
+            "{rows:?}"
+        );
+        assert_eq!(
+            Store::verify_audit(store.path()).unwrap().rows as usize,
+            rows.len()
+        );
+    }
+}
