@@ -462,6 +462,7 @@ fn current_shift(store: &Store, writer: &bonder_store::WriterHandle) -> anyhow::
 struct Running {
     station: Arc<Station>,
     store: Arc<Store>,
+    current_shift: ui_store::CurrentShift,
     gateway: Gateway,
     writer: bonder_store::WriterHandle,
     sim: Option<Simulator>,
@@ -502,10 +503,11 @@ async fn start(settings: Settings) -> anyhow::Result<Running> {
     cfg.stream = settings.stream;
     cfg.recipe = settings.recipe;
     cfg.last_seq = last_seq;
+    let shift_now: ui_store::CurrentShift = Arc::new(std::sync::atomic::AtomicI64::new(shift_id));
     cfg.sink = Some(persist::sink(
         writer.clone(),
         recipe_id.clone(),
-        Some(shift_id),
+        shift_now.clone(),
     ));
     let station = Arc::new(Station::start(cfg));
 
@@ -574,6 +576,7 @@ async fn start(settings: Settings) -> anyhow::Result<Running> {
     Ok(Running {
         station,
         store,
+        current_shift: shift_now,
         gateway,
         writer,
         sim,
@@ -682,8 +685,8 @@ fn main() -> anyhow::Result<()> {
         // Tokio workers.
         let mut opts = bonder_station_ui::UiOptions::new(running.recipe.clone());
         opts.fullscreen = cli.fullscreen;
-        // Recipes and the audit trail live in the store; users and shift handovers are
-        // still in memory (issue 5 notes).
+        // Recipes, the audit trail and shift handovers live in the store; users are still
+        // in memory (issue 5 notes).
         ui_store::seed_recipe(&running.store, &running.recipe)?;
         opts.recipes = Arc::new(ui_store::StoreRecipes {
             store: running.store.clone(),
@@ -692,6 +695,12 @@ fn main() -> anyhow::Result<()> {
         opts.audit = Arc::new(ui_store::StoreAudit {
             writer: running.writer.clone(),
             users: opts.users.clone(),
+        });
+        opts.shifts = Arc::new(ui_store::StoreShifts {
+            store: running.store.clone(),
+            writer: running.writer.clone(),
+            current: running.current_shift.clone(),
+            rt: rt.handle().clone(),
         });
         bonder_station_ui::run(running.station.clone(), rt.handle().clone(), opts)?;
     }

@@ -11,7 +11,11 @@ use time::OffsetDateTime;
 
 /// Builds the runtime's sink: bonds, alarms and E10 state changes to the writer; alarms
 /// also to the gateway's outbox.
-pub fn sink(writer: WriterHandle, recipe_id: String, shift_id: Option<i64>) -> EventSink {
+pub fn sink(
+    writer: WriterHandle,
+    recipe_id: String,
+    shift: crate::ui_store::CurrentShift,
+) -> EventSink {
     Arc::new(move |ev: &StationEvent| {
         let now = OffsetDateTime::now_utc();
         let op = match ev {
@@ -20,7 +24,7 @@ pub fn sink(writer: WriterHandle, recipe_id: String, shift_id: Option<i64>) -> E
                 &b.event,
                 &b.judgement,
                 &recipe_id,
-                shift_id,
+                Some(shift.load(std::sync::atomic::Ordering::Relaxed)),
                 now,
             )),
             StationEvent::Alarm { code, raised, .. } => {
