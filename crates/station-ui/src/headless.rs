@@ -183,8 +183,8 @@ pub fn render_screenshots_with_simulator(
         let _guard = rt.enter();
         Arc::new(Station::start(cfg))
     };
-    let mut opts = UiOptions::new(recipe);
-    opts.work_order = "WO-2024-0815".into();
+    let opts = UiOptions::new(recipe);
+    *opts.work_order.lock().unwrap_or_else(|p| p.into_inner()) = "WO-2024-0815".into();
     // Raise the alarm shortly before the pictures are taken.
     let alarm_after = run.fill.saturating_sub(Duration::from_millis(800));
     let sim = Arc::new(sim);

@@ -79,8 +79,9 @@ pub struct UiOptions {
     pub fullscreen: bool,
     /// The recipe the station runs (the runtime gives only its id).
     pub recipe: Recipe,
-    /// Work order shown on the production page (filled by the gateway later).
-    pub work_order: String,
+    /// Work order shown on the production page as the operator's next job; the station
+    /// updates it when the gateway sends one (`{S}/cmd/workorder`).
+    pub work_order: WorkOrderText,
     /// Language before anybody logs in.
     pub lang: Lang,
     /// Minutes without a touch after which the UI logs the user out.
@@ -97,6 +98,9 @@ pub struct UiOptions {
     pub audit: Arc<dyn AuditLog>,
 }
 
+/// Shared text of the next work order (empty: none).
+pub type WorkOrderText = Arc<std::sync::Mutex<String>>;
+
 impl UiOptions {
     /// Defaults for a recipe, with **in-memory** stores (nothing survives a restart):
     /// the library holds `recipe` only, no user exists (first run), no shift, no audit.
@@ -105,7 +109,7 @@ impl UiOptions {
             fullscreen: false,
             recipes: Arc::new(MemRecipeLibrary::new([recipe.clone()])),
             recipe,
-            work_order: String::new(),
+            work_order: WorkOrderText::default(),
             lang: Lang::EnUs,
             auto_lock_mins: 10,
             heater_band_c: 5.0,

@@ -5,7 +5,7 @@ use bonder_gateway::payload::{BondMsg, StatusMsg, V, WorkOrderCmd, r1, r2, ts};
 use bonder_gateway::{CommandRequest, GatewayCommand, Outbox, OutboxError, QueuedMessage, Topic};
 use bonder_runtime::{LinkState, Snapshot, Station};
 use bonder_store::{Actor, BondRecord, Reader, Role, Store, TimelineEvent, WriteOp, WriterHandle};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 use time::OffsetDateTime;
 use tokio::sync::{mpsc, watch};
@@ -115,8 +115,16 @@ pub async fn feed_status(station: Arc<Station>, recipe_id: String, tx: watch::Se
     }
 }
 
-/// The work order the gateway sent last (shown to the operator as the next job).
-pub type NextJob = Arc<Mutex<Option<WorkOrderCmd>>>;
+/// The work order the gateway sent last, as the UI shows it (the operator's next job).
+pub type NextJob = bonder_station_ui::WorkOrderText;
+
+/// How a work order reads on the production page.
+pub fn work_order_text(w: &WorkOrderCmd) -> String {
+    format!(
+        "{} · {} · {} · {}",
+        w.work_order, w.device, w.recipe, w.quantity
+    )
+}
 
 /// Carries out the gateway's commands: a recipe becomes a new draft version awaiting an
 /// engineer's release (never sent to the machine by this alone); a work order becomes
@@ -150,10 +158,70 @@ pub async fn serve_commands(
                     kind: "work_order".into(),
                     text,
                 }));
-                *next_job.lock().unwrap_or_else(|p| p.into_inner()) = Some(w.clone());
+                *next_job.lock().unwrap_or_else(|p| p.into_inner()) = work_order_text(w);
                 Ok(())
             }
         };
         let _ = req.reply.send(result);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_work_order_becomes_the_next_job_and_a_recipe_a_draft() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(Store::open(dir.path().join("s.sqlite")).unwrap());
+        let writer = store
+            .spawn_writer(bonder_store::WriterConfig::default())
+            .unwrap();
+        let next_job = NextJob::default();
+        let (tx, rx) = mpsc::channel(4);
+        tokio::spawn(serve_commands(
+            rx,
+            store.clone(),
+            writer.clone(),
+            next_job.clone(),
+        ));
+        let w = WorkOrderCmd {
+            v: 1,
+            request_id: "w1".into(),
+            work_order: "WO-7".into(),
+            device: "SOT23-3L".into(),
+            recipe: "SOT23-CU20@3".into(),
+            quantity: 5000,
+        };
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        tx.send(CommandRequest {
+            command: GatewayCommand::WorkOrder(w),
+            reply,
+        })
+        .await
+        .unwrap();
+        assert_eq!(answer.await.unwrap(), Ok(()));
+        assert_eq!(
+            *next_job.lock().unwrap(),
+            "WO-7 · SOT23-3L · SOT23-CU20@3 · 5000"
+        );
+
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        let recipe = Box::new(bonder_core::recipe::Recipe::default_cu());
+        tx.send(CommandRequest {
+            command: GatewayCommand::Recipe {
+                request_id: "r1".into(),
+                recipe,
+            },
+            reply,
+        })
+        .await
+        .unwrap();
+        assert_eq!(answer.await.unwrap(), Ok(()));
+        let v = store.recipes().versions("SOT23-CU20").unwrap();
+        assert_eq!(
+            (v.len(), v[0].state),
+            (1, bonder_core::recipe::RecipeState::Draft)
+        );
     }
 }

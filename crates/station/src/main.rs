@@ -461,6 +461,7 @@ fn current_shift(store: &Store, writer: &bonder_store::WriterHandle) -> anyhow::
 /// Everything a running station holds.
 struct Running {
     station: Arc<Station>,
+    next_job: gateway_link::NextJob,
     store: Arc<Store>,
     current_shift: ui_store::CurrentShift,
     gateway: Gateway,
@@ -553,7 +554,7 @@ async fn start(settings: Settings) -> anyhow::Result<Running> {
         cmd_rx,
         store.clone(),
         writer.clone(),
-        next_job,
+        next_job.clone(),
     ));
 
     // E10 time starts with the machine's state as first polled; later changes come from
@@ -577,6 +578,7 @@ async fn start(settings: Settings) -> anyhow::Result<Running> {
         station,
         store,
         current_shift: shift_now,
+        next_job,
         gateway,
         writer,
         sim,
@@ -685,6 +687,7 @@ fn main() -> anyhow::Result<()> {
         // Tokio workers.
         let mut opts = bonder_station_ui::UiOptions::new(running.recipe.clone());
         opts.fullscreen = cli.fullscreen;
+        opts.work_order = running.next_job.clone();
         // Recipes, the audit trail and shift handovers live in the store; users are still
         // in memory (issue 5 notes).
         ui_store::seed_recipe(&running.store, &running.recipe)?;

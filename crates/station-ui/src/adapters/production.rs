@@ -147,10 +147,16 @@ pub(crate) fn refresh(inner: &Inner, w: &MainWindow) {
     let snap = &s.snapshot;
     let c = &snap.counters;
     p.set_recipe_id(snap.recipe_id.clone().into());
-    p.set_work_order(if inner.opts.work_order.is_empty() {
+    let work_order = inner
+        .opts
+        .work_order
+        .lock()
+        .map(|w| w.clone())
+        .unwrap_or_default();
+    p.set_work_order(if work_order.is_empty() {
         t.t("work-order-none").into()
     } else {
-        inner.opts.work_order.clone().into()
+        work_order.into()
     });
     let (state, level) = state_text(t, snap);
     p.set_state_text(state.into());
