@@ -387,3 +387,57 @@ fn exports_have_localized_headers() {
         "an xlsx is a zip"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn broker_down_10_s_while_the_simulator_bonds_loses_no_seq() {
+    let mut broker = Mosquitto::start();
+    let mut rx = subscriber(broker.port).await;
+    let sim = Simulator::start(SimConfig {
+        wire_rate: WireRate::PerSecond(20.0),
+        autostart: true,
+        ..SimConfig::default()
+    })
+    .await
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("station.sqlite");
+    let mut child = station(&db, sim.modbus_addr, &broker.url(), dir.path());
+    let mut seen = BTreeSet::new();
+    collect_until(&mut rx, &mut seen, 30, "bonds before the outage", |s, _| {
+        s.len() >= 40
+    })
+    .await;
+    broker.stop();
+    tokio::time::sleep(Duration::from_secs(10)).await;
+    broker.restart();
+    let during = Store::open(&db)
+        .unwrap()
+        .reader()
+        .unwrap()
+        .max_bond_seq()
+        .unwrap()
+        .unwrap();
+    collect_until(
+        &mut rx,
+        &mut seen,
+        40,
+        "the backlog and live bonds after the outage",
+        |s, _| s.last().is_some_and(|&m| m >= during + 40),
+    )
+    .await;
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let max = *seen.last().unwrap();
+    let missing: Vec<u64> = (1..=max).filter(|s| !seen.contains(s)).collect();
+    assert!(
+        missing.is_empty(),
+        "{} of {max} seqs missing after the outage, first {:?}",
+        missing.len(),
+        &missing[..missing.len().min(10)]
+    );
+    assert!(
+        during > 40 + 300,
+        "the outage lasted ~10 s at 40 bonds/s: store at {during}"
+    );
+    sim.shutdown().await;
+}
