@@ -688,9 +688,11 @@ fn main() -> anyhow::Result<()> {
         let mut opts = bonder_station_ui::UiOptions::new(running.recipe.clone());
         opts.fullscreen = cli.fullscreen;
         opts.work_order = running.next_job.clone();
-        // Recipes, the audit trail and shift handovers live in the store; users are still
-        // in memory (issue 5 notes).
+        // Users, recipes, the audit trail and shift handovers live in the store.
         ui_store::seed_recipe(&running.store, &running.recipe)?;
+        opts.users = Arc::new(ui_store::StoreUsers {
+            store: running.store.clone(),
+        });
         opts.recipes = Arc::new(ui_store::StoreRecipes {
             store: running.store.clone(),
             users: opts.users.clone(),

@@ -145,6 +145,28 @@ pub struct StoreAudit {
 
 impl AuditLog for StoreAudit {
     fn record(&self, e: AuditEntry) -> Result<(), UiError> {
+        let backend = |e: StoreError| UiError::Backend(e.to_string());
+        // An acknowledgement marks the alarm's history row (who, when); the store's
+        // writer appends its audit row.
+        if e.action == "alarm.ack" {
+            if let Some(code) = e
+                .detail
+                .strip_prefix("alarm ")
+                .and_then(|c| c.trim().parse::<u16>().ok())
+            {
+                let who = actor(self.users.as_ref(), &e.user);
+                return self
+                    .writer
+                    .send(WriteOp::AlarmAck(bonder_store::AlarmAck {
+                        code: bonder_core::AlarmCode::from_code(code)
+                            .unwrap_or(bonder_core::AlarmCode::Other(code)),
+                        time: OffsetDateTime::from(e.time),
+                        user: who.user,
+                        role: who.role,
+                    }))
+                    .map_err(backend);
+            }
+        }
         let (action, object) = match e.action.as_str() {
             "login" => (AuditAction::Login, format!("user:{}", e.user)),
             "logout" | "lock" => (AuditAction::Logout, format!("user:{}", e.user)),
@@ -170,7 +192,66 @@ impl AuditLog for StoreAudit {
                 new_value: Some(e.detail),
                 reason: None,
             }))
-            .map_err(|e| UiError::Backend(e.to_string()))
+            .map_err(backend)
+    }
+}
+
+/// The station's users in the store.
+#[derive(Debug)]
+pub struct StoreUsers {
+    pub store: Arc<Store>,
+}
+
+fn ui_role(r: Role) -> UiRole {
+    match r {
+        Role::Operator | Role::System => UiRole::Operator,
+        Role::Technician => UiRole::Technician,
+        Role::Engineer => UiRole::Engineer,
+        Role::Supervisor => UiRole::Supervisor,
+        Role::Admin => UiRole::Admin,
+    }
+}
+
+impl UserDirectory for StoreUsers {
+    fn is_empty(&self) -> Result<bool, UiError> {
+        Ok(self.store.user_count().map_err(ui_err)? == 0)
+    }
+
+    fn find(&self, badge: &str) -> Result<Option<bonder_station_ui::store::UserRecord>, UiError> {
+        Ok(self.store.find_user(badge).map_err(ui_err)?.map(|u| {
+            bonder_station_ui::store::UserRecord {
+                badge: u.badge,
+                name: u.name,
+                role: ui_role(u.role),
+                pin_hash: u.pin_hash,
+                lang: bonder_i18n::Lang::from_code(&u.lang).unwrap_or(bonder_i18n::Lang::EnUs),
+            }
+        }))
+    }
+
+    fn add(&self, u: bonder_station_ui::store::UserRecord) -> Result<(), UiError> {
+        let row = bonder_store::UserRow {
+            badge: u.badge.clone(),
+            name: u.name,
+            role: role(u.role),
+            pin_hash: u.pin_hash,
+            lang: u.lang.code().into(),
+        };
+        match self.store.add_user(&row).map_err(ui_err)? {
+            true => Ok(()),
+            false => Err(UiError::Conflict(format!("badge {} is taken", u.badge))),
+        }
+    }
+
+    fn set_language(&self, badge: &str, lang: bonder_i18n::Lang) -> Result<(), UiError> {
+        match self
+            .store
+            .set_user_language(badge, lang.code())
+            .map_err(ui_err)?
+        {
+            true => Ok(()),
+            false => Err(UiError::NotFound(badge.into())),
+        }
     }
 }
 
@@ -481,6 +562,78 @@ mod shift_tests {
                 .shift(2)
                 .unwrap()
                 .is_some_and(|s| s.ended.is_none() && s.operator == "OP2")
+        );
+    }
+}
+
+#[cfg(test)]
+mod user_tests {
+    use super::*;
+    use bonder_station_ui::store::UserRecord;
+
+    #[tokio::test]
+    async fn users_survive_in_the_store_and_alarm_acks_mark_the_alarm() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.sqlite");
+        {
+            let store = Arc::new(Store::open(&path).unwrap());
+            let users = StoreUsers {
+                store: store.clone(),
+            };
+            assert!(users.is_empty().unwrap());
+            let admin = UserRecord {
+                badge: "A1".into(),
+                name: "王工".into(),
+                role: UiRole::Admin,
+                pin_hash: "$argon2id$v=19$m=8,t=1,p=1$c2FsdHNhbHQ$aGFzaA".into(),
+                lang: bonder_i18n::Lang::ZhCn,
+            };
+            users.add(admin.clone()).unwrap();
+            assert!(matches!(users.add(admin), Err(UiError::Conflict(_))));
+            users.set_language("A1", bonder_i18n::Lang::EnUs).unwrap();
+
+            let writer = store
+                .spawn_writer(bonder_store::WriterConfig::default())
+                .unwrap();
+            let now = OffsetDateTime::now_utc();
+            writer
+                .send(WriteOp::Alarm(bonder_store::AlarmRecord {
+                    code: bonder_core::AlarmCode::WireBroken,
+                    raised: true,
+                    time: now,
+                }))
+                .unwrap();
+            let audit = StoreAudit {
+                writer: writer.clone(),
+                users: Arc::new(StoreUsers {
+                    store: store.clone(),
+                }),
+            };
+            audit
+                .record(AuditEntry {
+                    time: SystemTime::now(),
+                    user: "A1".into(),
+                    action: "alarm.ack".into(),
+                    detail: "alarm 104".into(),
+                })
+                .unwrap();
+            writer.close().await.unwrap();
+            let alarms = store
+                .reader()
+                .unwrap()
+                .alarms(
+                    now - time::Duration::minutes(1),
+                    now + time::Duration::minutes(1),
+                )
+                .unwrap();
+            assert_eq!(alarms[0].acked_by.as_deref(), Some("A1"));
+        }
+        // A restart finds the user, with the language they chose.
+        let store = Arc::new(Store::open(&path).unwrap());
+        let u = StoreUsers { store }.find("A1").unwrap().unwrap();
+        assert_eq!(
+            (u.name.as_str(), u.role, u.lang),
+            ("王工", UiRole::Admin, bonder_i18n::Lang::EnUs)
         );
     }
 }

@@ -36,6 +36,7 @@ pub mod retention;
 mod schema;
 pub mod shift;
 pub mod timefmt;
+mod users;
 mod writer;
 
 pub use audit::{AuditAction, AuditEntry, AuditRecord, AuditReport};
@@ -51,6 +52,7 @@ pub use records::{
 pub use retention::{RetentionPolicy, RetentionReport};
 pub use schema::{BUSY_TIMEOUT, JOURNAL_SIZE_LIMIT_BYTES, SCHEMA_VERSION};
 pub use shift::{DEFAULT_IDEAL_WIRES_PER_HOUR, E10Minutes, ShiftSummary};
+pub use users::UserRow;
 pub use writer::{CommitInfo, WriteOp, WriterConfig, WriterHandle};
 
 use rusqlite::Connection;

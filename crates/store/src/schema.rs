@@ -15,7 +15,11 @@ use std::time::Duration;
 /// Migrations in order: `MIGRATIONS[i]` takes the schema from version `i` to `i + 1`.
 /// Never edit one that has shipped; add a new one (and keep a fixture of the old version
 /// in `tests/fixtures/`).
-const MIGRATIONS: &[&str] = &[include_str!("schema/v1.sql"), include_str!("schema/v2.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("schema/v1.sql"),
+    include_str!("schema/v2.sql"),
+    include_str!("schema/v3.sql"),
+];
 
 /// The schema version this build creates and reads.
 pub const SCHEMA_VERSION: u32 = MIGRATIONS.len() as u32;
