@@ -115,7 +115,19 @@ pub fn render_screenshots(
                 ui.refresh_now();
                 draw(&window, w, h)?;
             }
+            // Timed: the adapters' refresh (curve plotting included) and a full software
+            // repaint of the page, as the figures of issue 5 ask.
+            let t0 = std::time::Instant::now();
+            ui.refresh_now();
+            let t1 = std::time::Instant::now();
             let buffer = draw(&window, w, h)?;
+            tracing::info!(
+                page = stem,
+                lang = lang.code(),
+                refresh_ms = (t1 - t0).as_secs_f64() * 1e3,
+                render_ms = t1.elapsed().as_secs_f64() * 1e3,
+                "page rendered ({w}x{h}, software)"
+            );
             let path = out_dir.join(format!("{stem}-{}.png", lang.code()));
             write_png(&path, &buffer, w, h)?;
             written.push(path);
