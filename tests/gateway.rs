@@ -12,7 +12,7 @@ use bonder_gateway::{
     CommandRequest, Gateway, GatewayCommand, GatewayConfig, Outbox, OutboxError, QueuedMessage,
     Topic,
 };
-use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
+use rumqttc::{AsyncClient, MqttOptions, QoS};
 use serde_json::Value;
 use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
@@ -105,37 +105,8 @@ fn status(state: &str) -> StatusMsg {
     }
 }
 
-/// A subscriber with a persistent session (so it gets what is published while it is
-/// reconnecting after a broker restart).
-async fn subscriber(
-    port: u16,
-    id: &str,
-) -> (AsyncClient, mpsc::UnboundedReceiver<(String, Value, bool)>) {
-    let mut o = MqttOptions::new(id, "127.0.0.1", port);
-    o.set_keep_alive(Duration::from_secs(5));
-    o.set_clean_session(false);
-    o.set_max_packet_size(4 << 20, 4 << 20);
-    let (client, mut ev) = AsyncClient::new(o, 100);
-    client
-        .subscribe(format!("{STATION}/#"), QoS::AtLeastOnce)
-        .await
-        .unwrap();
-    let (tx, rx) = mpsc::unbounded_channel();
-    tokio::spawn(async move {
-        loop {
-            match ev.poll().await {
-                Ok(Event::Incoming(Packet::Publish(p))) => {
-                    let v: Value = serde_json::from_slice(&p.payload).unwrap_or(Value::Null);
-                    if tx.send((p.topic.clone(), v, p.retain)).is_err() {
-                        return;
-                    }
-                }
-                Ok(_) => {}
-                Err(_) => tokio::time::sleep(Duration::from_millis(200)).await,
-            }
-        }
-    });
-    (client, rx)
+async fn subscriber(port: u16, id: &str) -> mpsc::UnboundedReceiver<bonder_e2e::Received> {
+    bonder_e2e::subscribe(port, id, &format!("{STATION}/#")).await
 }
 
 async fn next_on(
@@ -169,7 +140,7 @@ fn is_ts(v: &Value) -> bool {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn topics_and_payloads_follow_the_contract_and_commands_are_answered() {
     let broker = Mosquitto::start();
-    let (_sub, mut rx) = subscriber(broker.port, "contract-sub").await;
+    let mut rx = subscriber(broker.port, "contract-sub").await;
     let outbox = MemOutbox::default();
     outbox.add_bonds(30);
     outbox.0.lock().unwrap().messages.push(QueuedMessage {
@@ -321,7 +292,7 @@ async fn topics_and_payloads_follow_the_contract_and_commands_are_answered() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn broker_outage_loses_no_seq_and_last_will_says_offline() {
     let mut broker = Mosquitto::start();
-    let (_sub, mut rx) = subscriber(broker.port, "outage-sub").await;
+    let mut rx = subscriber(broker.port, "outage-sub").await;
     let outbox = MemOutbox::default();
     let (_status_tx, status_rx) = watch::channel(status("running"));
     let (cmd_tx, _cmd_rx) = mpsc::channel(8);
@@ -367,7 +338,7 @@ async fn broker_outage_loses_no_seq_and_last_will_says_offline() {
 
     // The station dies: the broker publishes the retained last will.
     gw.shutdown().await;
-    let (_sub2, mut rx2) = subscriber(broker.port, "will-sub").await;
+    let mut rx2 = subscriber(broker.port, "will-sub").await;
     let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
     loop {
         let (v, _) = tokio::time::timeout_at(deadline, async {
@@ -380,7 +351,7 @@ async fn broker_outage_loses_no_seq_and_last_will_says_offline() {
         }
     }
     // Retained: a subscriber that comes later gets `offline` at once.
-    let (_sub3, mut rx3) = subscriber(broker.port, "late-sub").await;
+    let mut rx3 = subscriber(broker.port, "late-sub").await;
     let (v, retained) = next_on(&mut rx3, &format!("{STATION}/status"), 10).await;
     assert!(
         retained && v["state"] == "offline",
@@ -392,7 +363,7 @@ async fn broker_outage_loses_no_seq_and_last_will_says_offline() {
 async fn mqtts_with_the_plants_ca_connects_and_a_wrong_ca_is_refused() {
     let broker = Mosquitto::start_with_tls();
     let tls_port = broker.tls_port.unwrap();
-    let (_sub, mut rx) = subscriber(broker.port, "tls-sub").await;
+    let mut rx = subscriber(broker.port, "tls-sub").await;
     let outbox = MemOutbox::default();
     outbox.add_bonds(3);
     let (_status_tx, status_rx) = watch::channel(status("running"));

@@ -239,3 +239,51 @@ impl Drop for Mosquitto {
         self.stop();
     }
 }
+
+/// What a subscriber received: topic, JSON payload (null if not JSON), retained flag.
+pub type Received = (String, serde_json::Value, bool);
+
+/// Subscribes to `filter` with a persistent session (so it also gets what is published
+/// while it reconnects after a broker restart); the client lives as long as the receiver.
+pub async fn subscribe(
+    port: u16,
+    client_id: &str,
+    filter: &str,
+) -> tokio::sync::mpsc::UnboundedReceiver<Received> {
+    use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
+    let mut o = MqttOptions::new(client_id, "127.0.0.1", port);
+    o.set_keep_alive(Duration::from_secs(5));
+    o.set_clean_session(false);
+    o.set_max_packet_size(4 << 20, 4 << 20);
+    let (client, mut ev) = AsyncClient::new(o, 100);
+    client.subscribe(filter, QoS::AtLeastOnce).await.unwrap();
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        let _client = client;
+        loop {
+            match ev.poll().await {
+                Ok(Event::Incoming(Packet::Publish(p))) => {
+                    let v = serde_json::from_slice(&p.payload).unwrap_or(serde_json::Value::Null);
+                    if tx.send((p.topic.clone(), v, p.retain)).is_err() {
+                        return;
+                    }
+                }
+                Ok(_) => {}
+                Err(_) => tokio::time::sleep(Duration::from_millis(200)).await,
+            }
+        }
+    });
+    rx
+}
+
+/// Panics unless every seq from 1 to the highest seen was seen.
+pub fn assert_no_gap(seen: &std::collections::BTreeSet<u64>) {
+    let max = seen.last().copied().unwrap_or(0);
+    let missing: Vec<u64> = (1..=max).filter(|s| !seen.contains(s)).collect();
+    assert!(
+        missing.is_empty(),
+        "{} of {max} seqs missing, first {:?}",
+        missing.len(),
+        &missing[..missing.len().min(10)]
+    );
+}

@@ -147,18 +147,7 @@ impl Inner {
         app.set_link_text(t.t(link_key).into());
         app.set_link_level(link_level);
         app.set_logged_in(s.user.is_some());
-        app.set_user_line(match &s.user {
-            Some(u) => t
-                .ta(
-                    "user-current",
-                    &[
-                        ("name", u.name.clone()),
-                        ("role", t.t(&format!("role-{}", u.role.name()))),
-                    ],
-                )
-                .into(),
-            None => t.t("user-not-logged-in").into(),
-        });
+        app.set_user_line(t.user_line(s.user.as_ref()).into());
         let active = &s.snapshot.active_alarms;
         app.set_alarm_active(!active.is_empty());
         app.set_alarm_banner(adapters::alarms::banner_text(t, active).into());

@@ -125,6 +125,20 @@ impl Texts {
     pub fn ta(self, key: &str, args: &[(&str, String)]) -> String {
         bonder_i18n::tr_args(self.0, key, args)
     }
+
+    /// "Name, role" of the logged-in user, or "not logged in".
+    pub fn user_line(self, user: Option<&crate::users::SessionUser>) -> String {
+        match user {
+            Some(u) => self.ta(
+                "user-current",
+                &[
+                    ("name", u.name.clone()),
+                    ("role", self.t(&format!("role-{}", u.role.name()))),
+                ],
+            ),
+            None => self.t("user-not-logged-in"),
+        }
+    }
 }
 
 /// An argument of a [`Message`]: a value, or a Fluent key translated when shown.

@@ -53,16 +53,13 @@ pub struct StoreRecipes {
 }
 
 impl StoreRecipes {
-    fn version(&self, name: &str, version: u32) -> Result<RecipeVersion, UiError> {
-        let repo = self.store.recipes();
-        let info = repo
-            .versions(name)
-            .map_err(ui_err)?
-            .into_iter()
-            .find(|v| v.version == version);
-        let info = info.ok_or_else(|| UiError::NotFound(format!("{name}@{version}")))?;
+    fn version(&self, info: bonder_store::RecipeVersionInfo) -> Result<RecipeVersion, UiError> {
         Ok(RecipeVersion {
-            recipe: repo.get(name, version).map_err(ui_err)?,
+            recipe: self
+                .store
+                .recipes()
+                .get(&info.name, info.version)
+                .map_err(ui_err)?,
             saved_by: info.created_by,
             reason: info.reason,
             saved_at: SystemTime::from(info.created),
@@ -74,14 +71,18 @@ impl RecipeLibrary for StoreRecipes {
     fn versions(&self, name: &str) -> Result<Vec<RecipeVersion>, UiError> {
         let mut infos = self.store.recipes().versions(name).map_err(ui_err)?;
         infos.sort_by_key(|v| std::cmp::Reverse(v.version));
-        infos
-            .iter()
-            .map(|i| self.version(name, i.version))
-            .collect()
+        infos.into_iter().map(|i| self.version(i)).collect()
     }
 
     fn get(&self, name: &str, version: u32) -> Result<RecipeVersion, UiError> {
-        self.version(name, version)
+        let info = self
+            .store
+            .recipes()
+            .versions(name)
+            .map_err(ui_err)?
+            .into_iter()
+            .find(|v| v.version == version);
+        self.version(info.ok_or_else(|| UiError::NotFound(format!("{name}@{version}")))?)
     }
 
     fn save_new_version(

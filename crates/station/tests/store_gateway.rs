@@ -6,7 +6,7 @@
 use bonder_e2e::Mosquitto;
 use bonder_store::{Actor, Role, Store};
 use bondersim::{SimConfig, Simulator, WireRate};
-use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
+use rumqttc::{AsyncClient, MqttOptions, QoS};
 use std::collections::BTreeSet;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -43,39 +43,14 @@ fn station(
         .unwrap()
 }
 
-/// (topic, payload) of everything under the station, persistent session.
-async fn subscriber(port: u16) -> mpsc::UnboundedReceiver<(String, serde_json::Value)> {
-    let mut o = MqttOptions::new("kill9-sub", "127.0.0.1", port);
-    o.set_clean_session(false);
-    o.set_max_packet_size(4 << 20, 4 << 20);
-    let (client, mut ev) = AsyncClient::new(o, 100);
-    client
-        .subscribe(format!("{STATION}/#"), QoS::AtLeastOnce)
-        .await
-        .unwrap();
-    let (tx, rx) = mpsc::unbounded_channel();
-    tokio::spawn(async move {
-        let _client = client;
-        loop {
-            match ev.poll().await {
-                Ok(Event::Incoming(Packet::Publish(p))) => {
-                    let v = serde_json::from_slice(&p.payload).unwrap_or(serde_json::Value::Null);
-                    if tx.send((p.topic.clone(), v)).is_err() {
-                        return;
-                    }
-                }
-                Ok(_) => {}
-                Err(_) => tokio::time::sleep(Duration::from_millis(200)).await,
-            }
-        }
-    });
-    rx
+async fn subscriber(port: u16) -> mpsc::UnboundedReceiver<bonder_e2e::Received> {
+    bonder_e2e::subscribe(port, "kill9-sub", &format!("{STATION}/#")).await
 }
 
 /// Reads until `pred` holds on the seqs seen (or panics after `secs`); returns the last
 /// status state seen.
 async fn collect_until(
-    rx: &mut mpsc::UnboundedReceiver<(String, serde_json::Value)>,
+    rx: &mut mpsc::UnboundedReceiver<bonder_e2e::Received>,
     seen: &mut BTreeSet<u64>,
     secs: u64,
     what: &str,
@@ -85,12 +60,12 @@ async fn collect_until(
     let mut state: Option<String> = None;
     while !pred(seen, state.as_deref()) {
         match tokio::time::timeout_at(deadline, rx.recv()).await {
-            Ok(Some((t, v))) if t.ends_with("/bonds") => {
+            Ok(Some((t, v, _))) if t.ends_with("/bonds") => {
                 for b in v["bonds"].as_array().unwrap() {
                     seen.insert(b["seq"].as_u64().unwrap());
                 }
             }
-            Ok(Some((t, v))) if t.ends_with("/status") => {
+            Ok(Some((t, v, _))) if t.ends_with("/status") => {
                 state = v["state"].as_str().map(str::to_string)
             }
             Ok(Some(_)) => {}
@@ -146,13 +121,7 @@ async fn kill_9_mid_run_loses_no_seq_and_the_last_will_says_offline() {
     child.wait().unwrap();
 
     let max = *seen.last().unwrap();
-    let missing: Vec<u64> = (1..=max).filter(|s| !seen.contains(s)).collect();
-    assert!(
-        missing.is_empty(),
-        "{} of {max} seqs never published, first {:?}",
-        missing.len(),
-        &missing[..missing.len().min(10)]
-    );
+    bonder_e2e::assert_no_gap(&seen);
     // What the subscriber saw is what the store holds.
     let store = Store::open(&db).unwrap();
     assert!(store.reader().unwrap().max_bond_seq().unwrap().unwrap() >= max);
@@ -265,7 +234,7 @@ async fn gateway_recipe_becomes_a_draft_and_bad_commands_change_nothing() {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
         let res = loop {
             match tokio::time::timeout_at(deadline, rx.recv()).await {
-                Ok(Some((t, v))) if t.ends_with("/cmd/result") => break v,
+                Ok(Some((t, v, _))) if t.ends_with("/cmd/result") => break v,
                 Ok(Some(_)) => {}
                 _ => panic!("no cmd/result"),
             }
@@ -433,14 +402,7 @@ async fn broker_down_10_s_while_the_simulator_bonds_loses_no_seq() {
     .await;
     child.kill().unwrap();
     child.wait().unwrap();
-    let max = *seen.last().unwrap();
-    let missing: Vec<u64> = (1..=max).filter(|s| !seen.contains(s)).collect();
-    assert!(
-        missing.is_empty(),
-        "{} of {max} seqs missing after the outage, first {:?}",
-        missing.len(),
-        &missing[..missing.len().min(10)]
-    );
+    bonder_e2e::assert_no_gap(&seen);
     assert!(
         during > 40 + 300,
         "the outage lasted ~10 s at 40 bonds/s: store at {during}"

@@ -272,16 +272,5 @@ pub(crate) fn refresh(inner: &Inner, w: &MainWindow) {
         .into(),
     );
     s.set_is_admin(st.user.as_ref().is_some_and(|u| u.role.can_manage_users()));
-    s.set_user_line(match &st.user {
-        Some(u) => t
-            .ta(
-                "user-current",
-                &[
-                    ("name", u.name.clone()),
-                    ("role", t.t(&format!("role-{}", u.role.name()))),
-                ],
-            )
-            .into(),
-        None => t.t("user-not-logged-in").into(),
-    });
+    s.set_user_line(t.user_line(st.user.as_ref()).into());
 }
