@@ -8,10 +8,12 @@
 //! * [`bond`], [`features`], [`envelope`], [`judge`]: a bond, its curve features, the
 //!   learned envelope and the station's verdict;
 //! * [`alarm`], [`state`]: alarm codes and machine states/commands of the controller;
-//! * [`counters`]: wires, rejects, yield, wire rate, UPH.
+//! * [`counters`]: wires, rejects, yield, wire rate, UPH;
+//! * [`changeover`]: the guided changeover's steps, checks and duration report.
 
 pub mod alarm;
 pub mod bond;
+pub mod changeover;
 pub mod counters;
 pub mod envelope;
 pub mod features;

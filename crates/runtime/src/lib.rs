@@ -191,6 +191,8 @@ pub struct Station {
     snapshot: watch::Receiver<Snapshot>,
     events: broadcast::Sender<StationEvent>,
     requests: mpsc::Sender<Request>,
+    recipe: watch::Sender<Arc<Recipe>>,
+    shared: Shared,
     tasks: std::sync::Mutex<JoinSet<()>>,
 }
 
@@ -232,6 +234,7 @@ impl Station {
         let (events, _) = broadcast::channel(4096);
         let (req_tx, req_rx) = mpsc::channel(16);
         let (port_tx, port_rx) = watch::channel(None::<u16>);
+        let (recipe_tx, recipe_rx) = watch::channel(Arc::new(cfg.recipe.clone()));
         let mut tasks = JoinSet::new();
         tasks.spawn(modbus_task(
             cfg.clone(),
@@ -239,14 +242,44 @@ impl Station {
             events.clone(),
             req_rx,
             port_tx,
+            recipe_rx.clone(),
         ));
-        tasks.spawn(stream_task(cfg, shared, events.clone(), port_rx));
+        tasks.spawn(stream_task(
+            cfg,
+            shared.clone(),
+            events.clone(),
+            port_rx,
+            recipe_rx,
+        ));
         Station {
             snapshot: rx,
             events,
             requests: req_tx,
+            recipe: recipe_tx,
+            shared,
             tasks: std::sync::Mutex::new(tasks),
         }
+    }
+
+    /// The recipe bonds are judged against (and that reconnects download).
+    pub fn recipe(&self) -> Arc<Recipe> {
+        self.recipe.borrow().clone()
+    }
+
+    /// Makes `recipe` the one bonds are judged against from the next bond on (a fresh
+    /// envelope is learned) and the one the CRC check and reconnects use. Call it after
+    /// [`Station::download`] succeeded (a changeover) or to roll back.
+    pub fn set_recipe(&self, recipe: Recipe) {
+        let id = recipe.id();
+        tracing::info!(recipe = %id, "judging against a new recipe");
+        self.recipe.send_replace(Arc::new(recipe));
+        // The CRC match updates with the next status poll; the id changes at once so the
+        // UI and the gateway show it.
+        self.shared.send_modify(|s| {
+            s.recipe_id = id;
+            s.recipe_matches = None;
+            s.learned = [0, 0];
+        });
     }
 
     /// The latest snapshot (cheap clone).
@@ -310,6 +343,7 @@ async fn modbus_task(
     events: broadcast::Sender<StationEvent>,
     mut requests: mpsc::Receiver<Request>,
     port_tx: watch::Sender<Option<u16>>,
+    recipe: watch::Receiver<Arc<Recipe>>,
 ) {
     let mut wait = Duration::ZERO;
     let mut first = true;
@@ -337,7 +371,8 @@ async fn modbus_task(
             snap.send_modify(|s| s.reconnects += 1);
         }
         first = false;
-        if let Err(e) = on_connect(&cfg, &mut ctl, &snap).await {
+        let current = recipe.borrow().clone();
+        if let Err(e) = on_connect(&cfg, &current, &mut ctl, &snap).await {
             tracing::warn!("controller setup: {e}");
             continue;
         }
@@ -349,7 +384,7 @@ async fn modbus_task(
                 _ = tick.tick() => match ctl.status().await {
                     Ok(st) => {
                         port_tx.send_if_modified(|p| { let changed = *p != Some(st.stream_port); *p = Some(st.stream_port); changed });
-                        let crc = block_crc(&cfg.recipe.to_block());
+                        let crc = block_crc(&recipe.borrow().to_block());
                         snap.send_modify(|s| {
                             if s.status.is_none_or(|old| old.machine_state != st.machine_state) {
                                 s.machine_state = st.state();
@@ -395,11 +430,12 @@ fn reply_err(r: Request, e: &LinkError) {
 /// After (re)connecting: make sure the controller runs the station's recipe.
 async fn on_connect(
     cfg: &RuntimeConfig,
+    recipe: &Recipe,
     ctl: &mut Controller,
     snap: &Shared,
 ) -> Result<(), LinkError> {
     let st = ctl.status().await?;
-    let block = cfg.recipe.to_block();
+    let block = recipe.to_block();
     let want = block_crc(&block);
     let state = st.state();
     let mut matches = st.recipe_crc == want;
@@ -409,18 +445,18 @@ async fn on_connect(
     {
         match ctl.download_recipe(&block).await? {
             Ok(_) => {
-                tracing::info!(recipe = %cfg.recipe.id(), "recipe downloaded, CRC read back {want:#010x}");
+                tracing::info!(recipe = %recipe.id(), "recipe downloaded, CRC read back {want:#010x}");
                 matches = true;
             }
-            Err(f) => tracing::error!(recipe = %cfg.recipe.id(), "recipe download failed: {f}"),
+            Err(f) => tracing::error!(recipe = %recipe.id(), "recipe download failed: {f}"),
         }
     } else if !matches {
         tracing::warn!(
             "controller runs recipe slot {} (CRC {:#010x}), not {} (CRC {want:#010x}); judging against {}",
             st.recipe_slot,
             st.recipe_crc,
-            cfg.recipe.id(),
-            cfg.recipe.id()
+            recipe.id(),
+            recipe.id()
         );
     }
     if cfg.start && matches && state == Some(MachineState::Idle) {
@@ -438,8 +474,9 @@ async fn stream_task(
     snap: Shared,
     events: broadcast::Sender<StationEvent>,
     mut port_rx: watch::Receiver<Option<u16>>,
+    mut recipe: watch::Receiver<Arc<Recipe>>,
 ) {
-    let mut judge = Judge::new(&cfg.recipe);
+    let mut judge = Judge::new(&recipe.borrow_and_update());
     let mut counters = Counters::new(cfg.recipe.wires_per_unit);
     let mut record_seq: u64 = cfg.last_seq;
     let mut last_seq: Option<u32> = None;
@@ -492,6 +529,9 @@ async fn stream_task(
             match frame.body {
                 FrameBody::Bond(b) => match BondEvent::try_from(b) {
                     Ok(ev) => {
+                        if recipe.has_changed().unwrap_or(false) {
+                            judge = Judge::new(&recipe.borrow_and_update());
+                        }
                         let j = judge.judge(&ev);
                         counters.record(&ev, j.verdict);
                         record_seq += 1;

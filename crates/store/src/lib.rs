@@ -45,9 +45,9 @@ pub use export::EXPORT_KEYS;
 pub use reader::Reader;
 pub use recipes::{Actor, ParamChange, RecipeRepo, RecipeVersionInfo, Role, recipe_diff};
 pub use records::{
-    AlarmAck, AlarmEntry, AlarmRecord, BondRecord, Changeover, ChangeoverEnd, ChangeoverStart,
-    ChangeoverStep, E10State, FirstArticle, Shift, ShiftNote, ShiftStart, StateChange,
-    TimelineEvent,
+    AlarmAck, AlarmEntry, AlarmRecord, BondRecord, Changeover, ChangeoverEnd, ChangeoverProgress,
+    ChangeoverStart, ChangeoverStep, E10State, FirstArticle, Shift, ShiftNote, ShiftStart,
+    StateChange, TimelineEvent,
 };
 pub use retention::{RetentionPolicy, RetentionReport};
 pub use schema::{BUSY_TIMEOUT, JOURNAL_SIZE_LIMIT_BYTES, SCHEMA_VERSION};

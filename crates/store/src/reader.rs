@@ -289,7 +289,7 @@ impl Reader {
     ) -> Result<Vec<Changeover>, StoreError> {
         let mut stmt = self.conn.prepare_cached(
             "SELECT id, from_recipe, to_recipe, started_ms, started_by, ended_ms, ended_by,
-                    fa_passed, fa_pull_min_gf, fa_shear_min_gf
+                    fa_passed, fa_pull_min_gf, fa_shear_min_gf, outcome
              FROM changeovers WHERE started_ms >= ?1 AND started_ms < ?2 ORDER BY started_ms, id",
         )?;
         let rows = stmt.query_map([unix_ms(from), unix_ms(to)], |r| {
@@ -309,12 +309,13 @@ impl Reader {
                     pull_gf_min: pull.unwrap_or(f32::NAN),
                     shear_gf_min: shear.unwrap_or(f32::NAN),
                 }),
+                outcome: r.get(10)?,
                 steps: Vec::new(),
             })
         })?;
         let mut out: Vec<Changeover> = rows.collect::<Result<_, _>>()?;
         let mut steps = self.conn.prepare_cached(
-            "SELECT name, started_ms, ended_ms, by_user FROM changeover_steps
+            "SELECT name, started_ms, ended_ms, by_user, outcome FROM changeover_steps
              WHERE changeover_id = ?1 ORDER BY started_ms, id",
         )?;
         for c in &mut out {
@@ -327,11 +328,25 @@ impl Reader {
                         started: from_unix_ms(r.get(1)?),
                         ended: from_unix_ms(r.get(2)?),
                         by: r.get(3)?,
+                        outcome: r.get(4)?,
                     })
                 })?
                 .collect::<Result<_, _>>()?;
         }
         Ok(out)
+    }
+
+    /// The open changeover's id and wizard state (the latest, when several are open).
+    pub fn open_changeover(&self) -> Result<Option<(i64, String)>, StoreError> {
+        Ok(self
+            .conn
+            .prepare_cached(
+                "SELECT p.changeover_id, p.state_json FROM changeover_progress p
+                 JOIN changeovers c ON c.id = p.changeover_id
+                 WHERE c.ended_ms IS NULL ORDER BY p.changeover_id DESC LIMIT 1",
+            )?
+            .query_row([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()?)
     }
 
     /// The highest changeover id (choose the next one from it at start-up).

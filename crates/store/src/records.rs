@@ -286,6 +286,8 @@ pub struct ChangeoverStep {
     pub ended: OffsetDateTime,
     /// Who did it.
     pub by: String,
+    /// What came of it (`ok`, the CRC read back, a scanned label…).
+    pub outcome: String,
 }
 
 /// First-article check at the end of a changeover.
@@ -312,6 +314,19 @@ pub struct ChangeoverEnd {
     pub role: Role,
     /// The first-article check, when one was made.
     pub first_article: Option<FirstArticle>,
+    /// Abandoned (machine left on the previous recipe) rather than completed.
+    pub abandoned: bool,
+}
+
+/// The wizard's state of an open changeover (opaque JSON, replaced on every change).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChangeoverProgress {
+    /// The changeover's id.
+    pub id: i64,
+    /// When it changed.
+    pub time: OffsetDateTime,
+    /// The wizard's state.
+    pub state_json: String,
 }
 
 /// A changeover as stored, with its steps.
@@ -333,6 +348,8 @@ pub struct Changeover {
     pub ended_by: Option<String>,
     /// The first-article check, when one was made.
     pub first_article: Option<FirstArticle>,
+    /// `completed` or `abandoned` once ended.
+    pub outcome: Option<String>,
     /// Its steps, by start time.
     pub steps: Vec<ChangeoverStep>,
 }

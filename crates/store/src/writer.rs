@@ -21,8 +21,8 @@ use crate::codes::{
     BP_PER_PCT, MGF_PER_GF, NM_PER_UM, UJ_PER_MJ, kind_code, seq_sql, to_fixed, verdict_code,
 };
 use crate::records::{
-    AlarmAck, AlarmRecord, BondRecord, ChangeoverEnd, ChangeoverStart, ChangeoverStep, ShiftNote,
-    ShiftStart, StateChange, TimelineEvent,
+    AlarmAck, AlarmRecord, BondRecord, ChangeoverEnd, ChangeoverProgress, ChangeoverStart,
+    ChangeoverStep, ShiftNote, ShiftStart, StateChange, TimelineEvent,
 };
 use crate::retention::{self, RetentionPolicy};
 use crate::timefmt::unix_ms;
@@ -93,8 +93,10 @@ pub enum WriteOp {
     ChangeoverStart(ChangeoverStart),
     /// A changeover step was done.
     ChangeoverStep(ChangeoverStep),
-    /// A changeover ends; also appends an audit row.
+    /// A changeover ends; also appends an audit row and drops its progress row.
     ChangeoverEnd(ChangeoverEnd),
+    /// The wizard's state of an open changeover (replaces the previous one).
+    ChangeoverProgress(ChangeoverProgress),
     /// An audited action that is not one of the above (login, logout, a deletion).
     Audit(AuditRecord),
     /// A message for the gateway (topic suffix below the station, JSON payload), kept
@@ -480,16 +482,26 @@ impl Writer {
             }
             WriteOp::ChangeoverStep(s) => {
                 conn.prepare_cached(
-                    "INSERT INTO changeover_steps (changeover_id, name, started_ms, ended_ms, by_user)
-                     VALUES (?1, ?2, ?3, ?4, ?5)",
+                    "INSERT INTO changeover_steps (changeover_id, name, started_ms, ended_ms, by_user, outcome)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
                 )?
                 .execute(params![
                     s.changeover_id,
                     s.name,
                     unix_ms(s.started),
                     unix_ms(s.ended),
-                    s.by
+                    s.by,
+                    s.outcome
                 ])?;
+            }
+            WriteOp::ChangeoverProgress(p) => {
+                conn.prepare_cached(
+                    "INSERT INTO changeover_progress (changeover_id, updated_ms, state_json)
+                     VALUES (?1, ?2, ?3)
+                     ON CONFLICT (changeover_id) DO UPDATE
+                     SET updated_ms = excluded.updated_ms, state_json = excluded.state_json",
+                )?
+                .execute(params![p.id, unix_ms(p.time), p.state_json])?;
             }
             WriteOp::ChangeoverEnd(c) => changeover_end(conn, c)?,
             WriteOp::Audit(a) => {
@@ -575,6 +587,7 @@ fn op_name(op: &WriteOp) -> &'static str {
         WriteOp::ChangeoverStart(_) => "changeover_start",
         WriteOp::ChangeoverStep(_) => "changeover_step",
         WriteOp::ChangeoverEnd(_) => "changeover_end",
+        WriteOp::ChangeoverProgress(_) => "changeover_progress",
         WriteOp::Audit(_) => "audit",
         WriteOp::Outbox { .. } => "outbox",
     }
@@ -636,7 +649,7 @@ fn changeover_end(conn: &Connection, c: &ChangeoverEnd) -> Result<(), StoreError
     let recipes: Option<(Option<String>, String)> = conn
         .prepare_cached(
             "UPDATE changeovers SET ended_ms = ?2, ended_by = ?3, fa_passed = ?4,
-                    fa_pull_min_gf = ?5, fa_shear_min_gf = ?6
+                    fa_pull_min_gf = ?5, fa_shear_min_gf = ?6, outcome = ?7
              WHERE id = ?1 RETURNING from_recipe, to_recipe",
         )?
         .query_row(
@@ -646,7 +659,12 @@ fn changeover_end(conn: &Connection, c: &ChangeoverEnd) -> Result<(), StoreError
                 c.user,
                 fa.map(|f| f.passed),
                 fa.map(|f| f.pull_gf_min),
-                fa.map(|f| f.shear_gf_min)
+                fa.map(|f| f.shear_gf_min),
+                if c.abandoned {
+                    "abandoned"
+                } else {
+                    "completed"
+                }
             ],
             |r| Ok((r.get(0)?, r.get(1)?)),
         )
@@ -655,6 +673,8 @@ fn changeover_end(conn: &Connection, c: &ChangeoverEnd) -> Result<(), StoreError
         tracing::warn!(changeover = c.id, "end of an unknown changeover ignored");
         return Ok(());
     };
+    conn.prepare_cached("DELETE FROM changeover_progress WHERE changeover_id = ?1")?
+        .execute(params![c.id])?;
     audit::append(
         conn,
         &AuditRecord {
@@ -665,7 +685,7 @@ fn changeover_end(conn: &Connection, c: &ChangeoverEnd) -> Result<(), StoreError
             object: format!("changeover:{}", c.id),
             old_value: from,
             new_value: Some(to),
-            reason: None,
+            reason: c.abandoned.then(|| "abandoned".to_string()),
         },
     )?;
     Ok(())

@@ -255,6 +255,7 @@ fn generate_fixture() {
             started: at(10),
             ended: at(15),
             by: "T3".into(),
+            outcome: "ok".into(),
         }))
         .unwrap();
     writer
@@ -268,6 +269,7 @@ fn generate_fixture() {
                 pull_gf_min: 4.0,
                 shear_gf_min: 15.0,
             }),
+            abandoned: false,
         }))
         .unwrap();
     writer

@@ -287,6 +287,7 @@ async fn alarms_shifts_events_states_and_changeovers_round_trip() {
             started: at(20),
             ended: at(28),
             by: "T3".into(),
+            outcome: "ok".into(),
         }),
         WriteOp::ChangeoverEnd(ChangeoverEnd {
             id: 1,
@@ -298,6 +299,7 @@ async fn alarms_shifts_events_states_and_changeovers_round_trip() {
                 pull_gf_min: 3.5,
                 shear_gf_min: 14.0,
             }),
+            abandoned: false,
         }),
         WriteOp::Audit(AuditRecord {
             time: at(41),
