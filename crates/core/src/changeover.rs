@@ -160,6 +160,15 @@ impl Material {
         }
     }
 
+    /// The material a label is for, from its prefix (so labels can be scanned in any
+    /// order); `None` for an unknown prefix.
+    pub fn from_label(label: &str) -> Option<Material> {
+        let prefix = label.trim().split(':').next()?;
+        Self::ALL
+            .into_iter()
+            .find(|m| m.prefix().eq_ignore_ascii_case(prefix))
+    }
+
     fn prefix(self) -> &'static str {
         match self {
             Self::Wire => "WS",
@@ -204,7 +213,7 @@ impl ScanError {
             Self::Format { .. } => "co-scan-format",
             Self::WireMaterial { .. } => "co-scan-wire-material",
             Self::WireDiameter { .. } => "co-scan-wire-diameter",
-            Self::Capillary { .. } => "co-scan-capillary",
+            Self::Capillary { .. } => "co-scan-wrong-capillary",
             Self::Device { .. } => "co-scan-device",
         }
     }
@@ -712,6 +721,8 @@ mod tests {
     #[test]
     fn copper_wire_on_a_gold_recipe_is_refused() {
         let au = Recipe::default_au();
+        assert_eq!(Material::from_label(" cap:X:1"), Some(Material::Capillary));
+        assert_eq!(Material::from_label("XX:1"), None);
         let e = check_scan(Material::Wire, "WS:Cu:20:L1", &au).unwrap_err();
         assert!(matches!(e, ScanError::WireMaterial { .. }), "{e}");
         assert_eq!(e.key(), "co-scan-wire-material");

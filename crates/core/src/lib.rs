@@ -9,7 +9,8 @@
 //!   learned envelope and the station's verdict;
 //! * [`alarm`], [`state`]: alarm codes and machine states/commands of the controller;
 //! * [`counters`]: wires, rejects, yield, wire rate, UPH;
-//! * [`changeover`]: the guided changeover's steps, checks and duration report.
+//! * [`changeover`]: the guided changeover's steps, checks and duration report;
+//! * [`spc`]: I-MR charts, Cp/Cpk/Pp/Ppk, Western Electric rules.
 
 pub mod alarm;
 pub mod bond;
@@ -19,6 +20,7 @@ pub mod envelope;
 pub mod features;
 pub mod judge;
 pub mod recipe;
+pub mod spc;
 pub mod state;
 pub mod units;
 

@@ -195,3 +195,18 @@ pub struct CmdResult {
     pub ok: bool,
     pub error: Option<String>,
 }
+
+/// Suffix of the backfill request topic, `{S}/cmd/backfill` (an addition to the contract:
+/// `docs/ARCHITECTURE.md`, "Backfill").
+pub const CMD_BACKFILL: &str = "cmd/backfill";
+
+/// `{S}/cmd/backfill`: a reader asks the station to publish again the bonds it stored with
+/// `from_seq <= seq <= to_seq` on `{S}/bonds` (same seq: readers drop duplicates). The
+/// station answers on `{S}/cmd/result` once they are handed to the broker.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BackfillCmd {
+    pub v: u32,
+    pub request_id: String,
+    pub from_seq: u64,
+    pub to_seq: u64,
+}

@@ -144,6 +144,8 @@ pub struct JudgedBond {
     pub seq: u64,
     pub event: BondEvent,
     pub judgement: Judgement,
+    /// `name@version` of the recipe it was judged against.
+    pub recipe_id: Arc<str>,
 }
 
 /// What the station saw happen.
@@ -477,6 +479,7 @@ async fn stream_task(
     mut recipe: watch::Receiver<Arc<Recipe>>,
 ) {
     let mut judge = Judge::new(&recipe.borrow_and_update());
+    let mut recipe_id: Arc<str> = recipe.borrow().id().into();
     let mut counters = Counters::new(cfg.recipe.wires_per_unit);
     let mut record_seq: u64 = cfg.last_seq;
     let mut last_seq: Option<u32> = None;
@@ -531,6 +534,7 @@ async fn stream_task(
                     Ok(ev) => {
                         if recipe.has_changed().unwrap_or(false) {
                             judge = Judge::new(&recipe.borrow_and_update());
+                            recipe_id = recipe.borrow().id().into();
                         }
                         let j = judge.judge(&ev);
                         counters.record(&ev, j.verdict);
@@ -539,6 +543,7 @@ async fn stream_task(
                             seq: record_seq,
                             event: ev,
                             judgement: j,
+                            recipe_id: recipe_id.clone(),
                         })));
                     }
                     Err(e) => {

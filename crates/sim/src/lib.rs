@@ -7,6 +7,7 @@
 //! embedded default and the end-to-end tests use it in-process; the `bondersim` binary
 //! runs it on its own.
 
+pub mod camera;
 pub mod machine;
 pub mod model;
 mod server;
@@ -75,6 +76,13 @@ pub struct SimConfig {
     /// Whether the controller fills the bond's `ctrl_verdict` byte from its own check
     /// (off: always 0, so a test proves the station judges from the curve alone).
     pub ctrl_verdicts: bool,
+    /// Camera frame stream TCP listen address (docs/camera-protocol.md); `None`: no
+    /// camera.
+    pub camera: Option<SocketAddr>,
+    /// Camera frames per second.
+    pub camera_fps: f64,
+    /// The camera's optics, lighting and sensor (see [`camera`]).
+    pub camera_params: camera::CameraParams,
 }
 
 impl Default for SimConfig {
@@ -90,6 +98,9 @@ impl Default for SimConfig {
             autostart: false,
             heater_tau_s: 5.0,
             ctrl_verdicts: true,
+            camera: Some(SocketAddr::from(([127, 0, 0, 1], 0))),
+            camera_fps: 30.0,
+            camera_params: camera::CameraParams::default(),
         }
     }
 }
@@ -127,6 +138,8 @@ struct Shared {
     stats: SimStats,
     /// Ground truth: (unit, wire, defect) of every injected defect.
     injections: Mutex<Vec<(u32, u16, Defect)>>,
+    /// What the camera sees: the balls of the unit in front of it.
+    camera: Mutex<camera::CameraSite>,
     epoch: Instant,
 }
 
@@ -149,6 +162,8 @@ pub struct Simulator {
     pub stream_addr: Option<SocketAddr>,
     /// Device path of the pty's reading side, e.g. `/dev/pts/7`.
     pub pty_path: Option<String>,
+    /// Camera frame stream address (docs/camera-protocol.md).
+    pub camera_addr: Option<SocketAddr>,
     stop: watch::Sender<bool>,
     stop_machine: watch::Sender<bool>,
     machine_task: tokio::task::JoinHandle<()>,
@@ -161,6 +176,7 @@ impl std::fmt::Debug for Simulator {
             .field("modbus_addr", &self.modbus_addr)
             .field("stream_addr", &self.stream_addr)
             .field("pty_path", &self.pty_path)
+            .field("camera_addr", &self.camera_addr)
             .finish_non_exhaustive()
     }
 }
@@ -185,6 +201,11 @@ impl Simulator {
             None => None,
         };
         let stream_addr = stream_listener.as_ref().and_then(|l| l.local_addr().ok());
+        let camera_listener = match cfg.camera {
+            Some(a) => Some(bind(a).await?),
+            None => None,
+        };
+        let camera_addr = camera_listener.as_ref().and_then(|l| l.local_addr().ok());
 
         let mut machine = Machine::default();
         machine.stream_port = stream_addr.map_or(0, |a| a.port());
@@ -204,6 +225,11 @@ impl Simulator {
             sinks: Mutex::new(Vec::new()),
             stats: SimStats::default(),
             injections: Mutex::new(Vec::new()),
+            camera: Mutex::new(camera::CameraSite::new(
+                camera::DieLayout::default(),
+                cfg.camera_params.extra_defect_rate,
+                cfg.seed,
+            )),
             epoch: Instant::now(),
         });
         let (stop, stop_rx) = watch::channel(false);
@@ -216,6 +242,16 @@ impl Simulator {
         if let Some(l) = stream_listener {
             tasks.spawn(server::serve_stream(l, shared.clone(), stop_rx.clone()));
         }
+        if let Some(l) = camera_listener {
+            tasks.spawn(server::serve_camera(
+                l,
+                shared.clone(),
+                stop_rx.clone(),
+                cfg.camera_fps,
+                cfg.camera_params.clone(),
+                cfg.seed,
+            ));
+        }
         let mut pty_path = None;
         if cfg.serial_pty {
             let (path, master, slave) = server::open_pty().map_err(SimError::Pty)?;
@@ -227,12 +263,13 @@ impl Simulator {
         drop(stop_rx);
         let (stop_machine, stop_machine_rx) = watch::channel(false);
         let machine_task = tokio::spawn(run_machine(shared.clone(), cfg, stop_machine_rx));
-        tracing::info!(%modbus_addr, ?stream_addr, ?pty_path, "bondersim started");
+        tracing::info!(%modbus_addr, ?stream_addr, ?pty_path, ?camera_addr, "bondersim started");
         Ok(Simulator {
             shared,
             modbus_addr,
             stream_addr,
             pty_path,
+            camera_addr,
             stop,
             stop_machine,
             machine_task,
@@ -256,6 +293,18 @@ impl Simulator {
                 () = &mut deadline => { self.tasks.abort_all(); break }
             }
         }
+    }
+
+    /// The camera frame stream's address, if the camera is on.
+    pub fn camera_addr(&self) -> Option<SocketAddr> {
+        self.camera_addr
+    }
+
+    /// The scene in front of the camera now (for a test's ground truth: render it with
+    /// [`camera::render`]).
+    pub fn camera_scene(&self) -> camera::Scene {
+        let t = self.shared.epoch.elapsed().as_secs_f64();
+        lock(&self.shared.camera).scene(t)
     }
 
     /// What has been sent so far.
@@ -414,6 +463,7 @@ async fn run_machine(shared: Arc<Shared>, cfg: SimConfig, mut stop: watch::Recei
                 }
                 let rejected = u32::from(wire.ball.ctrl_verdict != 0)
                     + u32::from(wire.stitch.ctrl_verdict != 0);
+                lock(&shared.camera).record_ball(&wire.ball, wire.injected, seq);
                 for b in [&wire.ball, &wire.stitch] {
                     let delivered =
                         broadcast(&shared, &mut seq, FrameBody::Bond(BondFrame::from(b)), wait)

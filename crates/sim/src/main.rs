@@ -35,6 +35,20 @@ struct Cli {
     /// Apply the built-in recipe (SOT23-AU25@7) and start bonding.
     #[arg(long)]
     autostart: bool,
+    /// Camera frame stream TCP listen address (docs/camera-protocol.md); prints
+    /// `camera: tcp://ADDR`.
+    #[arg(long, default_value = "127.0.0.1:1504")]
+    camera: SocketAddr,
+    /// No camera.
+    #[arg(long)]
+    no_camera: bool,
+    /// Camera frames per second.
+    #[arg(long, default_value_t = 30.0)]
+    camera_fps: f64,
+    /// Camera-only defects per ball (missing, off-pad, oversized), on top of the bond
+    /// model's.
+    #[arg(long, default_value_t = 0.0)]
+    camera_defect_rate: f64,
 }
 
 #[tokio::main]
@@ -46,8 +60,16 @@ async fn main() -> anyhow::Result<()> {
         )
         .init();
     let cli = Cli::parse();
-    if !(0.0..=1.0).contains(&cli.defect_rate) || !(0.0..=1.0).contains(&cli.alarm_rate) {
-        anyhow::bail!("--defect-rate and --alarm-rate are probabilities: 0..1");
+    if !(0.0..=1.0).contains(&cli.defect_rate)
+        || !(0.0..=1.0).contains(&cli.alarm_rate)
+        || !(0.0..=1.0).contains(&cli.camera_defect_rate)
+    {
+        anyhow::bail!(
+            "--defect-rate, --alarm-rate and --camera-defect-rate are probabilities: 0..1"
+        );
+    }
+    if !(cli.camera_fps > 0.0 && cli.camera_fps <= 1000.0) {
+        anyhow::bail!("--camera-fps: 0 < fps <= 1000");
     }
     let sim = Simulator::start(SimConfig {
         modbus: cli.modbus,
@@ -58,6 +80,12 @@ async fn main() -> anyhow::Result<()> {
         alarm_rate: cli.alarm_rate,
         seed: cli.seed,
         autostart: cli.autostart,
+        camera: (!cli.no_camera).then_some(cli.camera),
+        camera_fps: cli.camera_fps,
+        camera_params: bondersim::camera::CameraParams {
+            extra_defect_rate: cli.camera_defect_rate,
+            ..Default::default()
+        },
         ..SimConfig::default()
     })
     .await
@@ -68,6 +96,9 @@ async fn main() -> anyhow::Result<()> {
     }
     if let Some(p) = &sim.pty_path {
         println!("serial: {p}");
+    }
+    if let Some(a) = sim.camera_addr {
+        println!("camera: tcp://{a}");
     }
     tokio::signal::ctrl_c()
         .await

@@ -170,3 +170,75 @@ pub(crate) fn open_pty() -> Result<
         .ok_or_else(|| "pty has no device name".to_string())?;
     Ok((path, master, slave))
 }
+
+/// Serves the camera: every client gets the frame stream (docs/camera-protocol.md) at
+/// `fps`; a client that falls behind loses frames (never more than two are queued), as a
+/// live camera would. Frames are only rendered while somebody watches.
+pub(crate) async fn serve_camera(
+    listener: TcpListener,
+    shared: Arc<Shared>,
+    stop: watch::Receiver<bool>,
+    fps: f64,
+    params: crate::camera::CameraParams,
+    seed: u64,
+) {
+    use rand::SeedableRng;
+    let period = std::time::Duration::from_secs_f64(1.0 / fps.clamp(0.1, 1000.0));
+    let mut tick = tokio::time::interval(period);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    let mut clients: Vec<mpsc::Sender<Bytes>> = Vec::new();
+    let mut conns = tokio::task::JoinSet::new();
+    let mut stop_accept = stop.clone();
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed ^ 0xca3e_0f00);
+    let mut frame_no: u32 = 0;
+    loop {
+        tokio::select! {
+            r = listener.accept() => match r {
+                Ok((sock, addr)) => {
+                    tracing::debug!(%addr, "camera client connected");
+                    let _ = sock.set_nodelay(true);
+                    let (tx, rx) = mpsc::channel(2);
+                    clients.push(tx);
+                    conns.spawn(write_sink(sock, rx, None::<()>, stop.clone()));
+                }
+                Err(e) => tracing::warn!("camera accept: {e}"),
+            },
+            _ = tick.tick() => {
+                clients.retain(|c| !c.is_closed());
+                if clients.is_empty() {
+                    continue;
+                }
+                let t_us = shared.now_us();
+                let (scene, bond) = {
+                    let site = lock(&shared.camera);
+                    (site.scene(t_us as f64 / 1e6), site.bond())
+                };
+                let p = params.clone();
+                let mut r = rng.clone();
+                let rendered = tokio::task::spawn_blocking(move || {
+                    let (frame, _) = crate::camera::render(&scene, &p, &mut r);
+                    (frame, r)
+                })
+                .await;
+                let Ok((mut frame, r)) = rendered else { continue };
+                rng = r;
+                frame.seq = frame_no;
+                frame.timestamp_us = t_us;
+                frame.bond = bond;
+                frame_no = frame_no.wrapping_add(1);
+                let mut buf = Vec::new();
+                if let Err(e) = frame.encode(&mut buf) {
+                    tracing::error!("camera frame: {e}");
+                    continue;
+                }
+                let bytes = Bytes::from(buf);
+                for c in &clients {
+                    let _ = c.try_send(bytes.clone());
+                }
+            }
+            _ = stop_accept.changed() => if *stop_accept.borrow() { break },
+        }
+    }
+    drop(clients);
+    while conns.join_next().await.is_some() {}
+}

@@ -28,6 +28,7 @@ pub const STATUS_INTERVAL: Duration = Duration::from_millis(200);
 #[derive(Debug)]
 pub(crate) enum UiMsg {
     CommandDone(Command, Result<(), CommandError>),
+    Changeover(Result<Option<adapters::changeover::CoNote>, adapters::changeover::CoNote>),
 }
 
 /// Everything the UI knows, owned by the UI thread.
@@ -48,6 +49,7 @@ pub(crate) struct State {
     pub production: adapters::production::ProductionState,
     pub recipes: adapters::recipes::RecipesState,
     pub shift: adapters::shift::ShiftState,
+    pub changeover: adapters::changeover::ChangeoverUiState,
     pub session: adapters::session::SessionState,
 }
 
@@ -129,6 +131,7 @@ impl Inner {
         adapters::production::refresh(self, w);
         adapters::alarms::refresh(self, w);
         adapters::shift::refresh_summary(self, w);
+        adapters::changeover::refresh(self, w);
         self.refresh_top_bar(w);
     }
 
@@ -165,6 +168,7 @@ impl Inner {
                 Ok(UiMsg::CommandDone(cmd, result)) => {
                     adapters::production::command_done(self, cmd, result);
                 }
+                Ok(UiMsg::Changeover(result)) => adapters::changeover::done(self, result),
                 Err(_) => break,
             }
         }
@@ -253,6 +257,7 @@ impl StationUi {
             production: adapters::production::ProductionState::default(),
             recipes: adapters::recipes::RecipesState::new(&recipe),
             shift: adapters::shift::ShiftState::new(station.snapshot().counters),
+            changeover: adapters::changeover::ChangeoverUiState::default(),
             session: adapters::session::SessionState { first_run },
         };
         let inner = Rc::new(Inner {
@@ -290,6 +295,7 @@ impl StationUi {
         adapters::alarms::wire(&inner, &window);
         adapters::recipes::wire(&inner, &window);
         adapters::shift::wire(&inner, &window);
+        adapters::changeover::wire(&inner, &window);
         adapters::session::wire(&inner, &window);
         inner.refresh_all();
         Ok(StationUi {
@@ -374,6 +380,9 @@ fn navigate(inner: &Inner, page: Page) {
     }
     if page == Page::Recipes {
         adapters::recipes::reload(inner);
+    }
+    if page == Page::Changeover {
+        adapters::changeover::reload(inner);
     }
     if page == Page::Shift {
         if let Some(w) = inner.window.upgrade() {

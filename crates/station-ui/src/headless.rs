@@ -78,7 +78,8 @@ pub fn render_screenshots(
         source,
     })?;
 
-    let ui = StationUi::new(station, rt, opts)?;
+    let changeover = opts.changeover.clone();
+    let ui = StationUi::new(station.clone(), rt.clone(), opts)?;
     ui.window().show()?;
     window.set_size(PhysicalSize::new(w, h));
     let demo = SessionUser {
@@ -133,8 +134,107 @@ pub fn render_screenshots(
             written.push(path);
         }
     }
+    if let Some(svc) = changeover {
+        let shoot = |stem: &str, written: &mut Vec<PathBuf>| -> Result<(), UiError> {
+            for lang in Lang::ALL {
+                ui.force_login(demo.clone(), lang);
+                ui.show_page(Page::Changeover);
+                for _ in 0..2 {
+                    ui.refresh_now();
+                    draw(&window, w, h)?;
+                }
+                let buffer = draw(&window, w, h)?;
+                let path = out_dir.join(format!("changeover-{stem}-{}.png", lang.code()));
+                write_png(&path, &buffer, w, h)?;
+                written.push(path);
+            }
+            Ok(())
+        };
+        changeover_walk(&svc, &station, &rt, &pump, &mut |stem| {
+            shoot(stem, &mut written)
+        })?;
+    }
     ui.window().hide()?;
     Ok(written)
+}
+
+/// Walks a changeover Au → Cu through every step (with a refused spool and a failing
+/// pull on the way), calling `shoot` at each step.
+fn changeover_walk(
+    svc: &bonder_changeover::ChangeoverService,
+    station: &Station,
+    rt: &tokio::runtime::Handle,
+    pump: &dyn Fn(Duration),
+    shoot: &mut dyn FnMut(&str) -> Result<(), UiError>,
+) -> Result<(), UiError> {
+    use bonder_changeover::model::{KIT, Material};
+    let fail = |e: bonder_changeover::ChangeoverError| UiError::Simulator(e.to_string());
+    // The screenshots above raised an alarm; clear it so the machine can stop and set up.
+    let _ = rt.block_on(station.command(bonder_core::state::Command::ResetAlarm));
+    let _ = rt.block_on(station.command(bonder_core::state::Command::Start));
+    pump(Duration::from_millis(500));
+    shoot("0-start")?;
+    let (name, version) = svc
+        .released()
+        .map_err(fail)?
+        .into_iter()
+        .find(|(n, _)| n.contains("CU"))
+        .ok_or_else(|| UiError::Simulator("no released Cu recipe".into()))?;
+    rt.block_on(svc.start(&name, version, Some("WO-2024-0815".into()), "demo"))
+        .map_err(fail)?;
+    shoot("1-select")?;
+    rt.block_on(svc.confirm_select("demo")).map_err(fail)?;
+    shoot("2-setup")?;
+    rt.block_on(svc.setup("demo", true)).map_err(fail)?;
+    let target = svc
+        .view()
+        .map(|v| v.target)
+        .ok_or_else(|| UiError::Simulator("no changeover".into()))?;
+    let _ = rt.block_on(svc.scan(
+        Material::Capillary,
+        &format!("CAP:{}:C88", target.capillary),
+    ));
+    // A gold spool on the copper recipe: refused, shown.
+    let _ = rt.block_on(svc.scan(Material::Wire, "WS:Au:25.4:L7781"));
+    shoot("3-materials")?;
+    rt.block_on(svc.scan(
+        Material::Wire,
+        &format!("WS:Cu:{}:L2311-07", target.wire.diameter_um.0),
+    ))
+    .map_err(fail)?;
+    rt.block_on(svc.scan(Material::LeadFrame, &format!("LF:{}:F1203", target.device)))
+        .map_err(fail)?;
+    rt.block_on(svc.materials_done("demo")).map_err(fail)?;
+    rt.block_on(svc.tick_kit(KIT[0].name, true)).map_err(fail)?;
+    rt.block_on(svc.tick_kit(KIT[1].name, true)).map_err(fail)?;
+    shoot("4-kit")?;
+    for k in KIT {
+        rt.block_on(svc.tick_kit(k.name, true)).map_err(fail)?;
+    }
+    rt.block_on(svc.kit_done("demo")).map_err(fail)?;
+    shoot("5-download")?;
+    rt.block_on(svc.download("demo")).map_err(fail)?;
+    pump(Duration::from_millis(300));
+    shoot("6-settle")?;
+    rt.block_on(svc.settle("demo")).map_err(fail)?;
+    shoot("7-pr_teach")?;
+    rt.block_on(svc.pr_done("demo", "confirmed"))
+        .map_err(fail)?;
+    rt.block_on(svc.bond_first_article()).map_err(fail)?;
+    let _ = rt.block_on(svc.first_article_results(
+        "demo",
+        vec![2.9, 2.7, 0.9, 3.0, 2.8],
+        vec![14.0, 15.2, 13.8],
+    ));
+    shoot("8-first_article")?;
+    rt.block_on(svc.first_article_results(
+        "demo",
+        vec![2.9, 2.7, 3.1, 3.0, 2.8],
+        vec![14.0, 15.2, 13.8],
+    ))
+    .map_err(fail)?;
+    shoot("9-sign_off")?;
+    Ok(())
 }
 
 fn draw(window: &MinimalSoftwareWindow, w: u32, h: u32) -> Result<Vec<slint::Rgb8Pixel>, UiError> {
@@ -185,6 +285,7 @@ pub fn render_screenshots_with_simulator(
             autostart: true,
             wire_rate: WireRate::PerSecond(200.0),
             defect_rate: 0.02,
+            heater_tau_s: 1.0,
             ..SimConfig::default()
         }))
         .map_err(|e| UiError::Simulator(e.to_string()))?;
@@ -195,7 +296,8 @@ pub fn render_screenshots_with_simulator(
         let _guard = rt.enter();
         Arc::new(Station::start(cfg))
     };
-    let opts = UiOptions::new(recipe);
+    let mut opts = UiOptions::new(recipe.clone());
+    opts.changeover = Some(changeover_service(&rt, &station, &recipe)?);
     *opts.work_order.lock().unwrap_or_else(|p| p.into_inner()) = "WO-2024-0815".into();
     // Raise the alarm shortly before the pictures are taken.
     let alarm_after = run.fill.saturating_sub(Duration::from_millis(800));
@@ -210,4 +312,42 @@ pub fn render_screenshots_with_simulator(
         rt.block_on(sim.shutdown());
     }
     result
+}
+
+/// A changeover service over a fresh SQLite file in the temp dir, with the Au and Cu
+/// demo recipes released (for the wizard's screenshots).
+fn changeover_service(
+    rt: &tokio::runtime::Runtime,
+    station: &Arc<Station>,
+    au: &bonder_core::recipe::Recipe,
+) -> Result<Arc<bonder_changeover::ChangeoverService>, UiError> {
+    use bonder_store::{Actor, Role as StoreRole, Store, WriterConfig};
+    let err = |e: &dyn std::fmt::Display| UiError::Simulator(e.to_string());
+    let path = std::env::temp_dir().join(format!(
+        "bonder-screenshots-{}-{}.sqlite",
+        std::process::id(),
+        Instant::now().elapsed().as_nanos()
+    ));
+    let _ = std::fs::remove_file(&path);
+    let store = Arc::new(Store::open(&path).map_err(|e| err(&e))?);
+    let engineer = Actor::new("demo", StoreRole::Engineer);
+    for r in [au.clone(), bonder_core::recipe::Recipe::default_cu()] {
+        let repo = store.recipes();
+        repo.create(&r, &engineer, "demo recipe")
+            .map_err(|e| err(&e))?;
+        repo.release(&r.name, 1, &engineer, "demo recipe")
+            .map_err(|e| err(&e))?;
+    }
+    let writer = {
+        let _g = rt.enter();
+        store
+            .spawn_writer(WriterConfig::default())
+            .map_err(|e| err(&e))?
+    };
+    let mut cfg = bonder_changeover::ServiceConfig::new("sz1/assembly/l1/wb-01");
+    cfg.settle_hold = Duration::from_millis(500);
+    cfg.settle_timeout = Duration::from_secs(30);
+    let svc = bonder_changeover::ChangeoverService::new(station.clone(), store, writer, cfg)
+        .map_err(|e| err(&e))?;
+    Ok(Arc::new(svc))
 }

@@ -42,8 +42,8 @@ pub use headless::{
     SCREENSHOT_PAGES, ScreenshotRun, render_screenshots, render_screenshots_with_simulator,
 };
 pub use ui::{
-    AlarmsAdapter, AppAdapter, CurvesAdapter, MainWindow, Page, ProductionAdapter, RecipesAdapter,
-    SessionAdapter, ShiftAdapter, Tr,
+    AlarmsAdapter, AppAdapter, ChangeoverAdapter, CurvesAdapter, MainWindow, Page,
+    ProductionAdapter, RecipesAdapter, SessionAdapter, ShiftAdapter, Tr,
 };
 
 use bonder_core::recipe::Recipe;
@@ -96,6 +96,8 @@ pub struct UiOptions {
     pub users: Arc<dyn UserDirectory>,
     pub shifts: Arc<dyn ShiftLog>,
     pub audit: Arc<dyn AuditLog>,
+    /// The guided changeover (none: the page only says so).
+    pub changeover: Option<Arc<bonder_changeover::ChangeoverService>>,
 }
 
 /// Shared text of the next work order (empty: none).
@@ -118,6 +120,7 @@ impl UiOptions {
             users: Arc::new(MemUserDirectory::default()),
             shifts: Arc::new(MemShiftLog::default()),
             audit: Arc::new(MemAuditLog::default()),
+            changeover: None,
         }
     }
 }

@@ -26,6 +26,7 @@ tr_table! {
     set_nav_alarms => "nav-alarms",
     set_nav_recipes => "nav-recipes",
     set_nav_shift => "nav-shift",
+    set_nav_changeover => "nav-changeover",
     set_nav_user => "nav-user",
     set_lang_switch => "lang-switch",
     set_lang_name_en_us => "lang-name-en-us",

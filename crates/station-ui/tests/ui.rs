@@ -12,12 +12,13 @@ use common::{ENGINEER, OPERATOR, buttons, click, log_in, rig, visible_labels, wa
 use slint::{ComponentHandle, Model};
 use std::collections::HashSet;
 
-const NAV: [(&str, Page); 6] = [
+const NAV: [(&str, Page); 7] = [
     ("nav-production", Page::Production),
     ("nav-curves", Page::Curves),
     ("nav-alarms", Page::Alarms),
     ("nav-recipes", Page::Recipes),
     ("nav-shift", Page::Shift),
+    ("nav-changeover", Page::Changeover),
     ("nav-user", Page::User),
 ];
 
@@ -37,6 +38,7 @@ fn every_page_can_be_reached_after_login() {
         "alarms-history",
         "recipes-versions",
         "shift-notes",
+        "co-start-title",
         "user-logout",
     ];
     for ((key, page), mark) in NAV.into_iter().zip(marks) {

@@ -27,7 +27,7 @@ impl StoreOutbox {
     }
 }
 
-fn bond_msg(b: &BondRecord) -> BondMsg {
+pub(crate) fn bond_msg(b: &BondRecord) -> BondMsg {
     BondMsg {
         seq: b.seq,
         ts: ts(b.time),
@@ -102,12 +102,15 @@ pub fn status_msg(s: &Snapshot, recipe_id: &str, operator: Option<&str>) -> Stat
 }
 
 /// Keeps the status feed fresh (once a second).
-pub async fn feed_status(station: Arc<Station>, recipe_id: String, tx: watch::Sender<StatusMsg>) {
+pub async fn feed_status(station: Arc<Station>, tx: watch::Sender<StatusMsg>) {
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     loop {
         tick.tick().await;
         if tx
-            .send(status_msg(&station.snapshot(), &recipe_id, None))
+            .send({
+                let s = station.snapshot();
+                status_msg(&s, &s.recipe_id, None)
+            })
             .is_err()
         {
             return;

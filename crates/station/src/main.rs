@@ -3,6 +3,7 @@
 //! records everything in its SQLite store, publishes to the plant gateway (store and
 //! forward) and prints a status line every second.
 
+mod backfill;
 mod config;
 mod gateway_link;
 mod persist;
@@ -172,6 +173,8 @@ struct Settings {
     gateway: Option<String>,
     file: FileConfig,
     recipe: Recipe,
+    /// The recipe came from a flag or the config file (else: the last changeover's).
+    recipe_explicit: bool,
     log: String,
 }
 
@@ -196,6 +199,7 @@ fn settings(cli: &Cli) -> anyhow::Result<Settings> {
         Some(s) => Some(s.parse::<StreamEndpoint>()?),
         None => None,
     };
+    let recipe_explicit = cli.recipe.is_some() || file.recipe.is_some();
     let recipe = match cli.recipe.clone().or(file.recipe.clone()) {
         Some(p) => {
             let text = std::fs::read_to_string(&p)
@@ -232,6 +236,7 @@ fn settings(cli: &Cli) -> anyhow::Result<Settings> {
         db,
         gateway: pick(&cli.gateway, &file.gateway),
         recipe,
+        recipe_explicit,
         log: pick(&cli.log, &file.log).unwrap_or_else(|| "info".into()),
         file,
     })
@@ -468,6 +473,7 @@ struct Running {
     writer: bonder_store::WriterHandle,
     sim: Option<Simulator>,
     recipe: Recipe,
+    changeover: Arc<bonder_changeover::ChangeoverService>,
 }
 
 async fn start(settings: Settings) -> anyhow::Result<Running> {
@@ -498,18 +504,27 @@ async fn start(settings: Settings) -> anyhow::Result<Running> {
             a
         }
     };
-    let recipe = settings.recipe.clone();
+    // The recipe: a flag or the config file, else the one the last completed changeover
+    // went to (so a restart does not download the old recipe back), else the default.
+    let mut recipe = settings.recipe.clone();
+    if !settings.recipe_explicit {
+        if let Some(r) = ui_store::last_changeover_recipe(&store)? {
+            tracing::info!(recipe = %r.id(), "recipe of the last changeover");
+            recipe = r;
+        }
+    }
+    ui_store::seed_recipe(&store, &recipe)?;
+    if sim.is_some() {
+        // The built-in simulator also gets a copper recipe to change over to.
+        ui_store::seed_recipe(&store, &Recipe::default_cu())?;
+    }
     let recipe_id = recipe.id();
     let mut cfg = RuntimeConfig::new(controller);
     cfg.stream = settings.stream;
-    cfg.recipe = settings.recipe;
+    cfg.recipe = recipe.clone();
     cfg.last_seq = last_seq;
     let shift_now: ui_store::CurrentShift = Arc::new(std::sync::atomic::AtomicI64::new(shift_id));
-    cfg.sink = Some(persist::sink(
-        writer.clone(),
-        recipe_id.clone(),
-        shift_now.clone(),
-    ));
+    cfg.sink = Some(persist::sink(writer.clone(), shift_now.clone()));
     let station = Arc::new(Station::start(cfg));
 
     // The gateway: the configured broker, or an embedded one on 127.0.0.1:1883.
@@ -539,16 +554,13 @@ async fn start(settings: Settings) -> anyhow::Result<Running> {
     ));
     let (cmd_tx, cmd_rx) = mpsc::channel(16);
     let gateway = Gateway::start(
-        gcfg,
+        gcfg.clone(),
         gateway_link::StoreOutbox::new(store.clone())?,
         status_rx,
         cmd_tx,
     )?;
-    tokio::spawn(gateway_link::feed_status(
-        station.clone(),
-        recipe_id.clone(),
-        status_tx,
-    ));
+    tokio::spawn(backfill::serve(gcfg, store.clone()));
+    tokio::spawn(gateway_link::feed_status(station.clone(), status_tx));
     let next_job = gateway_link::NextJob::default();
     tokio::spawn(gateway_link::serve_commands(
         cmd_rx,
@@ -574,7 +586,14 @@ async fn start(settings: Settings) -> anyhow::Result<Running> {
             }
         });
     }
+    let changeover = Arc::new(bonder_changeover::ChangeoverService::new(
+        station.clone(),
+        store.clone(),
+        writer.clone(),
+        bonder_changeover::ServiceConfig::new(settings.station_id.to_string()),
+    )?);
     Ok(Running {
+        changeover,
         station,
         store,
         current_shift: shift_now,
@@ -689,7 +708,7 @@ fn main() -> anyhow::Result<()> {
         opts.fullscreen = cli.fullscreen;
         opts.work_order = running.next_job.clone();
         // Users, recipes, the audit trail and shift handovers live in the store.
-        ui_store::seed_recipe(&running.store, &running.recipe)?;
+        opts.changeover = Some(running.changeover.clone());
         opts.users = Arc::new(ui_store::StoreUsers {
             store: running.store.clone(),
         });

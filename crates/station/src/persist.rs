@@ -11,11 +11,7 @@ use time::OffsetDateTime;
 
 /// Builds the runtime's sink: bonds, alarms and E10 state changes to the writer; alarms
 /// also to the gateway's outbox.
-pub fn sink(
-    writer: WriterHandle,
-    recipe_id: String,
-    shift: crate::ui_store::CurrentShift,
-) -> EventSink {
+pub fn sink(writer: WriterHandle, shift: crate::ui_store::CurrentShift) -> EventSink {
     Arc::new(move |ev: &StationEvent| {
         let now = OffsetDateTime::now_utc();
         let op = match ev {
@@ -23,7 +19,7 @@ pub fn sink(
                 b.seq,
                 &b.event,
                 &b.judgement,
-                &recipe_id,
+                &b.recipe_id,
                 Some(shift.load(std::sync::atomic::Ordering::Relaxed)),
                 now,
             )),

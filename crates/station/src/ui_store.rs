@@ -136,6 +136,32 @@ pub fn seed_recipe(store: &Store, recipe: &Recipe) -> Result<(), StoreError> {
     Ok(())
 }
 
+/// The recipe the last completed changeover went to, when it is in the library.
+pub fn last_changeover_recipe(store: &Store) -> Result<Option<Recipe>, StoreError> {
+    let all = store.reader()?.changeovers(
+        OffsetDateTime::UNIX_EPOCH,
+        OffsetDateTime::now_utc() + time::Duration::days(1),
+    )?;
+    let Some(last) = all
+        .iter()
+        .rev()
+        .find(|c| c.outcome.as_deref() == Some("completed"))
+    else {
+        return Ok(None);
+    };
+    let Some((name, v)) = last.to_recipe.rsplit_once('@') else {
+        return Ok(None);
+    };
+    let Ok(v) = v.parse::<u32>() else {
+        return Ok(None);
+    };
+    match store.recipes().get(name, v) {
+        Ok(r) => Ok(Some(r)),
+        Err(StoreError::RecipeNotFound(_)) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
 /// The UI's audit entries into the store's hash-chained trail (through the writer).
 /// Recipe saves and releases are audited by the store itself and not repeated here.
 #[derive(Debug)]

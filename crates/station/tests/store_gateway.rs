@@ -258,9 +258,10 @@ async fn gateway_recipe_becomes_a_draft_and_bad_commands_change_nothing() {
             .is_err(),
         "a draft cannot be sent"
     );
+    // The library holds the recipe the station runs (seeded at start) and the draft.
     assert_eq!(
         store.recipes().names().unwrap(),
-        vec!["SOT23-CU20".to_string()]
+        vec!["SOT23-AU25".to_string(), "SOT23-CU20".to_string()]
     );
     sim.shutdown().await;
 }

@@ -25,7 +25,9 @@ pub struct Rig {
     pub station: Arc<Station>,
     pub recipes: Arc<MemRecipeLibrary>,
     pub audit: Arc<MemAuditLog>,
+    pub changeover: Arc<bonder_changeover::ChangeoverService>,
     pub rt: tokio::runtime::Runtime,
+    pub _dir: tempfile::TempDir,
 }
 
 /// Starts everything on the testing backend (no event loop, no pixels).
@@ -40,6 +42,7 @@ pub fn rig() -> Rig {
         .block_on(Simulator::start(SimConfig {
             autostart: true,
             wire_rate: WireRate::PerSecond(50.0),
+            heater_tau_s: 0.3,
             ..SimConfig::default()
         }))
         .unwrap();
@@ -69,7 +72,28 @@ pub fn rig() -> Rig {
     }
     let recipes = Arc::new(MemRecipeLibrary::new([recipe.clone()]));
     let audit = Arc::new(MemAuditLog::default());
+    // The changeover runs over a real SQLite file with the Au and Cu recipes released.
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(bonder_store::Store::open(dir.path().join("station.sqlite")).unwrap());
+    let eng = bonder_store::Actor::new("200", bonder_store::Role::Engineer);
+    for r in [recipe.clone(), Recipe::default_cu()] {
+        store.recipes().create(&r, &eng, "test").unwrap();
+        store.recipes().release(&r.name, 1, &eng, "test").unwrap();
+    }
+    let writer = {
+        let _g = rt.enter();
+        store
+            .spawn_writer(bonder_store::WriterConfig::default())
+            .unwrap()
+    };
+    let mut co_cfg = bonder_changeover::ServiceConfig::new("sz1/assembly/l1/wb-03");
+    co_cfg.settle_hold = Duration::from_millis(300);
+    co_cfg.settle_timeout = Duration::from_secs(20);
+    let changeover = Arc::new(
+        bonder_changeover::ChangeoverService::new(station.clone(), store, writer, co_cfg).unwrap(),
+    );
     let mut opts = UiOptions::new(recipe);
+    opts.changeover = Some(changeover.clone());
     opts.pin_params = fast;
     opts.users = users;
     opts.recipes = recipes.clone();
@@ -82,7 +106,9 @@ pub fn rig() -> Rig {
         station,
         recipes,
         audit,
+        changeover,
         rt,
+        _dir: dir,
     }
 }
 
