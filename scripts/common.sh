@@ -43,3 +43,22 @@ need_build_deps() {
 need_ui_deps() {
   need_apt fonts-noto-cjk fonts-dejavu-core libfontconfig1-dev libfreetype-dev
 }
+
+# What the supervisor app (Tauri 2, src-tauri/) needs: WebKitGTK and friends to build and
+# run it, and for its end-to-end test Xvfb, WebKitWebDriver and ImageMagick's `import`
+# (X-level screenshots).
+need_tauri_deps() {
+  need_apt libwebkit2gtk-4.1-dev libgtk-3-dev librsvg2-dev libayatana-appindicator3-dev \
+    libxdo-dev libssl-dev xvfb webkit2gtk-driver imagemagick
+}
+
+# tauri-driver (WebDriver bridge for the supervisor's e2e test), installed once into
+# ~/.cache/bonder-hmi/tools (about 30 s to build); prints its path.
+need_tauri_driver() {
+  local root="$HOME/.cache/bonder-hmi/tools"
+  if [ ! -x "$root/bin/tauri-driver" ]; then
+    echo "installing tauri-driver into $root" >&2
+    CARGO_TARGET_DIR="$root/build" cargo install tauri-driver --version 2.1.0 --locked --root "$root" >&2
+  fi
+  echo "$root/bin/tauri-driver"
+}

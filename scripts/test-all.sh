@@ -5,6 +5,10 @@ source "$(dirname "$0")/common.sh"
 need_rust
 need_build_deps
 need_ui_deps
+need_tauri_deps
+export TAURI_DRIVER="${TAURI_DRIVER:-$(need_tauri_driver)}"
 need_apt mosquitto
 cd "$REPO"
+# The supervisor's tests run target/debug/bonder-station, which this builds first (the
+# station package has integration tests); see station_bin() in src-tauri/tests/common.
 cargo test --workspace "$@"

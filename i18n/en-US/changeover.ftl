@@ -101,3 +101,18 @@ param-limits-shear_min_gf = Minimum ball shear
 param-envelope-learn_bonds = Envelope learning bonds
 param-envelope-k_sigma = Envelope width (σ)
 param-capillary_life_touchdowns = Capillary life (touchdowns)
+
+## Changeover report.
+co-report-title = Last { $n } changeovers: slowest steps first
+co-report-none = No completed changeover yet
+co-report-row = median { $median } · p90 { $p90 } · standard { $standard } min
+co-report-step = Step
+co-report-count = Changeovers
+co-report-median = Median (min)
+co-report-p90 = p90 (min)
+co-report-standard = Standard (min)
+
+## PR step with a camera.
+co-pr-no-template = Teach the pad template on the camera page first.
+co-pr-no-frame = No camera picture yet: check the camera.
+co-pr-no-pads = The vision finds no pad with the taught template: teach it again on the camera page.

@@ -101,3 +101,18 @@ param-limits-shear_min_gf = 最小推力
 param-envelope-learn_bonds = 包络学习焊点数
 param-envelope-k_sigma = 包络宽度（σ）
 param-capillary_life_touchdowns = 劈刀寿命（触碰次数）
+
+## 换型报告。
+co-report-title = 最近 { $n } 次换型：最慢的步骤在前
+co-report-none = 尚无完成的换型
+co-report-row = 中位数 { $median } · p90 { $p90 } · 标准 { $standard } 分钟
+co-report-step = 步骤
+co-report-count = 换型次数
+co-report-median = 中位数（分钟）
+co-report-p90 = p90（分钟）
+co-report-standard = 标准（分钟）
+
+## 有相机时的图像识别步骤。
+co-pr-no-template = 请先在相机页面示教焊盘模板。
+co-pr-no-frame = 还没有相机图像：请检查相机。
+co-pr-no-pads = 用示教的模板找不到焊盘：请在相机页面重新示教。

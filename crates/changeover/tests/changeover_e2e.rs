@@ -284,6 +284,15 @@ async fn a_whole_changeover_au_to_cu_with_every_refusal_then_a_clean_pass() {
     assert!(c.steps[4].outcome.starts_with("crc 0x"), "{:?}", c.steps[4]);
     assert!(c.first_article.unwrap().passed);
     assert!(reader.open_changeover().unwrap().is_none());
+    // The report covers it: nine steps, slowest first, exportable as CSV.
+    let (n, stats) = bonder_changeover::step_report(&r.store, 20).unwrap();
+    assert_eq!((n, stats.len()), (1, 9));
+    assert!(stats.windows(2).all(|w| w[0].median_min >= w[1].median_min));
+    let mut csv = Vec::new();
+    bonder_changeover::write_report_csv(&stats, &mut csv, &|k| k.to_string()).unwrap();
+    let csv = String::from_utf8(csv).unwrap();
+    assert_eq!(csv.lines().count(), 10, "{csv}");
+    assert!(csv.starts_with("co-report-step,"), "{csv}");
 
     // … and on MQTT.
     let (topic, json, _) = tokio::time::timeout(Duration::from_secs(10), sub.recv())

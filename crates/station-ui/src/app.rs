@@ -50,6 +50,7 @@ pub(crate) struct State {
     pub recipes: adapters::recipes::RecipesState,
     pub shift: adapters::shift::ShiftState,
     pub changeover: adapters::changeover::ChangeoverUiState,
+    pub camera: adapters::camera::CameraUiState,
     pub session: adapters::session::SessionState,
 }
 
@@ -150,6 +151,12 @@ impl Inner {
         app.set_link_text(t.t(link_key).into());
         app.set_link_level(link_level);
         app.set_logged_in(s.user.is_some());
+        if let Ok(mut op) = self.opts.operator.lock() {
+            let name = s.user.as_ref().map(|u| u.name.clone());
+            if *op != name {
+                *op = name;
+            }
+        }
         app.set_user_line(t.user_line(s.user.as_ref()).into());
         let active = &s.snapshot.active_alarms;
         app.set_alarm_active(!active.is_empty());
@@ -218,6 +225,7 @@ impl Inner {
         }
         adapters::production::refresh_live(self, &w);
         adapters::curves::refresh(self, &w);
+        adapters::camera::refresh(self, &w);
     }
 }
 
@@ -258,6 +266,7 @@ impl StationUi {
             recipes: adapters::recipes::RecipesState::new(&recipe),
             shift: adapters::shift::ShiftState::new(station.snapshot().counters),
             changeover: adapters::changeover::ChangeoverUiState::default(),
+            camera: adapters::camera::CameraUiState::default(),
             session: adapters::session::SessionState { first_run },
         };
         let inner = Rc::new(Inner {
@@ -296,6 +305,7 @@ impl StationUi {
         adapters::recipes::wire(&inner, &window);
         adapters::shift::wire(&inner, &window);
         adapters::changeover::wire(&inner, &window);
+        adapters::camera::wire(&inner, &window);
         adapters::session::wire(&inner, &window);
         inner.refresh_all();
         Ok(StationUi {
@@ -362,6 +372,12 @@ impl StationUi {
         self.inner.refresh_all();
     }
 
+    /// Teaches the camera's pad template on a box of `half` px around the bond site of
+    /// the newest frame, as an operator would (screenshots, demos); false without a frame.
+    pub fn teach_camera_centre(&self, half: u32) -> bool {
+        adapters::camera::teach_centre(&self.inner, half)
+    }
+
     /// Shows a page.
     pub fn show_page(&self, page: Page) {
         navigate(&self.inner, page);
@@ -378,6 +394,7 @@ fn navigate(inner: &Inner, page: Page) {
         s.curves.dirty = true;
         s.live_dirty = true;
     }
+    adapters::camera::invalidate(inner);
     if page == Page::Recipes {
         adapters::recipes::reload(inner);
     }
@@ -391,12 +408,17 @@ fn navigate(inner: &Inner, page: Page) {
     }
 }
 
-/// Formats a wall-clock time as `HH:MM:SS` (UTC).
+/// The plant's UTC offset in seconds, read once at start-up ([`crate::init_local_time`]).
+pub(crate) static LOCAL_OFFSET_S: std::sync::atomic::AtomicI32 =
+    std::sync::atomic::AtomicI32::new(0);
+
+/// Formats a wall-clock time as `HH:MM:SS` in the station's local time.
 pub(crate) fn clock(t: SystemTime) -> String {
     let secs = t
         .duration_since(SystemTime::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
-    let day = secs % 86_400;
+    let offset = i64::from(LOCAL_OFFSET_S.load(std::sync::atomic::Ordering::Relaxed));
+    let day = (secs as i64 + offset).rem_euclid(86_400);
     format!("{:02}:{:02}:{:02}", day / 3600, day % 3600 / 60, day % 60)
 }
 

@@ -19,12 +19,13 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// The pages rendered, with their file name stem (`login` is the locked screen).
-pub const SCREENSHOT_PAGES: [(&str, Option<Page>); 7] = [
+pub const SCREENSHOT_PAGES: [(&str, Option<Page>); 8] = [
     ("production", Some(Page::Production)),
     ("curves", Some(Page::Curves)),
     ("alarms", Some(Page::Alarms)),
     ("recipes", Some(Page::Recipes)),
     ("shift", Some(Page::Shift)),
+    ("camera", Some(Page::Camera)),
     ("user", Some(Page::User)),
     ("login", None),
 ];
@@ -79,6 +80,7 @@ pub fn render_screenshots(
     })?;
 
     let changeover = opts.changeover.clone();
+    let camera = opts.camera.clone();
     let ui = StationUi::new(station.clone(), rt.clone(), opts)?;
     ui.window().show()?;
     window.set_size(PhysicalSize::new(w, h));
@@ -97,6 +99,18 @@ pub fn render_screenshots(
     };
     ui.force_login(demo.clone(), Lang::EnUs);
     pump(run.fill);
+    if let Some(cam) = &camera {
+        // Teach the pad template on the bond site as an operator would, so the camera
+        // page and the production tile show what the vision finds.
+        let end = Instant::now() + Duration::from_secs(5);
+        while cam.latest().is_none() && Instant::now() < end {
+            pump(Duration::from_millis(50));
+        }
+        if !ui.teach_camera_centre(54) {
+            tracing::warn!("screenshots: the camera template could not be taught");
+        }
+        pump(Duration::from_millis(400));
+    }
 
     let mut written = Vec::new();
     for lang in Lang::ALL {
@@ -234,6 +248,9 @@ fn changeover_walk(
     ))
     .map_err(fail)?;
     shoot("9-sign_off")?;
+    rt.block_on(svc.sign_off("demo", bonder_store::Role::Engineer))
+        .map_err(fail)?;
+    shoot("10-report")?;
     Ok(())
 }
 
@@ -298,6 +315,15 @@ pub fn render_screenshots_with_simulator(
     };
     let mut opts = UiOptions::new(recipe.clone());
     opts.changeover = Some(changeover_service(&rt, &station, &recipe)?);
+    if let Some(addr) = sim.camera_addr() {
+        let feed = crate::camera_feed::CameraFeed::start(
+            Box::new(bonder_camera::SimCamera::new(addr)),
+            crate::camera_feed::CameraSettings::for_recipe(&recipe),
+            None,
+        )
+        .map_err(|e| UiError::Simulator(e.to_string()))?;
+        opts.camera = Some(Arc::new(feed));
+    }
     *opts.work_order.lock().unwrap_or_else(|p| p.into_inner()) = "WO-2024-0815".into();
     // Raise the alarm shortly before the pictures are taken.
     let alarm_after = run.fill.saturating_sub(Duration::from_millis(800));
@@ -350,4 +376,174 @@ fn changeover_service(
     let svc = bonder_changeover::ChangeoverService::new(station.clone(), store, writer, cfg)
         .map_err(|e| err(&e))?;
     Ok(Arc::new(svc))
+}
+
+/// Figures of the camera page under load ([`measure_camera_page`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct CameraPageFigures {
+    /// UI beats run (one every 33 ms).
+    pub beats: u64,
+    /// Camera frames that arrived and were drawn into the page's image.
+    pub frames_drawn: u64,
+    /// The adapter's refresh (take the newest frame, draw it and its overlays into the
+    /// view's pixel buffer), ms per beat: median and 99th percentile.
+    pub refresh_ms: (f64, f64),
+    /// Full software repaint of the 1280×800 window, ms: median and 99th percentile.
+    pub render_ms: (f64, f64),
+    /// CPU of the UI thread, of the camera feed's thread (receive + `inspect_frame`), and
+    /// of the whole process (includes the embedded simulator rendering the frames), in %
+    /// of one core.
+    pub cpu_ui_pct: f64,
+    pub cpu_feed_pct: f64,
+    pub cpu_process_pct: f64,
+    pub seconds: f64,
+}
+
+/// CPU time (user + system) of `/proc/<path>/stat`, s (Linux; 0 elsewhere). Assumes the
+/// usual 100 clock ticks a second.
+fn cpu_seconds(path: &str) -> f64 {
+    let Ok(text) = std::fs::read_to_string(path) else {
+        return 0.0;
+    };
+    let Some((_, rest)) = text.rsplit_once(')') else {
+        return 0.0;
+    };
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let tick = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    (tick(11) + tick(12)) / 100.0
+}
+
+/// The thread called `name` of this process (Linux).
+fn thread_stat_path(name: &str) -> Option<String> {
+    let dir = std::fs::read_dir("/proc/self/task").ok()?;
+    dir.filter_map(Result::ok).find_map(|e| {
+        let comm = std::fs::read_to_string(e.path().join("comm")).ok()?;
+        (comm.trim() == name).then(|| format!("{}/stat", e.path().display()))
+    })
+}
+
+fn median_p99(v: &mut [f64]) -> (f64, f64) {
+    if v.is_empty() {
+        return (f64::NAN, f64::NAN);
+    }
+    v.sort_by(f64::total_cmp);
+    let at = |p: f64| v[((v.len() - 1) as f64 * p).round() as usize];
+    (at(0.5), at(0.99))
+}
+
+/// Runs the camera page against an in-process simulator (30 fps camera, a pad template
+/// taught on the bond site) for `seconds`, beating the UI every 33 ms and repainting
+/// the whole window with the software renderer on every beat, and measures what it
+/// costs. Installs its own Slint platform: call it once per process, before any other
+/// window (`cargo run --release -p bonder-station-ui --example camera_page_load`).
+pub fn measure_camera_page(
+    size_px: (u32, u32),
+    seconds: f64,
+) -> Result<CameraPageFigures, UiError> {
+    let (w, h) = size_px;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| UiError::Simulator(e.to_string()))?;
+    let sim = rt
+        .block_on(Simulator::start(SimConfig {
+            autostart: true,
+            wire_rate: WireRate::PerSecond(20.0),
+            ..SimConfig::default()
+        }))
+        .map_err(|e| UiError::Simulator(e.to_string()))?;
+    let recipe = bonder_core::recipe::Recipe::default_au();
+    let mut cfg = RuntimeConfig::new(sim.modbus_addr);
+    cfg.recipe = recipe.clone();
+    let station = {
+        let _guard = rt.enter();
+        Arc::new(Station::start(cfg))
+    };
+    let mut opts = UiOptions::new(recipe.clone());
+    let addr = sim
+        .camera_addr()
+        .ok_or_else(|| UiError::Simulator("the simulator has no camera".into()))?;
+    let feed = Arc::new(
+        crate::camera_feed::CameraFeed::start(
+            Box::new(bonder_camera::SimCamera::new(addr)),
+            crate::camera_feed::CameraSettings::for_recipe(&recipe),
+            None,
+        )
+        .map_err(|e| UiError::Simulator(e.to_string()))?,
+    );
+    opts.camera = Some(feed.clone());
+
+    let window = MinimalSoftwareWindow::new(RepaintBufferType::NewBuffer);
+    slint::platform::set_platform(Box::new(HeadlessPlatform {
+        window: window.clone(),
+        started: Instant::now(),
+    }))
+    .map_err(|e| UiError::Platform(slint::PlatformError::Other(format!("{e:?}"))))?;
+    crate::fonts::register_cjk_fallback();
+    let ui = StationUi::new(station, rt.handle().clone(), opts)?;
+    ui.window().show()?;
+    window.set_size(PhysicalSize::new(w, h));
+    ui.force_login(
+        SessionUser {
+            badge: "demo".into(),
+            name: "Li Wei".into(),
+            role: Role::Engineer,
+        },
+        Lang::EnUs,
+    );
+    let end = Instant::now() + Duration::from_secs(10);
+    while feed.latest().is_none() && Instant::now() < end {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    if !ui.teach_camera_centre(54) {
+        return Err(UiError::Simulator("no camera frame to teach on".into()));
+    }
+    ui.show_page(Page::Camera);
+    for _ in 0..2 {
+        ui.refresh_now();
+        draw(&window, w, h)?;
+    }
+    let feed_stat = thread_stat_path("camera-feed");
+    let (ui0, feed0, proc0) = (
+        cpu_seconds("/proc/thread-self/stat"),
+        feed_stat.as_deref().map_or(0.0, cpu_seconds),
+        cpu_seconds("/proc/self/stat"),
+    );
+    let t0 = Instant::now();
+    let frames0 = feed.frames();
+    let (mut refresh, mut render) = (Vec::new(), Vec::new());
+    let mut beats = 0;
+    let mut next = Instant::now();
+    while t0.elapsed().as_secs_f64() < seconds {
+        next += crate::FRAME_INTERVAL;
+        let a = Instant::now();
+        slint::platform::update_timers_and_animations();
+        ui.tick();
+        let b = Instant::now();
+        draw(&window, w, h)?;
+        refresh.push((b - a).as_secs_f64() * 1e3);
+        render.push(b.elapsed().as_secs_f64() * 1e3);
+        beats += 1;
+        if let Some(d) = next.checked_duration_since(Instant::now()) {
+            std::thread::sleep(d);
+        }
+    }
+    let secs = t0.elapsed().as_secs_f64();
+    let pct = |c: f64| 100.0 * c / secs;
+    let figures = CameraPageFigures {
+        beats,
+        frames_drawn: feed.frames() - frames0,
+        refresh_ms: median_p99(&mut refresh),
+        render_ms: median_p99(&mut render),
+        cpu_ui_pct: pct(cpu_seconds("/proc/thread-self/stat") - ui0),
+        cpu_feed_pct: pct(feed_stat.as_deref().map_or(0.0, cpu_seconds) - feed0),
+        cpu_process_pct: pct(cpu_seconds("/proc/self/stat") - proc0),
+        seconds: secs,
+    };
+    ui.window().hide()?;
+    drop(ui);
+    drop(feed);
+    rt.block_on(sim.shutdown());
+    Ok(figures)
 }

@@ -16,6 +16,8 @@
 
 pub mod adapters;
 mod app;
+pub mod camera_feed;
+pub mod camera_view;
 pub mod fonts;
 mod headless;
 pub mod plot;
@@ -39,10 +41,11 @@ mod ui {
 
 pub use app::{FRAME_INTERVAL, STATUS_INTERVAL, StationUi};
 pub use headless::{
-    SCREENSHOT_PAGES, ScreenshotRun, render_screenshots, render_screenshots_with_simulator,
+    CameraPageFigures, SCREENSHOT_PAGES, ScreenshotRun, measure_camera_page, render_screenshots,
+    render_screenshots_with_simulator,
 };
 pub use ui::{
-    AlarmsAdapter, AppAdapter, ChangeoverAdapter, CurvesAdapter, MainWindow, Page,
+    AlarmsAdapter, AppAdapter, CameraAdapter, ChangeoverAdapter, CurvesAdapter, MainWindow, Page,
     ProductionAdapter, RecipesAdapter, SessionAdapter, ShiftAdapter, Tr,
 };
 
@@ -82,6 +85,9 @@ pub struct UiOptions {
     /// Work order shown on the production page as the operator's next job; the station
     /// updates it when the gateway sends one (`{S}/cmd/workorder`).
     pub work_order: WorkOrderText,
+    /// Who is logged in (name), for the gateway's `{S}/status` `operator`; the UI keeps it
+    /// current.
+    pub operator: OperatorName,
     /// Language before anybody logs in.
     pub lang: Lang,
     /// Minutes without a touch after which the UI logs the user out.
@@ -98,10 +104,15 @@ pub struct UiOptions {
     pub audit: Arc<dyn AuditLog>,
     /// The guided changeover (none: the page only says so).
     pub changeover: Option<Arc<bonder_changeover::ChangeoverService>>,
+    /// The camera and its vision (none: the camera page says so).
+    pub camera: Option<Arc<camera_feed::CameraFeed>>,
 }
 
 /// Shared text of the next work order (empty: none).
 pub type WorkOrderText = Arc<std::sync::Mutex<String>>;
+
+/// Shared name of the logged-in user (`None`: nobody).
+pub type OperatorName = Arc<std::sync::Mutex<Option<String>>>;
 
 impl UiOptions {
     /// Defaults for a recipe, with **in-memory** stores (nothing survives a restart):
@@ -112,6 +123,7 @@ impl UiOptions {
             recipes: Arc::new(MemRecipeLibrary::new([recipe.clone()])),
             recipe,
             work_order: WorkOrderText::default(),
+            operator: OperatorName::default(),
             lang: Lang::EnUs,
             auto_lock_mins: 10,
             heater_band_c: 5.0,
@@ -121,8 +133,38 @@ impl UiOptions {
             shifts: Arc::new(MemShiftLog::default()),
             audit: Arc::new(MemAuditLog::default()),
             changeover: None,
+            camera: None,
         }
     }
+}
+
+static PROCESS_START: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+
+/// Reads the local UTC offset (the `TZ` setting or `/etc/localtime`) for the times the UI
+/// shows. Call it first thing in `main`, while the process has one thread: the `time`
+/// crate refuses to read it later (other threads could change the environment). Times
+/// stay in UTC when it cannot be read.
+pub fn init_local_time() {
+    match time::UtcOffset::current_local_offset() {
+        Ok(o) => app::LOCAL_OFFSET_S.store(o.whole_seconds(), std::sync::atomic::Ordering::Relaxed),
+        Err(e) => tracing::warn!("local time offset unknown ({e}); showing UTC"),
+    }
+}
+
+/// Notes when the process started (call first thing in `main`): the UI logs how long after
+/// it the first frame was drawn.
+pub fn mark_process_start() {
+    let _ = PROCESS_START.set(std::time::Instant::now());
+}
+
+fn log_first_frame(what: &str) {
+    static DONE: std::sync::Once = std::sync::Once::new();
+    DONE.call_once(|| {
+        let ms = PROCESS_START
+            .get()
+            .map_or(f64::NAN, |t| t.elapsed().as_secs_f64() * 1e3);
+        tracing::info!(start_to_first_frame_ms = ms, "first frame ({what})");
+    });
 }
 
 /// Shows the station window (full screen if asked) and runs Slint's event loop until the
@@ -137,6 +179,22 @@ pub fn run(
     ui.window().window().set_fullscreen(fullscreen);
     ui.start_timer();
     tracing::info!("station UI shown");
+    // The renderer tells when a frame was drawn where it can; else the first beat of the
+    // event loop (which follows the first paint of a newly shown window).
+    let notified = ui
+        .window()
+        .window()
+        .set_rendering_notifier(|state, _| {
+            if matches!(state, slint::RenderingState::AfterRendering) {
+                log_first_frame("rendered");
+            }
+        })
+        .is_ok();
+    if !notified {
+        slint::Timer::single_shot(std::time::Duration::ZERO, || {
+            log_first_frame("first event-loop beat after show");
+        });
+    }
     ui.window().run()?;
     Ok(())
 }

@@ -169,6 +169,12 @@ const CURVE: RGBColor = RGBColor(0x1b, 0x1b, 0x1b);
 const ABNORMAL: RGBColor = RGBColor(0xd9, 0x64, 0x0b);
 
 /// Draws the curve panel into a new `width` × `height` RGB buffer.
+///
+/// Two passes: `plotters` draws the frame of each channel (background, grid, axes,
+/// labels) and reports where its plotting area lies; then the band, the faded bonds and
+/// the bond are rasterised straight into the buffer as one vertical span per pixel
+/// column (they are decimated per column anyway), which costs a few µs per series
+/// instead of going through a drawing backend segment by segment.
 pub fn render(
     input: &PlotInput<'_>,
     width: u32,
@@ -176,37 +182,186 @@ pub fn render(
 ) -> Result<SharedPixelBuffer<Rgb8Pixel>, PlotError> {
     let (width, height) = (width.max(64), height.max(64));
     let mut buffer = SharedPixelBuffer::<Rgb8Pixel>::new(width, height);
+    let total = input
+        .bond
+        .map(CurveSummary::len)
+        .or_else(|| input.faded.first().map(|f| f.len()))
+        .unwrap_or(0);
+    let view = match &input.view {
+        Some(v) if v.start < v.end => v.start..v.end.min(total.max(v.start + 1)),
+        _ => 0..total.max(1),
+    };
+    let mut geoms = Vec::with_capacity(4);
     {
         let root = BitMapBackend::with_buffer(buffer.make_mut_bytes(), (width, height))
             .into_drawing_area();
         root.fill(&BACKGROUND).map_err(err)?;
-        let total = input
-            .bond
-            .map(CurveSummary::len)
-            .or_else(|| input.faded.first().map(|f| f.len()))
-            .unwrap_or(0);
-        let view = match &input.view {
-            Some(v) if v.start < v.end => v.start..v.end.min(total.max(v.start + 1)),
-            _ => 0..total.max(1),
-        };
         let rate = input.bond.map_or(0, |b| b.sample_rate_hz).max(1);
         let text = crate::fonts::plot_font_available();
         for (row, area) in root.split_evenly((4, 1)).iter().enumerate() {
-            draw_channel(input, area, row, view.clone(), rate, text)?;
+            geoms.push(draw_frame(input, area, row, view.clone(), rate, text)?);
         }
         root.present().map_err(err)?;
+    }
+    let mut canvas = Canvas {
+        bytes: buffer.make_mut_bytes(),
+        width: width as usize,
+    };
+    for (row, g) in geoms.iter().enumerate() {
+        draw_series(input, &mut canvas, g, row, view.clone());
     }
     Ok(buffer)
 }
 
-fn draw_channel(
+/// Where a channel's plotting area lies and what it shows.
+#[derive(Debug, Clone)]
+struct Geom {
+    /// Pixel columns and rows of the plotting area (end exclusive).
+    px_x: Range<i32>,
+    px_y: Range<i32>,
+    x_range: Range<f64>,
+    y_range: Range<f64>,
+}
+
+impl Geom {
+    fn x_px(&self, x: f64) -> f32 {
+        let w = (self.px_x.end - self.px_x.start - 1).max(1) as f64;
+        (f64::from(self.px_x.start)
+            + (x - self.x_range.start) / (self.x_range.end - self.x_range.start) * w) as f32
+    }
+    fn y_px(&self, y: f64) -> f32 {
+        let h = (self.px_y.end - self.px_y.start - 1).max(1) as f64;
+        (f64::from(self.px_y.end - 1)
+            - (y - self.y_range.start) / (self.y_range.end - self.y_range.start) * h) as f32
+    }
+}
+
+/// The RGB buffer, for direct drawing.
+struct Canvas<'a> {
+    bytes: &'a mut [u8],
+    width: usize,
+}
+
+impl Canvas<'_> {
+    /// Fills column `x` from row `y0` to `y1` (inclusive, any order), clipped to `g`.
+    #[inline]
+    fn span(&mut self, g: &Geom, x: i32, y0: f32, y1: f32, c: RGBColor) {
+        if x < g.px_x.start || x >= g.px_x.end {
+            return;
+        }
+        let (a, b) = if y0 <= y1 { (y0, y1) } else { (y1, y0) };
+        let a = ((a + 0.5) as i32).max(g.px_y.start);
+        let b = ((b + 0.5) as i32).min(g.px_y.end - 1);
+        if a > b {
+            return;
+        }
+        let stride = self.width * 3;
+        let start = a as usize * stride + x as usize * 3;
+        let end = b as usize * stride + x as usize * 3 + 3;
+        let Some(col) = self.bytes.get_mut(start..end) else {
+            return;
+        };
+        for px in col.chunks_mut(stride) {
+            px[0] = c.0;
+            px[1] = c.1;
+            px[2] = c.2;
+        }
+    }
+
+    /// A 1-px polyline through pixel points, drawn as vertical spans per column: a
+    /// segment within one column is one span; a longer one gives each column the part
+    /// of it over that column's width.
+    fn polyline(&mut self, g: &Geom, pts: &[(f32, f32)], c: RGBColor) {
+        let Some(&first) = pts.first() else {
+            return;
+        };
+        let mut prev = (first.0.round() as i32, first.1);
+        self.span(g, prev.0, first.1, first.1, c);
+        for w in pts.windows(2) {
+            let ((xa, ya), (xb, yb)) = (w[0], w[1]);
+            let cb = xb.round() as i32;
+            let ca = prev.0;
+            if cb == ca {
+                self.span(g, cb, ya, yb, c);
+            } else if (cb - ca).abs() == 1 {
+                // The usual case: half of the rise in each column.
+                let mid = (ya + yb) * 0.5;
+                self.span(g, ca, ya, mid, c);
+                self.span(g, cb, mid, yb, c);
+            } else {
+                let (lo, hi) = if ca < cb { (ca, cb) } else { (cb, ca) };
+                let slope = (yb - ya) / (xb - xa);
+                let (xl, xr) = (xa.min(xb), xa.max(xb));
+                for col in lo..=hi {
+                    let l = (col as f32 - 0.5).max(xl);
+                    let r = (col as f32 + 0.5).min(xr);
+                    self.span(g, col, ya + slope * (l - xa), ya + slope * (r - xa), c);
+                }
+            }
+            prev = (cb, yb);
+        }
+    }
+}
+
+fn draw_series(
+    input: &PlotInput<'_>,
+    canvas: &mut Canvas<'_>,
+    g: &Geom,
+    row: usize,
+    view: Range<usize>,
+) {
+    let i = ChannelId::ALL[row].index();
+    let columns = (g.px_x.end - g.px_x.start).max(1) as usize;
+    if let Some(band) = input.band.and_then(|b| b.channels[i].as_ref()) {
+        // Filled between its edges: edges interpolated over the columns between two
+        // entries (when there are fewer samples than columns).
+        let cols: Vec<(f32, f32, f32)> = decimate(band, view.clone(), columns)
+            .iter()
+            .map(|&(x, lo, hi)| (g.x_px(x), g.y_px(f64::from(lo)), g.y_px(f64::from(hi))))
+            .collect();
+        if let Some(&(x, lo, hi)) = cols.first() {
+            canvas.span(g, x.round() as i32, lo, hi, BAND);
+        }
+        for w in cols.windows(2) {
+            let ((xa, la, ha), (xb, lb, hb)) = (w[0], w[1]);
+            let (ca, cb) = (xa.round() as i32, xb.round() as i32);
+            for col in (ca + 1)..=cb {
+                let t = if cb > ca {
+                    (col - ca) as f32 / (cb - ca) as f32
+                } else {
+                    1.0
+                };
+                canvas.span(g, col, la + (lb - la) * t, ha + (hb - ha) * t, BAND);
+            }
+        }
+    }
+    for f in input.faded {
+        // Background context: one point per column (the middle of its range) is enough.
+        // Half the columns: faded context needs no more, and it is 20 series of 4.
+        let pts: Vec<(f32, f32)> = decimate(&f.channels[i], view.clone(), columns / 2)
+            .iter()
+            .map(|&(x, lo, hi)| (g.x_px(x), g.y_px(f64::from((lo + hi) / 2.0))))
+            .collect();
+        canvas.polyline(g, &pts, FADED);
+    }
+    if let Some(b) = input.bond {
+        let colour = if input.bond_abnormal { ABNORMAL } else { CURVE };
+        let pts: Vec<(f32, f32)> = zigzag(&decimate(&b.channels[i], view, columns))
+            .iter()
+            .map(|&(x, y)| (g.x_px(x), g.y_px(y)))
+            .collect();
+        canvas.polyline(g, &pts, colour);
+    }
+}
+
+fn draw_frame(
     input: &PlotInput<'_>,
     area: &DrawingArea<BitMapBackend<'_>, Shift>,
     row: usize,
     view: Range<usize>,
     rate_hz: u32,
     text: bool,
-) -> Result<(), PlotError> {
+) -> Result<Geom, PlotError> {
     let ch = ChannelId::ALL[row];
     let i = ch.index();
     let last_row = row == 3;
@@ -261,45 +416,13 @@ fn draw_channel(
     }
     mesh.draw().map_err(err)?;
 
-    let columns = chart.plotting_area().dim_in_pixel().0.max(1) as usize;
-    if let Some(band) = input.band.and_then(|b| b.channels[i].as_ref()) {
-        // One vertical stroke per column: cheaper than filling a polygon with as many
-        // vertices as columns.
-        let cols = decimate(band, view.clone(), columns);
-        chart
-            .draw_series(cols.iter().map(|&(x, lo, hi)| {
-                PathElement::new(
-                    vec![(x, f64::from(lo)), (x, f64::from(hi))],
-                    BAND.stroke_width(1),
-                )
-            }))
-            .map_err(err)?;
-    }
-    for f in input.faded {
-        // Background context: one point per column (the middle of its range) is enough.
-        let line: Vec<(f64, f64)> = decimate(&f.channels[i], view.clone(), columns)
-            .iter()
-            .map(|&(x, lo, hi)| (x, f64::from((lo + hi) / 2.0)))
-            .collect();
-        chart
-            .draw_series(std::iter::once(PathElement::new(
-                line,
-                FADED.stroke_width(1),
-            )))
-            .map_err(err)?;
-    }
-    if let Some(b) = input.bond {
-        let colour = if input.bond_abnormal { ABNORMAL } else { CURVE };
-        let line = zigzag(&decimate(&b.channels[i], view, columns));
-        // 1 px: plotters draws wider strokes as polygons, several times slower.
-        chart
-            .draw_series(std::iter::once(PathElement::new(
-                line,
-                colour.stroke_width(1),
-            )))
-            .map_err(err)?;
-    }
-    Ok(())
+    let (px_x, px_y) = chart.plotting_area().get_pixel_range();
+    Ok(Geom {
+        px_x,
+        px_y,
+        x_range: view.start as f64..view.end as f64,
+        y_range: f64::from(lo - pad)..f64::from(hi + pad),
+    })
 }
 
 /// Per pixel column: (x in samples, min, max) of the series over the column's samples.
@@ -410,5 +533,54 @@ mod tests {
         assert_eq!(cols.len(), 100);
         assert_eq!((cols[50].1, cols[50].2), (-9.0, 7.0));
         assert_eq!((cols[49].1, cols[49].2), (0.0, 0.0));
+    }
+
+    #[test]
+    fn the_band_is_filled_and_the_line_is_unbroken_with_few_samples() {
+        // 300 samples over ~1000 columns: the band must be filled between samples and
+        // the bond's line continuous from column to column.
+        let n = 300usize;
+        let ramp: Vec<(f32, f32)> = (0..n).map(|i| (i as f32, i as f32)).collect();
+        let bond = CurveSummary {
+            sample_rate_hz: 20_000,
+            channels: std::array::from_fn(|_| MinMaxPyramid::new(ramp.clone())),
+        };
+        let band = BandSummary {
+            channels: std::array::from_fn(|_| {
+                Some(MinMaxPyramid::new(
+                    (0..n).map(|i| (i as f32 - 30.0, i as f32 + 30.0)).collect(),
+                ))
+            }),
+        };
+        let input = PlotInput {
+            bond: Some(&bond),
+            bond_abnormal: false,
+            faded: &[],
+            band: Some(&band),
+            view: None,
+            compact: false,
+        };
+        let (w, h) = (1100u32, 800u32);
+        let buf = render(&input, w, h).expect("render");
+        let px = |x: u32, y: u32| {
+            let p = buf.as_slice()[(y * w + x) as usize];
+            RGBColor(p.r, p.g, p.b)
+        };
+        // Columns of the first channel (top quarter) that contain the curve colour.
+        let with = |c: RGBColor| -> Vec<u32> {
+            (0..w)
+                .filter(|&x| (0..h / 4).any(|y| px(x, y) == c))
+                .collect()
+        };
+        let curve = with(CURVE);
+        assert!(curve.len() > 700, "{} columns with the curve", curve.len());
+        let gaps = curve.windows(2).filter(|p| p[1] != p[0] + 1).count();
+        assert_eq!(gaps, 0, "the line has gaps");
+        let band_cols = with(BAND);
+        let band_gaps = band_cols.windows(2).filter(|p| p[1] != p[0] + 1).count();
+        assert!(
+            band_cols.len() > 700 && band_gaps == 0,
+            "band hatched: {band_gaps} gaps"
+        );
     }
 }

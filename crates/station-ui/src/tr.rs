@@ -27,6 +27,7 @@ tr_table! {
     set_nav_recipes => "nav-recipes",
     set_nav_shift => "nav-shift",
     set_nav_changeover => "nav-changeover",
+    set_nav_camera => "nav-camera",
     set_nav_user => "nav-user",
     set_lang_switch => "lang-switch",
     set_lang_name_en_us => "lang-name-en-us",
@@ -109,6 +110,10 @@ tr_table! {
     set_role_admin => "role-admin",
     set_keypad_clear => "keypad-clear",
     set_keypad_delete => "keypad-delete",
+    set_keyboard_toggle => "keyboard-toggle",
+    set_keyboard_shift => "keyboard-shift",
+    set_keyboard_space => "keyboard-space",
+    set_keyboard_new_line => "keyboard-new-line",
     set_unit_percent => "unit-percent",
 }
 

@@ -12,13 +12,14 @@ use common::{ENGINEER, OPERATOR, buttons, click, log_in, rig, visible_labels, wa
 use slint::{ComponentHandle, Model};
 use std::collections::HashSet;
 
-const NAV: [(&str, Page); 7] = [
+const NAV: [(&str, Page); 8] = [
     ("nav-production", Page::Production),
     ("nav-curves", Page::Curves),
     ("nav-alarms", Page::Alarms),
     ("nav-recipes", Page::Recipes),
     ("nav-shift", Page::Shift),
     ("nav-changeover", Page::Changeover),
+    ("nav-camera", Page::Camera),
     ("nav-user", Page::User),
 ];
 
@@ -39,6 +40,7 @@ fn every_page_can_be_reached_after_login() {
         "recipes-versions",
         "shift-notes",
         "co-start-title",
+        "cam-teach-title",
         "user-logout",
     ];
     for ((key, page), mark) in NAV.into_iter().zip(marks) {
@@ -228,4 +230,28 @@ fn a_wrong_pin_is_refused() {
     assert!(!app.global::<AppAdapter>().get_logged_in());
     assert_eq!(s.get_error(), tr(Lang::EnUs, "login-failed"));
     assert!(buttons(app, &tr(Lang::EnUs, "nav-recipes"))[0].accessible_enabled() == Some(false));
+}
+
+#[test]
+fn the_on_screen_keyboard_types_handover_notes() {
+    let rig = rig();
+    let app = rig.ui.window();
+    log_in(&rig, OPERATOR);
+    click(app, &tr(Lang::EnUs, "nav-shift"));
+    // Hidden until asked for.
+    assert!(buttons(app, "q").is_empty());
+    click(app, &tr(Lang::EnUs, "keyboard-toggle"));
+    for key in ["o", "k", "1"] {
+        click(app, key);
+    }
+    click(app, &tr(Lang::EnUs, "keyboard-space"));
+    click(app, &tr(Lang::EnUs, "keyboard-shift"));
+    click(app, "A");
+    click(app, &tr(Lang::EnUs, "keypad-delete"));
+    click(app, "B");
+    let notes = app
+        .global::<bonder_station_ui::ShiftAdapter>()
+        .get_notes()
+        .to_string();
+    assert_eq!(notes, "ok1 B");
 }

@@ -32,6 +32,9 @@ pub struct FileConfig {
     pub recipe: Option<PathBuf>,
     /// Log filter, e.g. "info" or "bonder_runtime=debug".
     pub log: Option<String>,
+    /// Camera: "tcp://HOST:PORT" (bondersim's camera), "/dev/videoN" (built with the
+    /// `v4l` feature) or "none". Absent: the built-in simulator's camera.
+    pub camera: Option<String>,
 }
 
 /// A config file that cannot be used.

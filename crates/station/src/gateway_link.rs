@@ -102,14 +102,19 @@ pub fn status_msg(s: &Snapshot, recipe_id: &str, operator: Option<&str>) -> Stat
 }
 
 /// Keeps the status feed fresh (once a second).
-pub async fn feed_status(station: Arc<Station>, tx: watch::Sender<StatusMsg>) {
+pub async fn feed_status(
+    station: Arc<Station>,
+    operator: bonder_station_ui::OperatorName,
+    tx: watch::Sender<StatusMsg>,
+) {
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     loop {
         tick.tick().await;
         if tx
             .send({
                 let s = station.snapshot();
-                status_msg(&s, &s.recipe_id, None)
+                let op = operator.lock().ok().and_then(|o| o.clone());
+                status_msg(&s, &s.recipe_id, op.as_deref())
             })
             .is_err()
         {
@@ -172,6 +177,24 @@ pub async fn serve_commands(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn the_status_names_the_logged_in_operator() {
+        // No controller listens there: the status says offline, and still who is logged in.
+        let station = Arc::new(Station::start(bonder_runtime::RuntimeConfig::new(
+            "127.0.0.1:9".parse().unwrap(),
+        )));
+        let operator = bonder_station_ui::OperatorName::default();
+        let (tx, mut rx) = watch::channel(status_msg(&station.snapshot(), "r@1", None));
+        tokio::spawn(feed_status(station.clone(), operator.clone(), tx));
+        rx.changed().await.unwrap();
+        assert_eq!(rx.borrow_and_update().operator, None);
+        *operator.lock().unwrap() = Some("Li Wei".into());
+        rx.changed().await.unwrap();
+        assert_eq!(rx.borrow().operator.as_deref(), Some("Li Wei"));
+        assert_eq!(rx.borrow().state, "offline");
+        station.shutdown().await;
+    }
 
     #[tokio::test]
     async fn a_work_order_becomes_the_next_job_and_a_recipe_a_draft() {

@@ -4,6 +4,7 @@
 //! forward) and prints a status line every second.
 
 mod backfill;
+mod camera;
 mod config;
 mod gateway_link;
 mod persist;
@@ -82,6 +83,10 @@ struct Cli {
     /// Stop after this many seconds and print the summary.
     #[arg(long)]
     for_seconds: Option<u64>,
+    /// Camera: tcp://HOST:PORT (bondersim's camera), /dev/videoN (built with the `v4l`
+    /// feature) or none. Absent: the built-in simulator's camera.
+    #[arg(long)]
+    camera: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -152,6 +157,20 @@ enum ExportCmd {
         #[arg(long)]
         out: PathBuf,
     },
+    /// The changeover report (per step median and p90 minutes, slowest first) to CSV.
+    Changeovers {
+        #[arg(long)]
+        db: Option<PathBuf>,
+        /// Over the last N completed changeovers.
+        #[arg(long, default_value_t = 20)]
+        last: usize,
+        /// en-US or zh-CN.
+        #[arg(long, default_value = "en-US")]
+        lang: String,
+        /// Output file (.csv).
+        #[arg(long)]
+        out: PathBuf,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -176,6 +195,8 @@ struct Settings {
     /// The recipe came from a flag or the config file (else: the last changeover's).
     recipe_explicit: bool,
     log: String,
+    /// `--camera` or the config's `camera`.
+    camera: Option<String>,
 }
 
 fn settings(cli: &Cli) -> anyhow::Result<Settings> {
@@ -238,6 +259,7 @@ fn settings(cli: &Cli) -> anyhow::Result<Settings> {
         recipe,
         recipe_explicit,
         log: pick(&cli.log, &file.log).unwrap_or_else(|| "info".into()),
+        camera: pick(&cli.camera, &file.camera),
         file,
     })
 }
@@ -441,6 +463,23 @@ fn export(cmd: &ExportCmd, default_db: &std::path::Path) -> anyhow::Result<()> {
             }
             println!("shift {id} report written to {}", out.display());
         }
+        ExportCmd::Changeovers {
+            db,
+            last,
+            lang: code,
+            out,
+        } => {
+            let l = lang(code)?;
+            let store = Store::open(db.as_deref().unwrap_or(default_db))?;
+            let (n, stats) = bonder_changeover::step_report(&store, *last)?;
+            let mut f = std::fs::File::create(out)
+                .with_context(|| format!("export file {}", out.display()))?;
+            bonder_changeover::write_report_csv(&stats, &mut f, &|k| bonder_i18n::tr(l, k))?;
+            println!(
+                "changeover report over {n} changeovers written to {}",
+                out.display()
+            );
+        }
     }
     Ok(())
 }
@@ -474,6 +513,8 @@ struct Running {
     sim: Option<Simulator>,
     recipe: Recipe,
     changeover: Arc<bonder_changeover::ChangeoverService>,
+    operator: bonder_station_ui::OperatorName,
+    camera: Option<Arc<bonder_station_ui::camera_feed::CameraFeed>>,
 }
 
 async fn start(settings: Settings) -> anyhow::Result<Running> {
@@ -526,6 +567,13 @@ async fn start(settings: Settings) -> anyhow::Result<Running> {
     let shift_now: ui_store::CurrentShift = Arc::new(std::sync::atomic::AtomicI64::new(shift_id));
     cfg.sink = Some(persist::sink(writer.clone(), shift_now.clone()));
     let station = Arc::new(Station::start(cfg));
+    let camera = camera::start(
+        settings.camera.as_deref(),
+        sim.as_ref().and_then(Simulator::camera_addr),
+        &recipe,
+        &station,
+        &writer,
+    );
 
     // The gateway: the configured broker, or an embedded one on 127.0.0.1:1883.
     let url = match &settings.gateway {
@@ -560,7 +608,12 @@ async fn start(settings: Settings) -> anyhow::Result<Running> {
         cmd_tx,
     )?;
     tokio::spawn(backfill::serve(gcfg, store.clone()));
-    tokio::spawn(gateway_link::feed_status(station.clone(), status_tx));
+    let operator = bonder_station_ui::OperatorName::default();
+    tokio::spawn(gateway_link::feed_status(
+        station.clone(),
+        operator.clone(),
+        status_tx,
+    ));
     let next_job = gateway_link::NextJob::default();
     tokio::spawn(gateway_link::serve_commands(
         cmd_rx,
@@ -593,6 +646,8 @@ async fn start(settings: Settings) -> anyhow::Result<Running> {
         bonder_changeover::ServiceConfig::new(settings.station_id.to_string()),
     )?);
     Ok(Running {
+        operator,
+        camera,
         changeover,
         station,
         store,
@@ -656,6 +711,8 @@ fn parse_size(s: &str) -> anyhow::Result<(u32, u32)> {
 }
 
 fn main() -> anyhow::Result<()> {
+    bonder_station_ui::mark_process_start();
+    bonder_station_ui::init_local_time();
     let cli = Cli::parse();
     let settings = settings(&cli)?;
     let _guard = init_logs(&settings.log)?;
@@ -709,6 +766,8 @@ fn main() -> anyhow::Result<()> {
         opts.work_order = running.next_job.clone();
         // Users, recipes, the audit trail and shift handovers live in the store.
         opts.changeover = Some(running.changeover.clone());
+        opts.operator = running.operator.clone();
+        opts.camera = running.camera.clone();
         opts.users = Arc::new(ui_store::StoreUsers {
             store: running.store.clone(),
         });

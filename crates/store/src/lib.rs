@@ -47,7 +47,7 @@ pub use recipes::{Actor, ParamChange, RecipeRepo, RecipeVersionInfo, Role, recip
 pub use records::{
     AlarmAck, AlarmEntry, AlarmRecord, BondRecord, Changeover, ChangeoverEnd, ChangeoverProgress,
     ChangeoverStart, ChangeoverStep, E10State, FirstArticle, Shift, ShiftNote, ShiftStart,
-    StateChange, TimelineEvent,
+    StateChange, TimelineEvent, VisionInspection,
 };
 pub use retention::{RetentionPolicy, RetentionReport};
 pub use schema::{BUSY_TIMEOUT, JOURNAL_SIZE_LIMIT_BYTES, SCHEMA_VERSION};

@@ -9,7 +9,7 @@ use crate::codes::{
 use crate::export;
 use crate::records::{
     AlarmEntry, BondRecord, Changeover, ChangeoverStep, E10State, FirstArticle, Shift, ShiftNote,
-    StateChange, TimelineEvent,
+    StateChange, TimelineEvent, VisionInspection,
 };
 use crate::shift::{self, ShiftSummary};
 use crate::timefmt::{from_unix_ms, unix_ms};
@@ -137,6 +137,31 @@ impl Reader {
             "WHERE b.seq > ?1 ORDER BY b.seq LIMIT ?2",
             [seq_sql(seq), i64::try_from(limit).unwrap_or(i64::MAX)],
         )
+    }
+
+    /// The vision's inspections of the bonds whose seq is in the range, by seq.
+    pub fn vision_inspections(
+        &self,
+        seqs: RangeInclusive<u64>,
+    ) -> Result<Vec<VisionInspection>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT seq, time_ms, frame_no, verdict, confidence, ball_um, dx_um, dy_um, pad_score
+             FROM vision_inspections WHERE seq BETWEEN ?1 AND ?2 ORDER BY seq",
+        )?;
+        let rows = stmt.query_map([seq_sql(*seqs.start()), seq_sql(*seqs.end())], |r| {
+            Ok(VisionInspection {
+                seq: u64::try_from(r.get::<_, i64>(0)?).unwrap_or(0),
+                time: from_unix_ms(r.get(1)?),
+                frame_no: r.get(2)?,
+                verdict: r.get(3)?,
+                confidence: r.get::<_, f64>(4)? as f32,
+                ball_um: r.get(5)?,
+                dx_um: r.get(6)?,
+                dy_um: r.get(7)?,
+                pad_score: r.get::<_, Option<f64>>(8)?.map(|v| v as f32),
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
     }
 
     /// The highest bond seq stored (`None` when there is no bond).

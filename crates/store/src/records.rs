@@ -353,3 +353,27 @@ pub struct Changeover {
     /// Its steps, by start time.
     pub steps: Vec<ChangeoverStep>,
 }
+
+/// The station's vision inspection of a ball bond (`bonder-vision`), kept beside the bond
+/// record with the same `seq`. Lengths in µm, as measured on the camera picture.
+#[derive(Debug, Clone, PartialEq)]
+pub struct VisionInspection {
+    /// The bond's record number.
+    pub seq: u64,
+    /// When it was inspected.
+    pub time: OffsetDateTime,
+    /// The camera frame it was measured on.
+    pub frame_no: u32,
+    /// `ok`, `off_pad`, `ball_size`, `missing` or `no_pad` (`VisionVerdict::name`).
+    pub verdict: String,
+    /// How sure the verdict is, 0..1.
+    pub confidence: f32,
+    /// Ball diameter (`None`: no ball found).
+    pub ball_um: Option<f64>,
+    /// Ball centre − pad centre, x.
+    pub dx_um: Option<f64>,
+    /// Ball centre − pad centre, y.
+    pub dy_um: Option<f64>,
+    /// NCC score of the pad match (`None`: no pad found).
+    pub pad_score: Option<f32>,
+}

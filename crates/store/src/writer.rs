@@ -22,7 +22,7 @@ use crate::codes::{
 };
 use crate::records::{
     AlarmAck, AlarmRecord, BondRecord, ChangeoverEnd, ChangeoverProgress, ChangeoverStart,
-    ChangeoverStep, ShiftNote, ShiftStart, StateChange, TimelineEvent,
+    ChangeoverStep, ShiftNote, ShiftStart, StateChange, TimelineEvent, VisionInspection,
 };
 use crate::retention::{self, RetentionPolicy};
 use crate::timefmt::unix_ms;
@@ -99,6 +99,9 @@ pub enum WriteOp {
     ChangeoverProgress(ChangeoverProgress),
     /// An audited action that is not one of the above (login, logout, a deletion).
     Audit(AuditRecord),
+    /// The vision's inspection of a bond already sent (a second one for the same bond
+    /// is ignored; one for an unknown bond is rejected).
+    VisionInspection(VisionInspection),
     /// A message for the gateway (topic suffix below the station, JSON payload), kept
     /// until the broker acknowledges it.
     Outbox {
@@ -507,6 +510,25 @@ impl Writer {
             WriteOp::Audit(a) => {
                 audit::append(conn, a)?;
             }
+            WriteOp::VisionInspection(v) => {
+                conn.prepare_cached(
+                    "INSERT INTO vision_inspections
+                     (seq, time_ms, frame_no, verdict, confidence, ball_um, dx_um, dy_um, pad_score)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+                     ON CONFLICT (seq) DO NOTHING",
+                )?
+                .execute(params![
+                    crate::codes::seq_sql(v.seq),
+                    unix_ms(v.time),
+                    v.frame_no,
+                    v.verdict,
+                    f64::from(v.confidence),
+                    v.ball_um,
+                    v.dx_um,
+                    v.dy_um,
+                    v.pad_score.map(f64::from)
+                ])?;
+            }
             WriteOp::Outbox {
                 time,
                 topic,
@@ -589,6 +611,7 @@ fn op_name(op: &WriteOp) -> &'static str {
         WriteOp::ChangeoverEnd(_) => "changeover_end",
         WriteOp::ChangeoverProgress(_) => "changeover_progress",
         WriteOp::Audit(_) => "audit",
+        WriteOp::VisionInspection(_) => "vision_inspection",
         WriteOp::Outbox { .. } => "outbox",
     }
 }

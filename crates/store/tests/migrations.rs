@@ -75,6 +75,7 @@ fn a_new_file_gets_the_current_schema() {
         "shift_notes",
         "shifts",
         "state_changes",
+        "vision_inspections",
     ] {
         assert!(tables.iter().any(|x| x == t), "{t} in {tables:?}");
     }
@@ -118,6 +119,9 @@ fn every_fixture_migrates_and_keeps_its_data() {
             1
         );
         assert_eq!(Store::verify_audit(&path).unwrap().rows, FIXTURE_AUDIT_ROWS);
+        // Files from v5 on carry the vision's inspection of bond 3.
+        let vision = r.vision_inspections(1..=FIXTURE_BONDS).unwrap();
+        assert_eq!(vision.len(), usize::from(version >= 5), "v{version}");
 
         // The migrated file takes new records.
         let writer = store.spawn_writer(WriterConfig::default()).unwrap();
@@ -207,6 +211,20 @@ fn generate_fixture() {
         };
         writer.send(bond(seq, verdict, Some(1), true)).unwrap();
     }
+    // Since v5: the vision's inspection of a bond.
+    writer
+        .send(WriteOp::VisionInspection(bonder_store::VisionInspection {
+            seq: 3,
+            time: at(0),
+            frame_no: 42,
+            verdict: "ok".into(),
+            confidence: 0.98,
+            ball_um: Some(47.6),
+            dx_um: Some(0.8),
+            dy_um: Some(-1.1),
+            pad_score: Some(0.95),
+        }))
+        .unwrap();
     let alarm = |raised| {
         WriteOp::Alarm(AlarmRecord {
             code: AlarmCode::Nsop,

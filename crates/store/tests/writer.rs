@@ -430,3 +430,54 @@ fn the_store_and_the_writer_handle_can_be_shared_between_threads() {
     fn movable<T: Send>() {}
     movable::<bonder_store::Reader>();
 }
+
+#[tokio::test]
+async fn vision_inspections_join_their_bonds_and_go_with_them() {
+    use bonder_store::VisionInspection;
+    let (_dir, store) = store();
+    let writer = store.spawn_writer(WriterConfig::default()).unwrap();
+    for seq in 1..=3 {
+        writer.send(bond(seq, Verdict::Ok, None, false)).unwrap();
+    }
+    let insp = |seq: u64, verdict: &str, ball: Option<f64>| {
+        WriteOp::VisionInspection(VisionInspection {
+            seq,
+            time: T0 + Span::seconds(seq as i64),
+            frame_no: 100 + seq as u32,
+            verdict: verdict.into(),
+            confidence: 0.97,
+            ball_um: ball,
+            dx_um: ball.map(|_| 1.25),
+            dy_um: ball.map(|_| -0.5),
+            pad_score: Some(0.93),
+        })
+    };
+    writer.send(insp(1, "ok", Some(47.5))).unwrap();
+    writer.send(insp(3, "missing", None)).unwrap();
+    // A second inspection of the same bond is ignored; one of an unknown bond or with an
+    // unknown verdict is rejected.
+    writer.send(insp(1, "off_pad", Some(40.0))).unwrap();
+    writer.send(insp(9, "ok", Some(47.0))).unwrap();
+    writer.send(insp(2, "blurry", None)).unwrap();
+    let info = writer.flush().await.unwrap();
+    assert_eq!(info.rejected_ops, 2);
+    let r = store.reader().unwrap();
+    let got = r.vision_inspections(1..=10).unwrap();
+    assert_eq!(got.len(), 2);
+    assert_eq!(got[0].seq, 1);
+    assert_eq!(got[0].verdict, "ok");
+    assert_eq!(got[0].ball_um, Some(47.5));
+    assert_eq!((got[0].dx_um, got[0].dy_um), (Some(1.25), Some(-0.5)));
+    assert_eq!(got[0].frame_no, 101);
+    assert_eq!(got[0].time, T0 + Span::seconds(1));
+    assert!((got[0].confidence - 0.97).abs() < 1e-6);
+    assert_eq!(got[1].verdict, "missing");
+    assert_eq!(got[1].ball_um, None);
+    // Deleting bonds (retention) deletes their inspections.
+    writer.close().await.unwrap();
+    let c = rusqlite::Connection::open(store.path()).unwrap();
+    c.execute_batch("PRAGMA foreign_keys = ON; DELETE FROM bonds WHERE seq < 3;")
+        .unwrap();
+    let left = r.vision_inspections(1..=10).unwrap();
+    assert_eq!(left.iter().map(|v| v.seq).collect::<Vec<_>>(), vec![3]);
+}

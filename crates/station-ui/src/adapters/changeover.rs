@@ -40,7 +40,12 @@ pub(crate) struct ChangeoverUiState {
     pub note: Option<CoNote>,
     /// Released versions offered at step 1.
     pub targets: Vec<(String, u32)>,
+    /// The report over the last [`REPORT_LAST`] changeovers: (count, stats slowest first).
+    pub report: (usize, Vec<bonder_changeover::model::StepStat>),
 }
+
+/// Completed changeovers the page's report covers.
+pub const REPORT_LAST: usize = 20;
 
 fn service(inner: &Inner) -> Option<Arc<ChangeoverService>> {
     inner.opts.changeover.clone()
@@ -262,11 +267,21 @@ fn action(inner: &Inner) {
         Step::Settle => run(inner, move |svc| async move {
             svc.settle(&by).await.map(|_| None)
         }),
-        Step::PrTeach => run(inner, move |svc| async move {
-            svc.pr_done(&by, "confirmed by the operator")
-                .await
-                .map(|_| None)
-        }),
+        Step::PrTeach => {
+            // With a camera, the vision must find the new device's pads with the taught
+            // template; without one this is a confirm step.
+            let outcome = match pr_check(inner) {
+                Ok(o) => o,
+                Err(note) => {
+                    inner.state.borrow_mut().changeover.note = Some(note);
+                    refresh(inner, &w);
+                    return;
+                }
+            };
+            run(inner, move |svc| async move {
+                svc.pr_done(&by, &outcome).await.map(|_| None)
+            });
+        }
         Step::FirstArticle => {
             let pulls = parse_list(&a.get_pulls());
             let shears = parse_list(&a.get_shears());
@@ -292,12 +307,57 @@ fn action(inner: &Inner) {
     }
 }
 
+/// The PR step's outcome from the camera's latest frame, or why it cannot pass.
+fn pr_check(inner: &Inner) -> Result<String, CoNote> {
+    let Some(cam) = inner.opts.camera.as_ref() else {
+        return Ok("confirmed by the operator (no camera)".into());
+    };
+    let refuse = |key: &str| CoNote {
+        key: key.into(),
+        args: vec![],
+        level: 2,
+    };
+    if cam.template().is_none() {
+        return Err(refuse("co-pr-no-template"));
+    }
+    let frame = cam.latest().ok_or_else(|| refuse("co-pr-no-frame"))?;
+    let pads = frame
+        .inspection
+        .as_ref()
+        .map(|fi| fi.pads.clone())
+        .unwrap_or_default();
+    let Some(best) = pads.first() else {
+        return Err(refuse("co-pr-no-pads"));
+    };
+    Ok(format!(
+        "vision: {} pads found, best score {:.3}",
+        pads.len(),
+        best.score
+    ))
+}
+
 /// Reloads the released versions (on entering the page, after a changeover ends).
 pub(crate) fn reload(inner: &Inner) {
     if let Some(svc) = service(inner) {
         match svc.released() {
-            Ok(t) => inner.state.borrow_mut().changeover.targets = t,
+            Ok(mut t) => {
+                // The next job's recipe (a work order from the gateway) comes first.
+                let wo = inner
+                    .opts
+                    .work_order
+                    .lock()
+                    .map(|s| s.clone())
+                    .unwrap_or_default();
+                t.sort_by_key(|(n, v)| {
+                    !(wo.contains(&format!("{n}@{v}")) || wo.split_whitespace().any(|w| w == n))
+                });
+                inner.state.borrow_mut().changeover.targets = t;
+            }
             Err(e) => tracing::error!("changeover targets: {e}"),
+        }
+        match svc.report(REPORT_LAST) {
+            Ok(r) => inner.state.borrow_mut().changeover.report = r,
+            Err(e) => tracing::error!("changeover report: {e}"),
         }
     }
     if let Some(w) = inner.window.upgrade() {
@@ -347,8 +407,13 @@ pub(crate) fn refresh(inner: &Inner, w: &MainWindow) {
         None => {
             a.set_open(false);
             a.set_step(-1);
-            a.set_title(t.t("co-title-none").into());
-            a.set_subtitle(SharedString::new());
+            let (n, stats) = &s.changeover.report;
+            a.set_title(if *n == 0 {
+                t.t("co-report-none").into()
+            } else {
+                t.ta("co-report-title", &[("n", n.to_string())]).into()
+            });
+            a.set_subtitle(t.t("co-title-none").into());
             a.set_elapsed(
                 t.ta(
                     "co-elapsed",
@@ -361,7 +426,9 @@ pub(crate) fn refresh(inner: &Inner, w: &MainWindow) {
                 .into(),
             );
             a.set_elapsed_level(0);
-            a.set_steps(model(
+            // No changeover open: the report, slowest step first, with grey bars.
+            let slowest = stats.first().map_or(0.0, |s| s.median_min);
+            let rows: Vec<CoStepRow> = if stats.is_empty() {
                 Step::ALL
                     .iter()
                     .map(|st| CoStepRow {
@@ -376,9 +443,34 @@ pub(crate) fn refresh(inner: &Inner, w: &MainWindow) {
                             )
                             .into(),
                         state: 0,
+                        bar: 0.0,
                     })
-                    .collect(),
-            ));
+                    .collect()
+            } else {
+                stats
+                    .iter()
+                    .map(|st| CoStepRow {
+                        title: t.t(&format!("co-step-{}", st.name)).into(),
+                        time: t
+                            .ta(
+                                "co-report-row",
+                                &[
+                                    ("median", format!("{:.1}", st.median_min)),
+                                    ("p90", format!("{:.1}", st.p90_min)),
+                                    ("standard", format!("{:.0}", st.standard_min)),
+                                ],
+                            )
+                            .into(),
+                        state: 0,
+                        bar: if slowest > 0.0 {
+                            (st.median_min / slowest).clamp(0.02, 1.0) as f32
+                        } else {
+                            0.02
+                        },
+                    })
+                    .collect()
+            };
+            a.set_steps(model(rows));
             a.set_step_title(t.t("co-start-title").into());
             a.set_help(SharedString::new());
             a.set_targets(model(
@@ -490,6 +582,7 @@ fn fill_open(
                     )
                     .into(),
                 state,
+                bar: 0.0,
             }
         })
         .collect();

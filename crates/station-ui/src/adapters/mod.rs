@@ -1,6 +1,7 @@
 //! One module per Slint adapter global: wiring its callbacks and filling its properties.
 
 pub mod alarms;
+pub mod camera;
 pub mod changeover;
 pub mod curves;
 pub mod production;

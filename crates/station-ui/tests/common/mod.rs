@@ -4,6 +4,7 @@
 use bonder_core::recipe::Recipe;
 use bonder_i18n::Lang;
 use bonder_runtime::{RuntimeConfig, Station};
+use bonder_station_ui::camera_feed::{CameraFeed, CameraSettings, MemInspectionLog, Recorder};
 use bonder_station_ui::store::mem::{MemAuditLog, MemRecipeLibrary, MemUserDirectory};
 use bonder_station_ui::store::{Role, UserDirectory, UserRecord};
 use bonder_station_ui::users::hash_pin;
@@ -26,12 +27,23 @@ pub struct Rig {
     pub recipes: Arc<MemRecipeLibrary>,
     pub audit: Arc<MemAuditLog>,
     pub changeover: Arc<bonder_changeover::ChangeoverService>,
+    /// The camera feed's bond inspections (with [`rig_with_camera`]).
+    pub inspections: Arc<MemInspectionLog>,
     pub rt: tokio::runtime::Runtime,
     pub _dir: tempfile::TempDir,
 }
 
 /// Starts everything on the testing backend (no event loop, no pixels).
 pub fn rig() -> Rig {
+    rig_with(false)
+}
+
+/// [`rig`] with the simulator's camera feeding the camera page.
+pub fn rig_with_camera() -> Rig {
+    rig_with(true)
+}
+
+fn rig_with(camera: bool) -> Rig {
     i_slint_backend_testing::init_no_event_loop();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -98,6 +110,19 @@ pub fn rig() -> Rig {
     opts.users = users;
     opts.recipes = recipes.clone();
     opts.audit = audit.clone();
+    let inspections = Arc::new(MemInspectionLog::default());
+    if camera {
+        let feed = CameraFeed::start(
+            Box::new(bonder_camera::SimCamera::new(sim.camera_addr().unwrap())),
+            CameraSettings::for_recipe(&opts.recipe),
+            Some(Recorder {
+                events: station.subscribe(),
+                log: inspections.clone(),
+            }),
+        )
+        .unwrap();
+        opts.camera = Some(Arc::new(feed));
+    }
     let ui = StationUi::new(station.clone(), rt.handle().clone(), opts).unwrap();
     ui.window().show().unwrap();
     Rig {
@@ -107,6 +132,7 @@ pub fn rig() -> Rig {
         recipes,
         audit,
         changeover,
+        inspections,
         rt,
         _dir: dir,
     }

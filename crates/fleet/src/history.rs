@@ -1,0 +1,767 @@
+//! The supervisor's own SQLite history of everything it received from the gateway.
+//!
+//! * `bond_samples`: one row per bond (`(station, seq)` is the key: a bond that arrives
+//!   twice — after a station's outage or a backfill — is counted once), with the
+//!   measurements SPC needs; kept [`SAMPLE_RETENTION_DAYS`] days;
+//! * `bond_minutes` / `bond_hours`: bond counts per station, bucket, kind and verdict
+//!   (reports read these: a 7-day line report never touches single bonds);
+//! * `status_log`: status changes (state, recipe, operator, alarm) — E10 time buckets;
+//! * `alarms`, `changeovers`, `shifts`: as received;
+//! * `commands`: what the supervisor sent and each station's `cmd/result`;
+//! * `recipes`, `users`, `settings`: the supervisor's library and configuration.
+
+use crate::FleetError;
+use bonder_gateway::payload::{
+    AlarmMsg, BondsMsg, ChangeoverMsg, CmdResult, ShiftMsg, StatusMsg, parse_ts,
+};
+use rusqlite::{Connection, OptionalExtension, params};
+use serde::Serialize;
+use std::collections::HashMap;
+use std::path::Path;
+
+/// Single bonds are kept this long (SPC); the bucket counts are kept for good.
+pub const SAMPLE_RETENTION_DAYS: i64 = 14;
+
+const MINUTE_MS: i64 = 60_000;
+const HOUR_MS: i64 = 3_600_000;
+
+const SCHEMA: &str = r#"
+CREATE TABLE IF NOT EXISTS bond_samples (
+  station TEXT NOT NULL, seq INTEGER NOT NULL, ts_ms INTEGER NOT NULL,
+  kind INTEGER NOT NULL, verdict TEXT NOT NULL,
+  ball_um REAL, dx_um REAL NOT NULL, dy_um REAL NOT NULL,
+  PRIMARY KEY (station, seq)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS bond_samples_time ON bond_samples (station, ts_ms);
+CREATE TABLE IF NOT EXISTS bond_minutes (
+  station TEXT NOT NULL, bucket INTEGER NOT NULL, kind INTEGER NOT NULL, verdict TEXT NOT NULL,
+  n INTEGER NOT NULL, PRIMARY KEY (bucket, station, kind, verdict)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS bond_hours (
+  station TEXT NOT NULL, bucket INTEGER NOT NULL, kind INTEGER NOT NULL, verdict TEXT NOT NULL,
+  n INTEGER NOT NULL, PRIMARY KEY (bucket, station, kind, verdict)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS status_log (
+  station TEXT NOT NULL, ts_ms INTEGER NOT NULL, state TEXT NOT NULL,
+  recipe TEXT, operator TEXT, alarm INTEGER);
+CREATE INDEX IF NOT EXISTS status_log_time ON status_log (station, ts_ms);
+CREATE TABLE IF NOT EXISTS stations (
+  station TEXT PRIMARY KEY, last_status TEXT, last_seen_ms INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS alarms (
+  station TEXT NOT NULL, ts_ms INTEGER NOT NULL, code INTEGER NOT NULL, name TEXT NOT NULL,
+  raised INTEGER NOT NULL, text_en TEXT NOT NULL, text_zh TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS alarms_time ON alarms (station, ts_ms);
+CREATE TABLE IF NOT EXISTS changeovers (
+  station TEXT NOT NULL, id TEXT NOT NULL, started_ms INTEGER NOT NULL, ended_ms INTEGER NOT NULL,
+  doc TEXT NOT NULL, PRIMARY KEY (station, id));
+CREATE TABLE IF NOT EXISTS shifts (
+  station TEXT NOT NULL, shift_id TEXT NOT NULL, started_ms INTEGER NOT NULL,
+  ended_ms INTEGER NOT NULL, doc TEXT NOT NULL, PRIMARY KEY (station, shift_id));
+CREATE TABLE IF NOT EXISTS commands (
+  request_id TEXT PRIMARY KEY, station TEXT NOT NULL, kind TEXT NOT NULL, sent_ms INTEGER NOT NULL,
+  summary TEXT NOT NULL, by_user TEXT NOT NULL, ok INTEGER, error TEXT, answered_ms INTEGER);
+CREATE TABLE IF NOT EXISTS recipes (
+  name TEXT NOT NULL, version INTEGER NOT NULL, state TEXT NOT NULL, doc TEXT NOT NULL,
+  source TEXT NOT NULL, added_ms INTEGER NOT NULL, PRIMARY KEY (name, version));
+CREATE TABLE IF NOT EXISTS users (
+  name TEXT PRIMARY KEY, role TEXT NOT NULL, phc TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+"#;
+
+/// Unix milliseconds of an RFC 3339 time (0 when unreadable).
+pub fn ts_ms(s: &str) -> i64 {
+    parse_ts(s)
+        .map(|t| (t.unix_timestamp_nanos() / 1_000_000) as i64)
+        .unwrap_or(0)
+}
+
+/// Now, unix milliseconds.
+pub fn now_ms() -> i64 {
+    (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64
+}
+
+/// What a batch of bonds added.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct BondsIngested {
+    pub new: usize,
+    pub duplicates: usize,
+}
+
+/// Bond count of one station, kind and verdict.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Count {
+    pub station: String,
+    /// 0: ball, 1: stitch.
+    pub kind: u8,
+    pub verdict: String,
+    pub n: u64,
+}
+
+/// Bond count of one bucket (a minute).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct BucketCount {
+    pub bucket_ms: i64,
+    pub kind: u8,
+    pub verdict: String,
+    pub n: u64,
+}
+
+/// One bond's measurements (SPC).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Sample {
+    pub seq: u64,
+    pub ts_ms: i64,
+    pub ball_um: Option<f64>,
+    pub dx_um: f64,
+    pub dy_um: f64,
+}
+
+/// A status change.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StatusChange {
+    pub ts_ms: i64,
+    pub state: String,
+    pub recipe: Option<String>,
+}
+
+/// An alarm raise or clear.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AlarmRow {
+    pub station: String,
+    pub ts_ms: i64,
+    pub code: u16,
+    pub name: String,
+    pub raised: bool,
+    pub text_en: String,
+    pub text_zh: String,
+}
+
+/// A changeover as received.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChangeoverRow {
+    pub station: String,
+    pub msg: ChangeoverMsg,
+}
+
+/// A command the supervisor sent, with the station's answer once it came.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CommandRow {
+    pub request_id: String,
+    pub station: String,
+    pub kind: String,
+    pub sent_ms: i64,
+    pub summary: String,
+    pub by_user: String,
+    pub ok: Option<bool>,
+    pub error: Option<String>,
+    pub answered_ms: Option<i64>,
+}
+
+/// A recipe version in the library.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RecipeRow {
+    pub name: String,
+    pub version: u32,
+    pub state: String,
+    pub source: String,
+    pub added_ms: i64,
+    #[serde(skip)]
+    pub doc: String,
+}
+
+/// A stored user.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UserRow {
+    pub name: String,
+    pub role: String,
+    pub phc: String,
+}
+
+/// One connection to the history file.
+#[derive(Debug)]
+pub struct History {
+    conn: Connection,
+}
+
+fn bool_i(b: bool) -> i64 {
+    i64::from(b)
+}
+
+impl History {
+    /// Opens (creating) the file.
+    pub fn open(path: &Path) -> Result<History, FleetError> {
+        let conn = Connection::open(path)?;
+        Self::init(conn)
+    }
+
+    /// A private in-memory history (tests).
+    pub fn open_in_memory() -> Result<History, FleetError> {
+        Self::init(Connection::open_in_memory()?)
+    }
+
+    fn init(conn: Connection) -> Result<History, FleetError> {
+        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        conn.execute_batch(SCHEMA)?;
+        Ok(History { conn })
+    }
+
+    /// Records a bond batch: new bonds (by `(station, seq)`) are kept and counted,
+    /// duplicates are dropped.
+    pub fn ingest_bonds(
+        &mut self,
+        station: &str,
+        msg: &BondsMsg,
+    ) -> Result<BondsIngested, FleetError> {
+        let tx = self.conn.transaction()?;
+        let mut out = BondsIngested::default();
+        let mut buckets: HashMap<(i64, u8, &str), u64> = HashMap::new();
+        {
+            let mut ins = tx.prepare_cached(
+                "INSERT OR IGNORE INTO bond_samples (station, seq, ts_ms, kind, verdict, ball_um, dx_um, dy_um) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            )?;
+            for b in &msg.bonds {
+                let t = ts_ms(&b.ts);
+                let kind: u8 = if b.kind == "stitch" { 1 } else { 0 };
+                let n = ins.execute(params![
+                    station,
+                    i64::try_from(b.seq).unwrap_or(i64::MAX),
+                    t,
+                    kind,
+                    b.verdict,
+                    b.ball_um,
+                    b.dx_um,
+                    b.dy_um
+                ])?;
+                if n == 1 {
+                    out.new += 1;
+                    *buckets
+                        .entry((t - t.rem_euclid(MINUTE_MS), kind, b.verdict.as_str()))
+                        .or_default() += 1;
+                } else {
+                    out.duplicates += 1;
+                }
+            }
+            let mut up_m = tx.prepare_cached(
+                "INSERT INTO bond_minutes (station, bucket, kind, verdict, n) VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT DO UPDATE SET n = n + excluded.n",
+            )?;
+            let mut up_h = tx.prepare_cached(
+                "INSERT INTO bond_hours (station, bucket, kind, verdict, n) VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT DO UPDATE SET n = n + excluded.n",
+            )?;
+            for ((minute, kind, verdict), n) in &buckets {
+                let n = i64::try_from(*n).unwrap_or(i64::MAX);
+                up_m.execute(params![station, minute, kind, verdict, n])?;
+                let hour = minute - minute.rem_euclid(HOUR_MS);
+                up_h.execute(params![station, hour, kind, verdict, n])?;
+            }
+        }
+        tx.commit()?;
+        Ok(out)
+    }
+
+    /// Adds bucket counts directly (synthetic history for load figures and tests).
+    pub fn add_counts(
+        &mut self,
+        station: &str,
+        minute_ms: i64,
+        counts: &[(u8, &str, u64)],
+    ) -> Result<(), FleetError> {
+        // A savepoint, so it also works inside `in_transaction`.
+        let tx = self.conn.savepoint()?;
+        for &(kind, verdict, n) in counts {
+            let n = i64::try_from(n).unwrap_or(i64::MAX);
+            let hour = minute_ms - minute_ms.rem_euclid(HOUR_MS);
+            tx.execute(
+                "INSERT INTO bond_minutes (station, bucket, kind, verdict, n) VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT DO UPDATE SET n = n + excluded.n",
+                params![station, minute_ms, kind, verdict, n],
+            )?;
+            tx.execute(
+                "INSERT INTO bond_hours (station, bucket, kind, verdict, n) VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT DO UPDATE SET n = n + excluded.n",
+                params![station, hour, kind, verdict, n],
+            )?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Runs `f` in one transaction (bulk synthetic history).
+    pub fn in_transaction<T>(
+        &mut self,
+        f: impl FnOnce(&mut History) -> Result<T, FleetError>,
+    ) -> Result<T, FleetError> {
+        self.conn.execute_batch("BEGIN")?;
+        match f(self) {
+            Ok(v) => {
+                self.conn.execute_batch("COMMIT")?;
+                Ok(v)
+            }
+            Err(e) => {
+                let _ = self.conn.execute_batch("ROLLBACK");
+                Err(e)
+            }
+        }
+    }
+
+    /// Highest bond seq received from a station.
+    pub fn max_seq(&self, station: &str) -> Result<Option<u64>, FleetError> {
+        let v: Option<i64> = self.conn.query_row(
+            "SELECT MAX(seq) FROM bond_samples WHERE station = ?1",
+            [station],
+            |r| r.get(0),
+        )?;
+        Ok(v.map(|v| u64::try_from(v).unwrap_or(0)))
+    }
+
+    /// Records a status; a row goes to the status log when state, recipe, operator or
+    /// alarm changed since the station's previous status.
+    pub fn record_status(&mut self, station: &str, msg: &StatusMsg) -> Result<(), FleetError> {
+        let t = match ts_ms(&msg.ts) {
+            0 => now_ms(),
+            t => t,
+        };
+        let prev: Option<String> = self
+            .conn
+            .query_row(
+                "SELECT last_status FROM stations WHERE station = ?1",
+                [station],
+                |r| r.get(0),
+            )
+            .optional()?
+            .flatten();
+        let prev: Option<StatusMsg> = prev.and_then(|p| serde_json::from_str(&p).ok());
+        let changed = prev.is_none_or(|p| {
+            (p.state.as_str(), &p.recipe, &p.operator, p.alarm)
+                != (msg.state.as_str(), &msg.recipe, &msg.operator, msg.alarm)
+        });
+        if changed {
+            self.conn.execute(
+                "INSERT INTO status_log (station, ts_ms, state, recipe, operator, alarm) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![station, t, msg.state, msg.recipe, msg.operator, msg.alarm],
+            )?;
+        }
+        let doc = serde_json::to_string(msg).unwrap_or_default();
+        self.conn.execute(
+            "INSERT INTO stations (station, last_status, last_seen_ms) VALUES (?1, ?2, ?3) ON CONFLICT DO UPDATE SET last_status = excluded.last_status, last_seen_ms = excluded.last_seen_ms",
+            params![station, doc, now_ms()],
+        )?;
+        Ok(())
+    }
+
+    /// Adds a status change at a given time (synthetic history).
+    pub fn add_status_change(
+        &mut self,
+        station: &str,
+        t_ms: i64,
+        state: &str,
+    ) -> Result<(), FleetError> {
+        self.conn.execute(
+            "INSERT INTO status_log (station, ts_ms, state) VALUES (?1, ?2, ?3)",
+            params![station, t_ms, state],
+        )?;
+        Ok(())
+    }
+
+    /// Every station ever seen, with its last status.
+    pub fn stations(&self) -> Result<Vec<(String, Option<StatusMsg>)>, FleetError> {
+        let mut st = self
+            .conn
+            .prepare_cached("SELECT station, last_status FROM stations ORDER BY station")?;
+        let rows = st.query_map([], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, Option<String>>(1)?))
+        })?;
+        let mut out = Vec::new();
+        for r in rows {
+            let (s, doc) = r?;
+            out.push((s, doc.and_then(|d| serde_json::from_str(&d).ok())));
+        }
+        Ok(out)
+    }
+
+    /// Records an alarm raise or clear.
+    pub fn record_alarm(&mut self, station: &str, a: &AlarmMsg) -> Result<(), FleetError> {
+        self.conn.execute(
+            "INSERT INTO alarms (station, ts_ms, code, name, raised, text_en, text_zh) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            params![station, ts_ms(&a.ts), a.code, a.name, bool_i(a.raised), a.text_en, a.text_zh],
+        )?;
+        Ok(())
+    }
+
+    /// Records a changeover (once per station and id).
+    pub fn record_changeover(
+        &mut self,
+        station: &str,
+        c: &ChangeoverMsg,
+    ) -> Result<(), FleetError> {
+        self.conn.execute(
+            "INSERT OR REPLACE INTO changeovers (station, id, started_ms, ended_ms, doc) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![station, c.id, ts_ms(&c.started), ts_ms(&c.ended), serde_json::to_string(c).unwrap_or_default()],
+        )?;
+        Ok(())
+    }
+
+    /// Records a shift report.
+    pub fn record_shift(&mut self, station: &str, s: &ShiftMsg) -> Result<(), FleetError> {
+        self.conn.execute(
+            "INSERT OR REPLACE INTO shifts (station, shift_id, started_ms, ended_ms, doc) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![station, s.shift_id, ts_ms(&s.started), ts_ms(&s.ended), serde_json::to_string(s).unwrap_or_default()],
+        )?;
+        Ok(())
+    }
+
+    /// Bond counts by station, kind and verdict with `from <= time < to`; stations whose
+    /// id starts with `prefix` (a station id, a line `site/area/line/`, or "" for all).
+    /// Whole hours come from the hour buckets, the edges from the minute buckets.
+    pub fn counts(&self, prefix: &str, from_ms: i64, to_ms: i64) -> Result<Vec<Count>, FleetError> {
+        let h0 = from_ms + (HOUR_MS - from_ms.rem_euclid(HOUR_MS)) % HOUR_MS;
+        let h1 = to_ms - to_ms.rem_euclid(HOUR_MS);
+        let mut acc: HashMap<(String, u8, String), u64> = HashMap::new();
+        let like = format!("{}%", prefix.replace('%', "").replace('_', "\\_"));
+        let mut add = |table: &str, a: i64, b: i64| -> Result<(), FleetError> {
+            if a >= b {
+                return Ok(());
+            }
+            let mut st = self.conn.prepare_cached(&format!(
+                "SELECT station, kind, verdict, SUM(n) FROM {table} WHERE bucket >= ?1 AND bucket < ?2 AND station LIKE ?3 ESCAPE '\\' GROUP BY station, kind, verdict"
+            ))?;
+            let rows = st.query_map(params![a, b, like], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, u8>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, i64>(3)?,
+                ))
+            })?;
+            for r in rows {
+                let (s, k, v, n) = r?;
+                *acc.entry((s, k, v)).or_default() += u64::try_from(n).unwrap_or(0);
+            }
+            Ok(())
+        };
+        if h0 < h1 {
+            add("bond_hours", h0, h1)?;
+            add("bond_minutes", from_ms, h0)?;
+            add("bond_minutes", h1, to_ms)?;
+        } else {
+            add("bond_minutes", from_ms, to_ms)?;
+        }
+        let mut out: Vec<Count> = acc
+            .into_iter()
+            .map(|((station, kind, verdict), n)| Count {
+                station,
+                kind,
+                verdict,
+                n,
+            })
+            .collect();
+        out.sort_by(|a, b| (&a.station, a.kind, &a.verdict).cmp(&(&b.station, b.kind, &b.verdict)));
+        Ok(out)
+    }
+
+    /// Minute buckets of one station.
+    pub fn minutes(
+        &self,
+        station: &str,
+        from_ms: i64,
+        to_ms: i64,
+    ) -> Result<Vec<BucketCount>, FleetError> {
+        let mut st = self.conn.prepare_cached(
+            "SELECT bucket, kind, verdict, n FROM bond_minutes WHERE station = ?1 AND bucket >= ?2 AND bucket < ?3 ORDER BY bucket",
+        )?;
+        let rows = st.query_map(params![station, from_ms, to_ms], |r| {
+            Ok(BucketCount {
+                bucket_ms: r.get(0)?,
+                kind: r.get(1)?,
+                verdict: r.get(2)?,
+                n: u64::try_from(r.get::<_, i64>(3)?).unwrap_or(0),
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Status changes of a station in `[from, to)`, preceded by the last change before
+    /// `from` (if any).
+    pub fn status_changes(
+        &self,
+        station: &str,
+        from_ms: i64,
+        to_ms: i64,
+    ) -> Result<Vec<StatusChange>, FleetError> {
+        let map = |r: &rusqlite::Row<'_>| {
+            Ok(StatusChange {
+                ts_ms: r.get(0)?,
+                state: r.get(1)?,
+                recipe: r.get(2)?,
+            })
+        };
+        let mut out = Vec::new();
+        if let Some(first) = self
+            .conn
+            .prepare_cached(
+                "SELECT ts_ms, state, recipe FROM status_log WHERE station = ?1 AND ts_ms < ?2 ORDER BY ts_ms DESC LIMIT 1",
+            )?
+            .query_row(params![station, from_ms], map)
+            .optional()?
+        {
+            out.push(first);
+        }
+        let mut st = self.conn.prepare_cached(
+            "SELECT ts_ms, state, recipe FROM status_log WHERE station = ?1 AND ts_ms >= ?2 AND ts_ms < ?3 ORDER BY ts_ms",
+        )?;
+        for r in st.query_map(params![station, from_ms, to_ms], map)? {
+            out.push(r?);
+        }
+        Ok(out)
+    }
+
+    /// Stations with a status change or bonds, whose id starts with `prefix`.
+    pub fn station_ids(&self, prefix: &str) -> Result<Vec<String>, FleetError> {
+        let like = format!("{}%", prefix.replace('%', "").replace('_', "\\_"));
+        let mut st = self.conn.prepare_cached(
+            "SELECT DISTINCT station FROM status_log WHERE station LIKE ?1 ESCAPE '\\' UNION SELECT station FROM stations WHERE station LIKE ?1 ESCAPE '\\' ORDER BY 1",
+        )?;
+        let rows = st.query_map([like], |r| r.get(0))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Alarm raises and clears of a station in `[from, to)`, oldest first.
+    pub fn alarms(
+        &self,
+        station: &str,
+        from_ms: i64,
+        to_ms: i64,
+    ) -> Result<Vec<AlarmRow>, FleetError> {
+        let mut st = self.conn.prepare_cached(
+            "SELECT station, ts_ms, code, name, raised, text_en, text_zh FROM alarms WHERE station = ?1 AND ts_ms >= ?2 AND ts_ms < ?3 ORDER BY ts_ms",
+        )?;
+        let rows = st.query_map(params![station, from_ms, to_ms], |r| {
+            Ok(AlarmRow {
+                station: r.get(0)?,
+                ts_ms: r.get(1)?,
+                code: r.get(2)?,
+                name: r.get(3)?,
+                raised: r.get::<_, i64>(4)? != 0,
+                text_en: r.get(5)?,
+                text_zh: r.get(6)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Changeovers that ended in `[from, to)` on stations starting with `prefix`.
+    pub fn changeovers(
+        &self,
+        prefix: &str,
+        from_ms: i64,
+        to_ms: i64,
+    ) -> Result<Vec<ChangeoverRow>, FleetError> {
+        let like = format!("{}%", prefix.replace('%', "").replace('_', "\\_"));
+        let mut st = self.conn.prepare_cached(
+            "SELECT station, doc FROM changeovers WHERE station LIKE ?1 ESCAPE '\\' AND ended_ms >= ?2 AND ended_ms < ?3 ORDER BY ended_ms",
+        )?;
+        let rows = st.query_map(params![like, from_ms, to_ms], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+        })?;
+        let mut out = Vec::new();
+        for r in rows {
+            let (station, doc) = r?;
+            if let Ok(msg) = serde_json::from_str(&doc) {
+                out.push(ChangeoverRow { station, msg });
+            }
+        }
+        Ok(out)
+    }
+
+    /// The newest `limit` bond samples of a station in `[from, to)`, oldest first.
+    pub fn samples(
+        &self,
+        station: &str,
+        from_ms: i64,
+        to_ms: i64,
+        ball_only: bool,
+        limit: usize,
+    ) -> Result<Vec<Sample>, FleetError> {
+        let mut st = self.conn.prepare_cached(
+            "SELECT seq, ts_ms, ball_um, dx_um, dy_um FROM bond_samples WHERE station = ?1 AND ts_ms >= ?2 AND ts_ms < ?3 AND (?4 = 0 OR kind = 0) ORDER BY seq DESC LIMIT ?5",
+        )?;
+        let rows = st.query_map(
+            params![
+                station,
+                from_ms,
+                to_ms,
+                bool_i(ball_only),
+                i64::try_from(limit).unwrap_or(i64::MAX)
+            ],
+            |r| {
+                Ok(Sample {
+                    seq: u64::try_from(r.get::<_, i64>(0)?).unwrap_or(0),
+                    ts_ms: r.get(1)?,
+                    ball_um: r.get(2)?,
+                    dx_um: r.get(3)?,
+                    dy_um: r.get(4)?,
+                })
+            },
+        )?;
+        let mut v: Vec<Sample> = rows.collect::<Result<_, _>>()?;
+        v.reverse();
+        Ok(v)
+    }
+
+    /// Drops single bonds older than the retention.
+    pub fn prune_samples(&mut self, now_ms: i64) -> Result<usize, FleetError> {
+        let cut = now_ms - SAMPLE_RETENTION_DAYS * 24 * HOUR_MS;
+        Ok(self
+            .conn
+            .execute("DELETE FROM bond_samples WHERE ts_ms < ?1", [cut])?)
+    }
+
+    /// Records a command sent.
+    pub fn record_command(&mut self, c: &CommandRow) -> Result<(), FleetError> {
+        self.conn.execute(
+            "INSERT OR REPLACE INTO commands (request_id, station, kind, sent_ms, summary, by_user) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![c.request_id, c.station, c.kind, c.sent_ms, c.summary, c.by_user],
+        )?;
+        Ok(())
+    }
+
+    /// Records a station's answer; `false` when no such command was sent by us.
+    pub fn record_result(&mut self, station: &str, r: &CmdResult) -> Result<bool, FleetError> {
+        let Some(id) = &r.request_id else {
+            return Ok(false);
+        };
+        let n = self.conn.execute(
+            "UPDATE commands SET ok = ?1, error = ?2, answered_ms = ?3 WHERE request_id = ?4 AND station = ?5",
+            params![bool_i(r.ok), r.error, now_ms(), id, station],
+        )?;
+        Ok(n > 0)
+    }
+
+    /// The newest commands.
+    pub fn commands(&self, limit: usize) -> Result<Vec<CommandRow>, FleetError> {
+        let mut st = self.conn.prepare_cached(
+            "SELECT request_id, station, kind, sent_ms, summary, by_user, ok, error, answered_ms FROM commands ORDER BY sent_ms DESC LIMIT ?1",
+        )?;
+        let rows = st.query_map([i64::try_from(limit).unwrap_or(i64::MAX)], |r| {
+            Ok(CommandRow {
+                request_id: r.get(0)?,
+                station: r.get(1)?,
+                kind: r.get(2)?,
+                sent_ms: r.get(3)?,
+                summary: r.get(4)?,
+                by_user: r.get(5)?,
+                ok: r.get::<_, Option<i64>>(6)?.map(|v| v != 0),
+                error: r.get(7)?,
+                answered_ms: r.get(8)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Adds a recipe version (a version already there is left as it is); `true` if new.
+    pub fn put_recipe(
+        &mut self,
+        name: &str,
+        version: u32,
+        state: &str,
+        doc: &str,
+        source: &str,
+    ) -> Result<bool, FleetError> {
+        let n = self.conn.execute(
+            "INSERT OR IGNORE INTO recipes (name, version, state, doc, source, added_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![name, version, state, doc, source, now_ms()],
+        )?;
+        Ok(n == 1)
+    }
+
+    /// Every recipe version, by name then version.
+    pub fn recipes(&self) -> Result<Vec<RecipeRow>, FleetError> {
+        let mut st = self.conn.prepare_cached(
+            "SELECT name, version, state, source, added_ms, doc FROM recipes ORDER BY name, version",
+        )?;
+        let rows = st.query_map([], |r| {
+            Ok(RecipeRow {
+                name: r.get(0)?,
+                version: r.get(1)?,
+                state: r.get(2)?,
+                source: r.get(3)?,
+                added_ms: r.get(4)?,
+                doc: r.get(5)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// One recipe version's document.
+    pub fn recipe(&self, name: &str, version: u32) -> Result<Option<String>, FleetError> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT doc FROM recipes WHERE name = ?1 AND version = ?2",
+                params![name, version],
+                |r| r.get(0),
+            )
+            .optional()?)
+    }
+
+    /// A user.
+    pub fn user(&self, name: &str) -> Result<Option<UserRow>, FleetError> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT name, role, phc FROM users WHERE name = ?1",
+                [name],
+                |r| {
+                    Ok(UserRow {
+                        name: r.get(0)?,
+                        role: r.get(1)?,
+                        phc: r.get(2)?,
+                    })
+                },
+            )
+            .optional()?)
+    }
+
+    /// Adds or replaces a user.
+    pub fn put_user(&mut self, u: &UserRow) -> Result<(), FleetError> {
+        self.conn.execute(
+            "INSERT OR REPLACE INTO users (name, role, phc) VALUES (?1, ?2, ?3)",
+            params![u.name, u.role, u.phc],
+        )?;
+        Ok(())
+    }
+
+    /// Adds `u` only if there is no user at all (one statement, so two first starts
+    /// cannot both succeed); whether it was added.
+    pub fn put_first_user(&mut self, u: &UserRow) -> Result<bool, FleetError> {
+        let n = self.conn.execute(
+            "INSERT INTO users (name, role, phc) SELECT ?1, ?2, ?3 \
+             WHERE NOT EXISTS (SELECT 1 FROM users)",
+            params![u.name, u.role, u.phc],
+        )?;
+        Ok(n == 1)
+    }
+
+    /// Number of users.
+    pub fn user_count(&self) -> Result<u64, FleetError> {
+        let n: i64 = self
+            .conn
+            .query_row("SELECT COUNT(*) FROM users", [], |r| r.get(0))?;
+        Ok(u64::try_from(n).unwrap_or(0))
+    }
+
+    /// A setting.
+    pub fn setting(&self, key: &str) -> Result<Option<String>, FleetError> {
+        Ok(self
+            .conn
+            .query_row("SELECT value FROM settings WHERE key = ?1", [key], |r| {
+                r.get(0)
+            })
+            .optional()?)
+    }
+
+    /// Sets a setting.
+    pub fn set_setting(&mut self, key: &str, value: &str) -> Result<(), FleetError> {
+        self.conn.execute(
+            "INSERT OR REPLACE INTO settings (key, value) VALUES (?1, ?2)",
+            params![key, value],
+        )?;
+        Ok(())
+    }
+}

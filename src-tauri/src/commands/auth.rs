@@ -1,0 +1,90 @@
+//! Sign in and out; the first administrator (first start only); users (admins only).
+
+use crate::error::{CmdError, CmdResult};
+use crate::state::AppState;
+use bonder_fleet::users::{self, ADMIN_PASSWORD_MIN, FirstAdminRefused, Session};
+use serde::Serialize;
+use tauri::State;
+
+/// Signs in.
+#[tauri::command]
+pub fn login(state: State<'_, AppState>, user: String, password: String) -> CmdResult<Session> {
+    let s = users::login(&state.sv.db(), &user, &password)?
+        .ok_or_else(|| CmdError::new("login_failed", "wrong user or password"))?;
+    tracing::info!(user = %s.user, role = %s.role, "signed in");
+    state.set_session(Some(s.clone()));
+    Ok(s)
+}
+
+/// Answer of [`first_start`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct FirstStart {
+    /// No user exists yet: the front end shows the "create the administrator" form
+    /// instead of the sign-in form.
+    pub needed: bool,
+    /// Fewest characters of the administrator's password ([`ADMIN_PASSWORD_MIN`]).
+    pub password_min: usize,
+}
+
+/// Whether this is the first start (no user yet), and the password rule.
+#[tauri::command]
+pub fn first_start(state: State<'_, AppState>) -> CmdResult<FirstStart> {
+    Ok(FirstStart {
+        needed: users::first_start_needed(&state.sv.db())?,
+        password_min: ADMIN_PASSWORD_MIN,
+    })
+}
+
+/// First start: creates the administrator (role `admin`) and signs them in. Only while
+/// no user exists; refused with `users_exist` afterwards, `name_missing` for an empty
+/// name and `password_too_short` under [`ADMIN_PASSWORD_MIN`] characters. (The front
+/// end asks for the password twice and compares.)
+#[tauri::command]
+pub fn first_admin(
+    state: State<'_, AppState>,
+    user: String,
+    password: String,
+) -> CmdResult<Session> {
+    let made = users::first_admin(&mut state.sv.db(), &user, &password)?;
+    let s = made.map_err(|why| match why {
+        FirstAdminRefused::UsersExist => {
+            CmdError::new("users_exist", "the administrator exists already: sign in")
+        }
+        FirstAdminRefused::NameMissing => CmdError::new("name_missing", "enter a user name"),
+        FirstAdminRefused::PasswordTooShort => CmdError::new(
+            "password_too_short",
+            format!("the password needs at least {ADMIN_PASSWORD_MIN} characters"),
+        ),
+    })?;
+    tracing::info!(user = %s.user, "first start: administrator created, signed in");
+    state.set_session(Some(s.clone()));
+    Ok(s)
+}
+
+/// Signs out.
+#[tauri::command]
+pub fn logout(state: State<'_, AppState>) {
+    state.set_session(None);
+}
+
+/// The signed-in user, if any.
+#[tauri::command]
+pub fn session(state: State<'_, AppState>) -> Option<Session> {
+    state.user().ok()
+}
+
+/// Adds or changes a user (admins).
+#[tauri::command]
+pub fn user_set(
+    state: State<'_, AppState>,
+    name: String,
+    role: String,
+    password: String,
+) -> CmdResult<()> {
+    let me = state.user()?;
+    if me.role != "admin" {
+        return Err(CmdError::forbidden("only admins manage users"));
+    }
+    users::set_user(&mut state.sv.db(), &name, &role, &password)?;
+    Ok(())
+}

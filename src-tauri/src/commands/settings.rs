@@ -1,0 +1,107 @@
+//! Language (the front end's strings come from here) and gateway settings.
+
+use crate::error::{CmdError, CmdResult};
+use crate::state::{AppState, GATEWAY_KEY};
+use bonder_fleet::GatewaySettings;
+use bonder_i18n::{Lang, keys, tr_args};
+use serde::Serialize;
+use std::collections::BTreeMap;
+use tauri::State;
+
+/// Key prefixes the front end uses: its own and the shared domain names.
+const PREFIXES: [&str; 6] = [
+    "sv-",
+    "state-",
+    "defect-",
+    "role-",
+    "recipe-state-",
+    "param-",
+];
+
+/// Variables used by the front end's messages (`{ $name }` in `supervisor.ftl`).
+const VARIABLES: [&str; 9] = [
+    "user", "role", "station", "a", "b", "id", "n", "path", "error",
+];
+
+/// The front end's strings in one language.
+#[derive(Debug, Clone, Serialize)]
+pub struct Strings {
+    pub lang: String,
+    pub strings: BTreeMap<String, String>,
+}
+
+/// Every string the front end needs, in `lang`.
+pub fn strings(lang: Lang) -> Strings {
+    // Messages with variables come with `{$name}` in place, for the front end to fill.
+    let placeholders: Vec<(&str, String)> = VARIABLES
+        .iter()
+        .map(|v| (*v, format!("{{${v}}}")))
+        .collect();
+    let strings = keys(lang)
+        .iter()
+        .filter(|k| PREFIXES.iter().any(|p| k.starts_with(p)))
+        .map(|k| (k.to_string(), tr_args(lang, k, &placeholders)))
+        .collect();
+    Strings {
+        lang: lang.code().into(),
+        strings,
+    }
+}
+
+/// The strings of the current language.
+#[tauri::command]
+pub fn i18n_strings(state: State<'_, AppState>) -> Strings {
+    strings(state.lang())
+}
+
+/// Switches the language; returns its strings.
+#[tauri::command]
+pub fn set_lang(state: State<'_, AppState>, lang: String) -> CmdResult<Strings> {
+    let l = Lang::from_code(&lang)
+        .ok_or_else(|| CmdError::new("invalid", format!("unknown language {lang:?}")))?;
+    state.set_lang(l)?;
+    Ok(strings(l))
+}
+
+/// The gateway settings (password left out) and whether the session is up.
+#[derive(Debug, Clone, Serialize)]
+pub struct GatewayView {
+    pub settings: Option<GatewaySettings>,
+    pub connected: bool,
+    pub last_error: Option<String>,
+}
+
+/// The gateway settings and the link's state.
+#[tauri::command]
+pub fn gateway_get(state: State<'_, AppState>) -> CmdResult<GatewayView> {
+    let saved = state.sv.db().setting(GATEWAY_KEY)?;
+    let mut settings: Option<GatewaySettings> = saved
+        .and_then(|s| serde_json::from_str(&s).ok())
+        .or_else(|| state.initial_gateway.clone());
+    if let Some(s) = settings.as_mut() {
+        s.password = s.password.as_ref().map(|_| "********".into());
+    }
+    let l = state.sv.link_state().borrow().clone();
+    Ok(GatewayView {
+        settings,
+        connected: l.connected,
+        last_error: l.last_error,
+    })
+}
+
+/// Saves the gateway settings and reconnects (supervisors and admins).
+#[tauri::command]
+pub fn gateway_set(state: State<'_, AppState>, settings: GatewaySettings) -> CmdResult<()> {
+    let me = state.user()?;
+    if bonder_fleet::users::rank(&me.role) < bonder_fleet::users::rank("supervisor") {
+        return Err(CmdError::forbidden(
+            "only supervisors and admins change the gateway",
+        ));
+    }
+    state.connect(settings.clone())?;
+    state.sv.db().set_setting(
+        GATEWAY_KEY,
+        &serde_json::to_string(&settings).unwrap_or_default(),
+    )?;
+    Ok(())
+}

@@ -1,0 +1,68 @@
+//! The error every command returns: `{code, detail}` (a stable machine code for the
+//! front end to translate or branch on, and a readable detail).
+
+use bonder_fleet::FleetError;
+use serde::Serialize;
+
+/// A command error, serialized as `{"code": "...", "detail": "..."}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, thiserror::Error)]
+#[error("{code}: {detail}")]
+pub struct CmdError {
+    pub code: String,
+    pub detail: String,
+}
+
+impl CmdError {
+    /// An error with a code.
+    pub fn new(code: &str, detail: impl Into<String>) -> CmdError {
+        CmdError {
+            code: code.into(),
+            detail: detail.into(),
+        }
+    }
+
+    /// The user is not signed in.
+    pub fn login() -> CmdError {
+        CmdError::new("login_required", "sign in first")
+    }
+
+    /// The user's role may not do this.
+    pub fn forbidden(what: &str) -> CmdError {
+        CmdError::new("forbidden", what)
+    }
+}
+
+impl From<FleetError> for CmdError {
+    fn from(e: FleetError) -> CmdError {
+        let code = match &e {
+            FleetError::Db(_) => "history",
+            FleetError::Config(_) => "settings",
+            FleetError::NotConnected => "not_connected",
+            FleetError::Mqtt(_) => "gateway",
+            FleetError::Invalid(_) => "invalid",
+            FleetError::NotFound(_) => "not_found",
+            FleetError::Export(_) => "export",
+        };
+        CmdError::new(code, e.to_string())
+    }
+}
+
+/// Result of a command.
+pub type CmdResult<T> = Result<T, CmdError>;
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn json_shape_is_pinned() {
+        let e = CmdError::new("forbidden", "only engineers send recipes");
+        assert_eq!(
+            serde_json::to_string(&e).unwrap(),
+            r#"{"code":"forbidden","detail":"only engineers send recipes"}"#
+        );
+        let e: CmdError = FleetError::NotConnected.into();
+        assert_eq!(e.code, "not_connected");
+    }
+}

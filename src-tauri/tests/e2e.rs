@@ -1,0 +1,528 @@
+//! End to end in the real webview: the supervisor binary under Xvfb, driven through
+//! `tauri-driver` + `WebKitWebDriver` (W3C WebDriver over plain HTTP), against a real
+//! mosquitto fed by a real station with its simulator: the fleet tile of the running
+//! station shows, the UI switches to Chinese, a report opens. It starts on a fresh
+//! history, so first the "create the administrator" form (no default user) is filled in.
+//!
+//! Skips (printing why) when `tauri-driver`, `WebKitWebDriver` or `Xvfb` is missing;
+//! `scripts/test-supervisor-e2e.sh` installs them. With `SUPERVISOR_SCREENSHOTS=DIR` it
+//! also writes X-level screenshots (`import -window root`) of every view in both
+//! languages (WebDriver's own screenshot hangs with WebKitWebDriver).
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests: a panic is the failure report
+
+mod common;
+
+use bonder_e2e::Mosquitto;
+use bonder_fleet::synth;
+use common::Proc;
+use serde_json::{Value, json};
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+const STATION: &str = "sz1/assembly/l1/wb-31";
+
+fn which(name: &str, extra: &[PathBuf]) -> Option<PathBuf> {
+    let from_path = std::env::var_os("PATH")
+        .map(|p| {
+            std::env::split_paths(&p)
+                .map(|d| d.join(name))
+                .collect::<Vec<_>>()
+        })
+        .unwrap_or_default();
+    extra.iter().cloned().chain(from_path).find(|p| p.is_file())
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// One HTTP/1.1 exchange (Connection: close), JSON both ways. Sent again when the
+/// connection closes without a byte of answer: tauri-driver does that when forwarding to
+/// WebKitWebDriver failed (a pooled upstream connection closed under it), so the request
+/// never got there; otherwise a click or typed keys would now and then be lost.
+fn http(port: u16, method: &str, path: &str, body: Option<&Value>) -> Value {
+    let body = body.map(Value::to_string).unwrap_or_default();
+    // One write: `write!` on the socket would send each piece in its own segment.
+    let req = format!(
+        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    let mut raw = Vec::new();
+    for _ in 0..5 {
+        let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+        s.write_all(req.as_bytes()).unwrap();
+        s.read_to_end(&mut raw).unwrap();
+        if !raw.is_empty() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let text = String::from_utf8_lossy(&raw).to_string();
+    let (head, rest) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let body = if head
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked")
+    {
+        let mut out = String::new();
+        let mut r = rest;
+        while let Some((size, tail)) = r.split_once("\r\n") {
+            let n = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
+            if n == 0 {
+                break;
+            }
+            out.push_str(&tail[..n.min(tail.len())]);
+            r = tail.get(n + 2..).unwrap_or("");
+        }
+        out
+    } else {
+        rest.to_string()
+    };
+    serde_json::from_str(&body).unwrap_or(Value::Null)
+}
+
+struct Session {
+    port: u16,
+    id: String,
+}
+
+impl Session {
+    fn path(&self, p: &str) -> String {
+        format!("/session/{}{p}", self.id)
+    }
+    fn js(&self, script: &str) -> Value {
+        http(
+            self.port,
+            "POST",
+            &self.path("/execute/sync"),
+            Some(&json!({"script": script, "args": []})),
+        )["value"]
+            .clone()
+    }
+    fn wait_js(&self, secs: u64, what: &str, script: &str) -> Value {
+        let deadline = Instant::now() + Duration::from_secs(secs);
+        loop {
+            let v = self.js(script);
+            if !v.is_null() && v != json!(false) && v != json!("") {
+                return v;
+            }
+            if Instant::now() >= deadline {
+                let page = self.js("const d = document.querySelector('dialog[open]'); if (d) return 'dialog: ' + d.innerText + ' inputs: ' + JSON.stringify([...d.querySelectorAll('input')].map((i) => i.value)) + ' focus: ' + (document.activeElement && document.activeElement.id); const v = [...document.querySelectorAll('.view')].find((v) => !v.hidden); return v ? v.innerText.slice(0, 600) : ''");
+                panic!("timed out after {secs}s waiting for {what}; the page shows: {page}");
+            }
+            std::thread::sleep(Duration::from_millis(250));
+        }
+    }
+    fn find(&self, css: &str) -> String {
+        // Retried: an element may be re-rendered between two requests.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let v = http(
+                self.port,
+                "POST",
+                &self.path("/element"),
+                Some(&json!({"using": "css selector", "value": css})),
+            );
+            if let Some(id) = v["value"]
+                .as_object()
+                .and_then(|o| o.values().next())
+                .and_then(Value::as_str)
+            {
+                return id.to_string();
+            }
+            assert!(Instant::now() < deadline, "no element {css}: {v}");
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+    /// A click through the page's own `click()` (steady under layout changes).
+    fn js_click(&self, css: &str) {
+        let css = css.replace('"', "\\\"");
+        self.wait_js(10, css.as_str(), &format!("const e = document.querySelector(\"{css}\"); if (!e) return false; e.click(); return true"));
+    }
+    /// A real WebDriver click.
+    fn click(&self, css: &str) {
+        let e = self.find(css);
+        http(
+            self.port,
+            "POST",
+            &self.path(&format!("/element/{e}/click")),
+            Some(&json!({})),
+        );
+    }
+    /// Types into an input (WebDriver "element clear" and "send keys"); typed again
+    /// if the input does not hold the text afterwards (WebKitWebDriver now and then
+    /// loses the keys of a field typed into right after another).
+    fn type_into(&self, css: &str, text: &str) {
+        let check = format!(
+            "const e = document.querySelector(\"{}\"); return e !== null && e.value === {}",
+            css.replace('"', "\\\""),
+            json!(text)
+        );
+        for _ in 0..5 {
+            let e = self.find(css);
+            for (what, body) in [("clear", json!({})), ("value", json!({ "text": text }))] {
+                http(
+                    self.port,
+                    "POST",
+                    &self.path(&format!("/element/{e}/{what}")),
+                    Some(&body),
+                );
+            }
+            if self.js(&check) == json!(true) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        panic!("could not type into {css}");
+    }
+    fn text(&self, css: &str) -> String {
+        let css = css.replace('"', "\\\"");
+        self.wait_js(
+            10,
+            css.as_str(),
+            &format!("const e = document.querySelector(\"{css}\"); return e && e.innerText"),
+        )
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
+    }
+}
+
+fn screenshot(display: &str, dir: Option<&Path>, name: &str) {
+    let Some(dir) = dir else { return };
+    std::thread::sleep(Duration::from_millis(700));
+    let out = dir.join(format!("supervisor-{name}.png"));
+    let st = Command::new("import")
+        .args(["-display", display, "-window", "root"])
+        .arg(&out)
+        .status()
+        .unwrap();
+    assert!(st.success(), "import {name}");
+    println!("screenshot {}", out.display());
+}
+
+/// More stations for the pictures: some abnormal, changeovers, a second recipe version.
+fn synthetic_fleet(port: u16) {
+    let mut msgs = Vec::new();
+    let mut rng = synth::Rng::new(7);
+    let fleet = [
+        ("l1/wb-32", "running", 99.4, None),
+        ("l1/wb-33", "alarm", 99.1, Some(104u16)),
+        ("l1/wb-34", "paused", 99.6, None),
+        ("l1/wb-35", "running", 96.8, None),
+        ("l2/wb-41", "running", 99.8, None),
+        ("l2/wb-42", "idle", 100.0, None),
+        ("l2/wb-43", "setup", 99.9, None),
+        ("l2/wb-44", "offline", 99.0, None),
+        ("l2/wb-45", "estop", 98.9, Some(103u16)),
+    ];
+    for (i, (id, state, y, alarm)) in fleet.iter().enumerate() {
+        let s = format!("sz1/assembly/{id}");
+        let st = synth::status(
+            state,
+            "SOT23-CU20@3",
+            Some("OP1042"),
+            12_000 + i as u64 * 777,
+            if *state == "running" { 590.0 } else { 0.0 },
+            *y,
+            *alarm,
+        );
+        msgs.push((
+            format!("{s}/status"),
+            serde_json::to_vec(&st).unwrap(),
+            true,
+        ));
+        if let Some(c) = alarm {
+            msgs.push((
+                format!("{s}/alarms"),
+                serde_json::to_vec(&synth::alarm(*c, true)).unwrap(),
+                false,
+            ));
+        }
+        msgs.push((
+            format!("{s}/bonds"),
+            serde_json::to_vec(&synth::bonds(&mut rng, 1, 200, 1.0 - y / 100.0)).unwrap(),
+            false,
+        ));
+    }
+    for (n, s) in [STATION, "sz1/assembly/l1/wb-32", "sz1/assembly/l2/wb-41"]
+        .iter()
+        .enumerate()
+    {
+        for k in 0..4 {
+            let steps: Vec<(&str, f64)> = synth::STEPS
+                .iter()
+                .enumerate()
+                .map(|(j, name)| (*name, 2.0 + j as f64 * 1.5 + rng.f() * 4.0))
+                .collect();
+            let c = synth::changeover(
+                &format!("co-{n}-{k}"),
+                "SOT23-AU25@7",
+                "SOT23-CU20@3",
+                30.0 + 50.0 * k as f64,
+                &steps,
+                3.0 + rng.f() * 2.0,
+                10.0 + rng.f() * 4.0,
+            );
+            msgs.push((
+                format!("{s}/changeovers"),
+                serde_json::to_vec(&c).unwrap(),
+                false,
+            ));
+        }
+    }
+    let mut r = bonder_core::Recipe::default_cu();
+    r.version = 4;
+    r.ball.force_gf.0 = 26.0;
+    r.efo.fab_target_um.0 = 39.0;
+    r.limits.placement_um.0 = 3.0;
+    let cmd = json!({"v": 1, "request_id": "mes-1", "recipe": serde_json::from_str::<Value>(&r.to_json()).unwrap()});
+    msgs.push((
+        "sz1/assembly/l9/wb-90/cmd/recipe".into(),
+        serde_json::to_vec(&cmd).unwrap(),
+        false,
+    ));
+    common::publish(port, "synthetic-fleet", msgs);
+}
+
+#[test]
+fn supervisor_in_the_real_webview() {
+    let tools = std::env::var_os("HOME")
+        .map(|h| PathBuf::from(h).join(".cache/bonder-hmi/tools/bin/tauri-driver"));
+    let extra: Vec<PathBuf> = std::env::var_os("TAURI_DRIVER")
+        .map(PathBuf::from)
+        .into_iter()
+        .chain(tools)
+        .collect();
+    let Some(driver) = which("tauri-driver", &extra) else {
+        println!(
+            "SKIPPED supervisor e2e: tauri-driver not found (PATH, $TAURI_DRIVER, ~/.cache/bonder-hmi/tools/bin); scripts/test-supervisor-e2e.sh installs it with `cargo install tauri-driver --locked`"
+        );
+        return;
+    };
+    for tool in ["WebKitWebDriver", "Xvfb", "import"] {
+        if which(tool, &[]).is_none() {
+            println!(
+                "SKIPPED supervisor e2e: {tool} not found (apt: webkit2gtk-driver xvfb imagemagick; scripts/common.sh need_tauri_deps)"
+            );
+            return;
+        }
+    }
+    let shots = std::env::var_os("SUPERVISOR_SCREENSHOTS").map(PathBuf::from);
+    if let Some(d) = &shots {
+        std::fs::create_dir_all(d).unwrap();
+    }
+    let app = common::supervisor_bin();
+    let broker = Mosquitto::start();
+    let dir = tempfile::tempdir().unwrap();
+    let _station = common::start_station(
+        STATION,
+        &broker.url(),
+        &dir.path().join("station.sqlite"),
+        dir.path(),
+    );
+
+    let n = (90..200)
+        .find(|n| {
+            !Path::new(&format!("/tmp/.X11-unix/X{n}")).exists()
+                && !Path::new(&format!("/tmp/.X{n}-lock")).exists()
+        })
+        .unwrap();
+    let display = format!(":{n}");
+    let _xvfb = Proc(
+        Command::new("Xvfb")
+            .args([
+                display.as_str(),
+                "-screen",
+                "0",
+                "1280x800x24",
+                "-nolisten",
+                "tcp",
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !Path::new(&format!("/tmp/.X11-unix/X{n}")).exists() {
+        assert!(Instant::now() < deadline, "Xvfb {display} did not start");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let (port, native) = (free_port(), free_port());
+    let _driver = Proc(
+        Command::new(&driver)
+            .args([
+                "--port",
+                &port.to_string(),
+                "--native-port",
+                &native.to_string(),
+            ])
+            .env("DISPLAY", &display)
+            .env("WEBKIT_DISABLE_DMABUF_RENDERER", "1")
+            .env("BONDER_SUPERVISOR_DB", dir.path().join("supervisor.sqlite"))
+            .env("BONDER_SUPERVISOR_GATEWAY", broker.url())
+            .env("BONDER_SUPERVISOR_CLIENT_ID", "supervisor-e2e")
+            .env("BONDER_SUPERVISOR_LANG", "en-US")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "tauri-driver did not listen");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let caps = json!({"capabilities": {"alwaysMatch": {"browserName": "wry", "tauri:options": {"application": app}}}});
+    // tauri-driver listens before WebKitWebDriver does: retry until a session opens.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let id = loop {
+        let v = http(port, "POST", "/session", Some(&caps));
+        if let Some(id) = v["value"]["sessionId"].as_str() {
+            break id.to_string();
+        }
+        assert!(Instant::now() < deadline, "no WebDriver session: {v}");
+        std::thread::sleep(Duration::from_millis(300));
+    };
+    let s = Session { port, id };
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        s.wait_js(
+            30,
+            "the app to start",
+            "return document.body.dataset.ready === '1'",
+        );
+        // First start: no user, so the app asks for the administrator (there is no
+        // default password); the form checks the repeated password, then creates the
+        // administrator and signs them in.
+        s.wait_js(
+            10,
+            "the first-start form",
+            "return document.getElementById('setup-dialog').open",
+        );
+        assert_eq!(
+            s.text("#setup-title"),
+            "First start: create the administrator"
+        );
+        assert_eq!(s.text("#setup-rule"), "At least 8 characters.");
+        s.type_into("#setup-user", "chief");
+        s.type_into("#setup-pass", "chief-pass-1");
+        s.type_into("#setup-pass2", "chief-pass-2");
+        s.click("#setup-btn");
+        s.wait_js(
+            10,
+            "the mismatch message",
+            "return document.getElementById('setup-msg').textContent === 'The two passwords differ.'",
+        );
+        s.type_into("#setup-pass2", "chief-pass-1");
+        s.click("#setup-btn");
+        s.wait_js(
+            20,
+            "the administrator signed in",
+            "return !document.getElementById('setup-dialog').open && document.getElementById('logout-btn').hidden === false",
+        );
+        assert_eq!(s.text("#user-line"), "chief (Administrator)");
+        // The fleet tile of the running simulated station.
+        let sel = format!(".tile[data-station='{STATION}']");
+        s.wait_js(90, "the station's tile, running", &format!("const t = document.querySelector(\"{sel}\"); return t && t.querySelector('.state').textContent === 'Running' && t.textContent"));
+        let tile = s.text(&sel);
+        assert!(tile.contains("wb-31") && tile.contains("Running"), "{tile}");
+        assert_eq!(s.text("#nav-fleet"), "Fleet");
+        let dir = shots.as_deref();
+        if dir.is_some() {
+            synthetic_fleet(broker.port);
+            s.wait_js(
+                30,
+                "the synthetic fleet",
+                "return document.querySelectorAll('.tile').length >= 10",
+            );
+            pictures(&s, &display, dir, "en");
+        }
+        // Switch to Chinese.
+        s.click("#lang-toggle");
+        s.wait_js(
+            10,
+            "Chinese strings",
+            "return document.getElementById('nav-fleet').textContent === '机群'",
+        );
+        let tile = s.text(&sel);
+        assert!(tile.contains("运行"), "{tile}");
+        if dir.is_some() {
+            s.js_click("#nav-fleet");
+            pictures(&s, &display, dir, "zh");
+        }
+        // Open a report.
+        s.js_click("#nav-reports");
+        s.js("document.getElementById('report-kind').value = 'shift'; document.getElementById('report-scope').value = ''; document.getElementById('report-out').innerHTML = ''; return true");
+        s.js_click("#report-run");
+        let t = s.wait_js(20, "the shift report", &format!("const t = document.getElementById('report-table'); return t && t.textContent.includes('{STATION}') && t.textContent"));
+        assert!(t.as_str().unwrap().contains(STATION), "{t}");
+        assert!(t.as_str().unwrap().contains("合计"), "{t}");
+        println!("e2e: tile seen, Chinese shown, report opened");
+    }));
+    http(port, "DELETE", &s.path(""), None);
+    if let Err(e) = result {
+        std::panic::resume_unwind(e);
+    }
+}
+
+/// Every view, for the screenshots.
+fn pictures(s: &Session, display: &str, dir: Option<&Path>, lang: &str) {
+    s.wait_js(10, "the fleet", "document.getElementById('nav-fleet').click(); return document.querySelectorAll('.tile').length > 0");
+    screenshot(display, dir, &format!("fleet-{lang}"));
+    s.js_click(&format!(".tile[data-station='{STATION}']"));
+    s.wait_js(
+        20,
+        "the station detail",
+        "return document.querySelector('#detail-yield svg') !== null",
+    );
+    screenshot(display, dir, &format!("station-detail-{lang}"));
+    s.js_click("#nav-recipes");
+    s.wait_js(
+        20,
+        "the recipe library",
+        "return document.querySelectorAll('#recipe-table tr').length >= 4",
+    );
+    s.js("const rows = [...document.querySelectorAll('#recipe-table tr')]; for (const r of rows) { const c = r.children; if (c[0].textContent === 'SOT23-CU20' && c[1].textContent === '3') c[5].firstChild.checked = true; if (c[0].textContent === 'SOT23-CU20' && c[1].textContent === '4') c[6].firstChild.checked = true; } return true");
+    s.js_click("#diff-btn");
+    s.wait_js(
+        10,
+        "the diff",
+        "return document.getElementById('diff-table') !== null",
+    );
+    screenshot(display, dir, &format!("recipe-diff-{lang}"));
+    s.js_click("#nav-spc");
+    s.js(&format!("document.getElementById('spc-station').value = '{STATION}'; document.getElementById('spc-measure').value = 'ball_diameter'; return true"));
+    s.js_click("#spc-run");
+    s.wait_js(
+        20,
+        "the SPC chart",
+        "return document.querySelector('#spc-chart svg') !== null",
+    );
+    screenshot(display, dir, &format!("spc-{lang}"));
+    s.js_click("#nav-reports");
+    s.js("document.getElementById('report-kind').value = 'shift'; document.getElementById('report-scope').value = ''; return true");
+    s.js_click("#report-run");
+    s.wait_js(
+        20,
+        "the shift report",
+        "return document.getElementById('report-table') !== null",
+    );
+    screenshot(display, dir, &format!("report-shift-{lang}"));
+    s.js("document.getElementById('report-kind').value = 'changeover'; document.getElementById('report-period').value = '24'; return true");
+    s.js_click("#report-run");
+    s.wait_js(
+        20,
+        "the changeover report",
+        "return document.getElementById('co-table') !== null",
+    );
+    screenshot(display, dir, &format!("report-changeover-{lang}"));
+}
