@@ -104,6 +104,7 @@ param-capillary_life_touchdowns = Capillary life (touchdowns)
 
 ## Changeover report.
 co-report-title = Last { $n } changeovers: slowest steps first
+co-report-title-one = The last changeover: slowest steps first
 co-report-none = No completed changeover yet
 co-report-row = median { $median } · p90 { $p90 } · standard { $standard } min
 co-report-step = Step

@@ -104,6 +104,7 @@ param-capillary_life_touchdowns = 劈刀寿命（触碰次数）
 
 ## 换型报告。
 co-report-title = 最近 { $n } 次换型：最慢的步骤在前
+co-report-title-one = 最近一次换型：最慢的步骤在前
 co-report-none = 尚无完成的换型
 co-report-row = 中位数 { $median } · p90 { $p90 } · 标准 { $standard } 分钟
 co-report-step = 步骤

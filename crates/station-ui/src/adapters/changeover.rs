@@ -365,6 +365,15 @@ pub(crate) fn reload(inner: &Inner) {
     }
 }
 
+/// Minutes with one decimal, two under a minute (software steps take seconds).
+fn minutes(m: f64) -> String {
+    if m < 1.0 {
+        format!("{m:.2}")
+    } else {
+        format!("{m:.1}")
+    }
+}
+
 fn now_ms() -> i64 {
     SystemTime::now()
         .duration_since(SystemTime::UNIX_EPOCH)
@@ -410,6 +419,8 @@ pub(crate) fn refresh(inner: &Inner, w: &MainWindow) {
             let (n, stats) = &s.changeover.report;
             a.set_title(if *n == 0 {
                 t.t("co-report-none").into()
+            } else if *n == 1 {
+                t.t("co-report-title-one").into()
             } else {
                 t.ta("co-report-title", &[("n", n.to_string())]).into()
             });
@@ -455,8 +466,8 @@ pub(crate) fn refresh(inner: &Inner, w: &MainWindow) {
                             .ta(
                                 "co-report-row",
                                 &[
-                                    ("median", format!("{:.1}", st.median_min)),
-                                    ("p90", format!("{:.1}", st.p90_min)),
+                                    ("median", minutes(st.median_min)),
+                                    ("p90", minutes(st.p90_min)),
                                     ("standard", format!("{:.0}", st.standard_min)),
                                 ],
                             )
