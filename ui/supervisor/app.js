@@ -253,7 +253,9 @@ async function runReport() {
     } else {
       const r = await invoke("report_changeover", { scope, ...p });
       const cols = [t("sv-col-step"), t("sv-col-count"), t("sv-col-median"), t("sv-col-p90"), t("sv-col-max")];
-      const rows = r.steps.map((s) => ({ cells: [s.name, s.count, fmt(s.median_min), fmt(s.p90_min), fmt(s.max_min)] }));
+      // Station step names (select, setup, …) have the station's Fluent names.
+      const stepName = (n) => (S.strings["co-step-" + n] ?? n);
+      const rows = r.steps.map((s) => ({ cells: [stepName(s.name), s.count, fmt(s.median_min), fmt(s.p90_min), fmt(s.max_min)] }));
       rows.push({ cls: "total", cells: [t("sv-total"), r.total.count, fmt(r.total.median_min), fmt(r.total.p90_min), fmt(r.total.max_min)] });
       const lines = r.changeovers.map((c) => ({ cells: [c.station, `${c.from_recipe ?? ""} → ${c.to_recipe}`, time(c.ended_ms), fmt(c.minutes), `${c.passed ? t("sv-passed") : t("sv-failed")} ${fmt(c.pull_gf_min)} / ${fmt(c.shear_gf_min)} gf`] }));
       $("report-out").innerHTML = `<h3>${esc(t("sv-report-changeover"))} · ${esc(scope || t("sv-scope-all"))}</h3>` + table(cols, rows, "report-table") +

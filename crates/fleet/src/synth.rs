@@ -148,11 +148,14 @@ pub fn changeover(
 }
 
 /// Changeover step names (the station's guided changeover).
-pub const STEPS: [&str; 6] = [
-    "unload_recipe",
-    "capillary",
-    "wire_spool",
-    "heater_soak",
-    "teach_references",
+pub const STEPS: [&str; 9] = [
+    "select",
+    "setup",
+    "materials",
+    "kit",
+    "download",
+    "settle",
+    "pr_teach",
     "first_article",
+    "sign_off",
 ];

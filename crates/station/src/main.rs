@@ -555,6 +555,9 @@ async fn start(settings: Settings) -> anyhow::Result<Running> {
         }
     }
     ui_store::seed_recipe(&store, &recipe)?;
+    if let Some(r) = ui_store::library_version(&store, &recipe)? {
+        recipe = r;
+    }
     if sim.is_some() {
         // The built-in simulator also gets a copper recipe to change over to.
         ui_store::seed_recipe(&store, &Recipe::default_cu())?;

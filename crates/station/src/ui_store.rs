@@ -136,6 +136,25 @@ pub fn seed_recipe(store: &Store, recipe: &Recipe) -> Result<(), StoreError> {
     Ok(())
 }
 
+/// The newest released library version with the same name and the same controller block
+/// as `recipe` (so the station shows and records the library's `name@version`, not the
+/// version number inside a recipe file).
+pub fn library_version(store: &Store, recipe: &Recipe) -> Result<Option<Recipe>, StoreError> {
+    let repo = store.recipes();
+    let mut versions = repo.versions(&recipe.name)?;
+    versions.reverse();
+    for v in versions {
+        if v.state != bonder_core::recipe::RecipeState::Released {
+            continue;
+        }
+        let r = repo.get(&recipe.name, v.version)?;
+        if r.to_block() == recipe.to_block() {
+            return Ok(Some(r));
+        }
+    }
+    Ok(None)
+}
+
 /// The recipe the last completed changeover went to, when it is in the library.
 pub fn last_changeover_recipe(store: &Store) -> Result<Option<Recipe>, StoreError> {
     let all = store.reader()?.changeovers(
@@ -310,6 +329,12 @@ mod tests {
         let recipe = Recipe::default_au();
         seed_recipe(&store, &recipe).unwrap();
         seed_recipe(&store, &recipe).unwrap(); // once only
+        // The running recipe is known by its library name@version.
+        let lib = library_version(&store, &recipe).unwrap().unwrap();
+        assert_eq!(lib.id(), format!("{}@1", recipe.name));
+        let mut other = recipe.clone();
+        other.ball.force_gf.0 += 1.0;
+        assert!(library_version(&store, &other).unwrap().is_none());
         let lib = StoreRecipes {
             store: store.clone(),
             users: users(),

@@ -9,7 +9,8 @@ use std::collections::BTreeMap;
 use tauri::State;
 
 /// Key prefixes the front end uses: its own and the shared domain names.
-const PREFIXES: [&str; 6] = [
+const PREFIXES: [&str; 7] = [
+    "co-step-",
     "sv-",
     "state-",
     "defect-",
