@@ -317,6 +317,16 @@ async fn a_whole_changeover_au_to_cu_with_every_refusal_then_a_clean_pass() {
     r.sim.shutdown().await;
 }
 
+/// Select, setup and the three matching scans, by a technician.
+async fn through_materials(svc: &ChangeoverService, cu: &Recipe) {
+    svc.confirm_select("T3").await.unwrap();
+    svc.setup("T3", true).await.unwrap();
+    for (m, label) in cu_scans(cu) {
+        svc.scan(m, &label).await.unwrap();
+    }
+    svc.materials_done("T3").await.unwrap();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_restart_in_the_middle_resumes_at_the_same_step() {
     let r = rig().await;
@@ -326,12 +336,7 @@ async fn a_restart_in_the_middle_resumes_at_the_same_step() {
     {
         let svc = service(&r);
         svc.start(&n, v, None, "T3").await.unwrap();
-        svc.confirm_select("T3").await.unwrap();
-        svc.setup("T3", true).await.unwrap();
-        for (m, label) in cu_scans(&cu) {
-            svc.scan(m, &label).await.unwrap();
-        }
-        svc.materials_done("T3").await.unwrap();
+        through_materials(&svc, &cu).await;
         svc.tick_kit("capillary", true).await.unwrap();
         // The service goes away as with a crash: nothing is closed or flushed here.
     }
@@ -360,12 +365,7 @@ async fn abandoning_rolls_back_to_the_previous_recipe_verified_by_crc() {
     let (n, v) = released(&r.store, &cu);
     let svc = service(&r);
     svc.start(&n, v, None, "T3").await.unwrap();
-    svc.confirm_select("T3").await.unwrap();
-    svc.setup("T3", true).await.unwrap();
-    for (m, label) in cu_scans(&cu) {
-        svc.scan(m, &label).await.unwrap();
-    }
-    svc.materials_done("T3").await.unwrap();
+    through_materials(&svc, &cu).await;
     for k in bonder_changeover::model::KIT {
         svc.tick_kit(k.name, true).await.unwrap();
     }

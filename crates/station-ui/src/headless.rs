@@ -306,13 +306,7 @@ pub fn render_screenshots_with_simulator(
             ..SimConfig::default()
         }))
         .map_err(|e| UiError::Simulator(e.to_string()))?;
-    let recipe = bonder_core::recipe::Recipe::default_au();
-    let mut cfg = RuntimeConfig::new(sim.modbus_addr);
-    cfg.recipe = recipe.clone();
-    let station = {
-        let _guard = rt.enter();
-        Arc::new(Station::start(cfg))
-    };
+    let (recipe, station) = station_on(&rt, &sim);
     let mut opts = UiOptions::new(recipe.clone());
     opts.changeover = Some(changeover_service(&rt, &station, &recipe)?);
     if let Some(addr) = sim.camera_addr() {
@@ -453,13 +447,7 @@ pub fn measure_camera_page(
             ..SimConfig::default()
         }))
         .map_err(|e| UiError::Simulator(e.to_string()))?;
-    let recipe = bonder_core::recipe::Recipe::default_au();
-    let mut cfg = RuntimeConfig::new(sim.modbus_addr);
-    cfg.recipe = recipe.clone();
-    let station = {
-        let _guard = rt.enter();
-        Arc::new(Station::start(cfg))
-    };
+    let (recipe, station) = station_on(&rt, &sim);
     let mut opts = UiOptions::new(recipe.clone());
     let addr = sim
         .camera_addr()
@@ -546,4 +534,16 @@ pub fn measure_camera_page(
     drop(feed);
     rt.block_on(sim.shutdown());
     Ok(figures)
+}
+
+/// A station runtime on the Au demo recipe against a simulator.
+fn station_on(
+    rt: &tokio::runtime::Runtime,
+    sim: &Simulator,
+) -> (bonder_core::recipe::Recipe, Arc<Station>) {
+    let recipe = bonder_core::recipe::Recipe::default_au();
+    let mut cfg = RuntimeConfig::new(sim.modbus_addr);
+    cfg.recipe = recipe.clone();
+    let _guard = rt.enter();
+    (recipe, Arc::new(Station::start(cfg)))
 }

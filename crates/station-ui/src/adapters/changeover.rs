@@ -389,6 +389,32 @@ fn item(label: String, value: String, level: i32, done: bool) -> CoItem {
     }
 }
 
+/// A step of the plan: its name and "actual / standard min".
+fn plan_row(t: Texts, st: Step, actual: String, state: i32) -> CoStepRow {
+    CoStepRow {
+        title: t.t(&format!("co-step-{}", st.name())).into(),
+        time: t
+            .ta(
+                "co-step-time",
+                &[
+                    ("actual", actual),
+                    ("standard", format!("{:.0}", st.standard_minutes())),
+                ],
+            )
+            .into(),
+        state,
+        bar: 0.0,
+    }
+}
+
+/// "Pull/shear results (at least n, minimum x gf)".
+fn results_label(t: Texts, key: &str, n: usize, min_gf: f64) -> String {
+    t.ta(
+        key,
+        &[("n", n.to_string()), ("min", format!("{min_gf:.2}"))],
+    )
+}
+
 fn param_label(t: Texts, key: &str) -> String {
     let k = format!("param-{}", key.replace('.', "-"));
     if bonder_i18n::has_key(t.0, &k) {
@@ -442,20 +468,7 @@ pub(crate) fn refresh(inner: &Inner, w: &MainWindow) {
             let rows: Vec<CoStepRow> = if stats.is_empty() {
                 Step::ALL
                     .iter()
-                    .map(|st| CoStepRow {
-                        title: t.t(&format!("co-step-{}", st.name())).into(),
-                        time: t
-                            .ta(
-                                "co-step-time",
-                                &[
-                                    ("actual", "–".into()),
-                                    ("standard", format!("{:.0}", st.standard_minutes())),
-                                ],
-                            )
-                            .into(),
-                        state: 0,
-                        bar: 0.0,
-                    })
+                    .map(|st| plan_row(t, *st, "–".into(), 0))
                     .collect()
             } else {
                 stats
@@ -581,20 +594,7 @@ fn fill_open(
                 (None, true) => (format!("{:.1}", co.step_elapsed_s(now) / 60.0), 1),
                 _ => ("–".into(), 0),
             };
-            CoStepRow {
-                title: t.t(&format!("co-step-{}", st.name())).into(),
-                time: t
-                    .ta(
-                        "co-step-time",
-                        &[
-                            ("actual", actual),
-                            ("standard", format!("{:.0}", st.standard_minutes())),
-                        ],
-                    )
-                    .into(),
-                state,
-                bar: 0.0,
-            }
+            plan_row(t, *st, actual, state)
         })
         .collect();
     a.set_steps(model(rows));
@@ -728,22 +728,20 @@ fn fill_open(
             a.set_bond_unit_text(t.t("co-bond-unit").into());
             let fa = bonder_changeover::model::FirstArticle::new(&v.target, vec![], vec![]);
             a.set_pulls_label(
-                t.ta(
+                results_label(
+                    t,
                     "co-pulls",
-                    &[
-                        ("n", bonder_changeover::model::FA_PULLS.to_string()),
-                        ("min", format!("{:.2}", fa.pull_required_gf)),
-                    ],
+                    bonder_changeover::model::FA_PULLS,
+                    fa.pull_required_gf,
                 )
                 .into(),
             );
             a.set_shears_label(
-                t.ta(
+                results_label(
+                    t,
                     "co-shears",
-                    &[
-                        ("n", bonder_changeover::model::FA_SHEARS.to_string()),
-                        ("min", format!("{:.2}", fa.shear_required_gf)),
-                    ],
+                    bonder_changeover::model::FA_SHEARS,
+                    fa.shear_required_gf,
                 )
                 .into(),
             );
@@ -759,25 +757,13 @@ fn fill_open(
             let mut items = Vec::new();
             if let Some(fa) = &co.first_article {
                 items.push(item(
-                    t.ta(
-                        "co-pulls",
-                        &[
-                            ("n", fa.pulls_gf.len().to_string()),
-                            ("min", format!("{:.2}", fa.pull_required_gf)),
-                        ],
-                    ),
+                    results_label(t, "co-pulls", fa.pulls_gf.len(), fa.pull_required_gf),
                     format!("{:.2} gf", fa.pull_min()),
                     0,
                     true,
                 ));
                 items.push(item(
-                    t.ta(
-                        "co-shears",
-                        &[
-                            ("n", fa.shears_gf.len().to_string()),
-                            ("min", format!("{:.2}", fa.shear_required_gf)),
-                        ],
-                    ),
+                    results_label(t, "co-shears", fa.shears_gf.len(), fa.shear_required_gf),
                     format!("{:.2} gf", fa.shear_min()),
                     0,
                     true,
