@@ -43,7 +43,9 @@ pub use audit::{AuditAction, AuditEntry, AuditRecord, AuditReport};
 pub use error::StoreError;
 pub use export::EXPORT_KEYS;
 pub use reader::Reader;
-pub use recipes::{Actor, ParamChange, RecipeRepo, RecipeVersionInfo, Role, recipe_diff};
+pub use recipes::{
+    Actor, ParamChange, RecipeRepo, RecipeVersionInfo, RecipeVisionRow, Role, recipe_diff,
+};
 pub use records::{
     AlarmAck, AlarmEntry, AlarmRecord, BondRecord, Changeover, ChangeoverEnd, ChangeoverProgress,
     ChangeoverStart, ChangeoverStep, E10State, FirstArticle, Shift, ShiftNote, ShiftStart,

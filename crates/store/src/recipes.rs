@@ -234,6 +234,22 @@ fn changes_json(changes: &[ParamChange], side: fn(&ParamChange) -> &str) -> Stri
     serde_json::Value::Object(map).to_string()
 }
 
+/// A recipe's vision setup as stored (the newest teach of its name): the JSON is
+/// bonder-vision's `VisionSetup`, which the store does not interpret.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RecipeVisionRow {
+    /// The recipe's name (all its versions share the setup).
+    pub recipe_name: String,
+    /// The version that was running when it was taught.
+    pub recipe_version: u32,
+    /// When it was stored.
+    pub taught_at: OffsetDateTime,
+    /// Who taught it.
+    pub taught_by: String,
+    /// `VisionSetup` as JSON.
+    pub setup_json: String,
+}
+
 /// Recipe repository on the store's own connection; get one with [`Store::recipes`].
 #[derive(Debug, Clone, Copy)]
 pub struct RecipeRepo<'a> {
@@ -406,6 +422,97 @@ impl<'a> RecipeRepo<'a> {
         tx.commit()?;
         tracing::info!(%recipe, to = state_name(to), user = %actor.user, "recipe state changed");
         Ok(())
+    }
+
+    /// Stores a new vision setup (taught template, calibration) for the recipe `name`,
+    /// taught while `version` ran: a new row (the newest counts) and an audit row with
+    /// `summary` and the SHA-256 of the JSON, in one transaction. Technicians,
+    /// engineers and the system only.
+    pub fn save_vision(
+        &self,
+        name: &str,
+        version: u32,
+        setup_json: &str,
+        summary: &str,
+        actor: &Actor,
+    ) -> Result<(), StoreError> {
+        if !matches!(actor.role, Role::Technician | Role::Engineer | Role::System) {
+            return Err(StoreError::Forbidden {
+                action: "teach the vision",
+                role: actor.role,
+            });
+        }
+        let now = OffsetDateTime::now_utc();
+        let digest = {
+            use sha2::Digest;
+            audit::hex(&sha2::Sha256::digest(setup_json.as_bytes()))
+        };
+        let mut conn = self.store.lock();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let old: Option<String> = tx
+            .query_row(
+                "SELECT setup_json FROM recipe_vision WHERE recipe_name = ?1
+                 ORDER BY id DESC LIMIT 1",
+                params![name],
+                |r| r.get(0),
+            )
+            .optional()?;
+        tx.execute(
+            "INSERT INTO recipe_vision (recipe_name, recipe_version, taught_ms, taught_by, setup_json)
+             VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![name, version, unix_ms(now), actor.user, setup_json],
+        )?;
+        let old_value = old.map(|o| {
+            use sha2::Digest;
+            format!("sha256:{}", audit::hex(&sha2::Sha256::digest(o.as_bytes())))
+        });
+        audit::append(
+            &tx,
+            &AuditRecord {
+                time: now,
+                user: actor.user.clone(),
+                role: actor.role,
+                action: AuditAction::Modify,
+                object: format!("recipe-vision:{name}"),
+                old_value,
+                new_value: Some(format!("sha256:{digest}")),
+                reason: Some(summary.into()),
+            },
+        )?;
+        tx.commit()?;
+        tracing::info!(recipe = name, version, user = %actor.user, %summary, "vision setup stored");
+        Ok(())
+    }
+
+    /// The newest vision setup of the recipe `name` (`None`: never taught here).
+    pub fn vision(&self, name: &str) -> Result<Option<RecipeVisionRow>, StoreError> {
+        let conn = self.store.lock();
+        let row = conn
+            .query_row(
+                "SELECT recipe_name, recipe_version, taught_ms, taught_by, setup_json
+                 FROM recipe_vision WHERE recipe_name = ?1 ORDER BY id DESC LIMIT 1",
+                params![name],
+                |r| {
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        r.get::<_, i64>(1)?,
+                        r.get::<_, i64>(2)?,
+                        r.get::<_, String>(3)?,
+                        r.get::<_, String>(4)?,
+                    ))
+                },
+            )
+            .optional()?;
+        row.map(|(recipe_name, v, ms, taught_by, setup_json)| {
+            Ok(RecipeVisionRow {
+                recipe_name,
+                recipe_version: version_u32(v)?,
+                taught_at: from_unix_ms(ms),
+                taught_by,
+                setup_json,
+            })
+        })
+        .transpose()
     }
 
     /// A version that may be sent to a machine: `NotReleased` unless it is released.

@@ -27,6 +27,10 @@ const FIXTURE_BONDS: u64 = 20;
 /// Audit rows of every fixture: create, modify, release, alarm ack, changeover.
 const FIXTURE_AUDIT_ROWS: u64 = 5;
 
+/// The vision setup of the fixtures from v6 on.
+const FIXTURE_VISION: &str =
+    r#"{"template":null,"calibration":{"um_per_px_x":0.8,"um_per_px_y":0.8,"angle_rad":0.0}}"#;
+
 fn fixtures_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
 }
@@ -118,7 +122,20 @@ fn every_fixture_migrates_and_keeps_its_data() {
                 .len(),
             1
         );
-        assert_eq!(Store::verify_audit(&path).unwrap().rows, FIXTURE_AUDIT_ROWS);
+        assert_eq!(
+            Store::verify_audit(&path).unwrap().rows,
+            FIXTURE_AUDIT_ROWS + u64::from(version >= 6),
+            "v{version}"
+        );
+        // Files from v6 on carry a recipe's vision setup.
+        assert_eq!(
+            repo.vision("SOT23-AU25")
+                .unwrap()
+                .map(|v| v.setup_json)
+                .as_deref(),
+            (version >= 6).then_some(FIXTURE_VISION),
+            "v{version}"
+        );
         // Files from v5 on carry the vision's inspection of bond 3.
         let vision = r.vision_inspections(1..=FIXTURE_BONDS).unwrap();
         assert_eq!(vision.len(), usize::from(version >= 5), "v{version}");
@@ -183,6 +200,15 @@ fn generate_fixture() {
     repo.edit(1, &v2, &engineer(), "fixture edit").unwrap();
     repo.release("SOT23-AU25", 2, &engineer(), "fixture release")
         .unwrap();
+    // Since v6: the vision setup of a recipe (one more audit row).
+    repo.save_vision(
+        "SOT23-AU25",
+        2,
+        FIXTURE_VISION,
+        "fixture teach",
+        &bonder_store::Actor::new("T3", Role::Technician),
+    )
+    .unwrap();
 
     let rt = tokio::runtime::Builder::new_current_thread()
         .build()

@@ -349,3 +349,56 @@ fn malformed_or_out_of_range_imports_are_refused_and_change_nothing() {
     );
     assert_eq!(repo.versions("SOT23-CU20").unwrap().len(), 1);
 }
+
+/// The vision setup per recipe: the newest teach counts, it survives reopening the file,
+/// every teach is audited with the JSON's hash, and an operator may not teach.
+#[test]
+fn vision_setups_are_kept_per_recipe_name_and_audited() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("station.db");
+    let tech = Actor::new("T7", Role::Technician);
+    {
+        let store = Store::open(&path).unwrap();
+        let repo = store.recipes();
+        assert_eq!(repo.vision("SOT23-AU25").unwrap(), None);
+        repo.save_vision("SOT23-AU25", 1, r#"{"a":1}"#, "first teach", &tech)
+            .unwrap();
+        repo.save_vision("SOT23-AU25", 2, r#"{"a":2}"#, "re-taught", &tech)
+            .unwrap();
+        repo.save_vision("QFN-CU20", 1, r#"{"b":1}"#, "other", &engineer())
+            .unwrap();
+        let refused = repo.save_vision("SOT23-AU25", 2, "{}", "no", &operator());
+        assert!(
+            matches!(refused, Err(StoreError::Forbidden { .. })),
+            "{refused:?}"
+        );
+    }
+    let store = Store::open(&path).unwrap();
+    let repo = store.recipes();
+    let v = repo.vision("SOT23-AU25").unwrap().unwrap();
+    assert_eq!(v.setup_json, r#"{"a":2}"#);
+    assert_eq!((v.recipe_version, v.taught_by.as_str()), (2, "T7"));
+    assert_eq!(
+        repo.vision("QFN-CU20").unwrap().unwrap().setup_json,
+        r#"{"b":1}"#
+    );
+    let audit = store.reader().unwrap().audit(0, 100).unwrap();
+    let teach: Vec<_> = audit
+        .iter()
+        .filter(|a| a.object == "recipe-vision:SOT23-AU25")
+        .collect();
+    assert_eq!(teach.len(), 2);
+    assert_eq!(teach[0].old_value, None);
+    assert_eq!(teach[1].old_value, teach[0].new_value);
+    assert_eq!(teach[1].reason.as_deref(), Some("re-taught"));
+    assert!(
+        teach[1]
+            .new_value
+            .as_deref()
+            .unwrap()
+            .starts_with("sha256:"),
+        "{:?}",
+        teach[1]
+    );
+    assert_eq!(Store::verify_audit(&path).unwrap().rows, 3);
+}

@@ -5,7 +5,9 @@
 //!   don't-care centre where the ball sits).
 //! * [`Matcher`]: normalised cross-correlation, coarse to fine on a 2×2 pyramid, with a
 //!   parabolic sub-pixel peak ([`template`] says why not `imageproc`).
-//! * [`Calibration`]: px ↔ µm (serde: per recipe).
+//! * [`Calibration`]: px ↔ µm (serde: per recipe), measured on the die's pad row
+//!   ([`Calibration::from_pad_row`]).
+//! * [`VisionSetup`]: template + calibration, the JSON the station stores per recipe.
 //! * [`ball::find_ball`]: ball centre and diameter from rim edge points and a robust
 //!   circle fit.
 //! * [`Inspector`]: pad + ball → [`Inspection`] (offset in µm, verdict, confidence),
@@ -18,6 +20,7 @@ pub mod ball;
 pub mod calib;
 pub mod image;
 pub mod inspect;
+pub mod setup;
 pub mod template;
 
 pub use ball::BallFit;
@@ -26,6 +29,7 @@ pub use image::{GrayImage, ImageView};
 pub use inspect::{
     BallMeasurement, FrameInspection, Inspection, InspectionLimits, Inspector, VisionVerdict,
 };
+pub use setup::VisionSetup;
 pub use template::{Anchor, Matcher, PadMatch, Roi, TeachOptions, Template};
 
 /// Errors of the vision.
@@ -43,4 +47,6 @@ pub enum VisionError {
     BadTemplate(String),
     #[error("calibration {0:?}: pixel sizes must be > 0")]
     BadCalibration(Calibration),
+    #[error("stored vision setup: {0}")]
+    BadSetup(String),
 }
