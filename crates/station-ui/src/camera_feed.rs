@@ -20,7 +20,7 @@ use bonder_core::bond::BondKind;
 use bonder_runtime::StationEvent;
 use bonder_vision::{
     Calibration, FrameInspection, ImageView, Inspection, InspectionLimits, Inspector, Template,
-    VisionError,
+    VisionError, VisionSetup,
 };
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -78,16 +78,42 @@ pub struct CameraSettings {
     pub limits: InspectionLimits,
     /// A template taught earlier (e.g. loaded from the store); `None`: teach one.
     pub template: Option<Template>,
+    /// The pad pitch the calibration was measured on (`None`: the default calibration).
+    pub pad_pitch_um: Option<f64>,
 }
 
+/// The pixel size assumed until a recipe's calibration is measured: the simulator's
+/// camera (and a typical bonder's PR optics at high magnification).
+pub const DEFAULT_UM_PER_PX: f64 = 0.8;
+
 impl CameraSettings {
-    /// The recipe's ball and placement limits at the simulator's 0.8 µm/px.
+    /// The recipe's ball and placement limits at the default pixel size, nothing taught.
     pub fn for_recipe(recipe: &bonder_core::recipe::Recipe) -> CameraSettings {
         let l = &recipe.limits;
         CameraSettings {
-            calibration: Calibration::uniform(0.8),
+            calibration: Calibration::uniform(DEFAULT_UM_PER_PX),
             limits: InspectionLimits::new([l.ball_um[0].0, l.ball_um[1].0], l.placement_um.0),
             template: None,
+            pad_pitch_um: None,
+        }
+    }
+
+    /// The recipe's limits with its stored setup (template and calibration).
+    pub fn with_setup(recipe: &bonder_core::recipe::Recipe, setup: VisionSetup) -> CameraSettings {
+        CameraSettings {
+            calibration: setup.calibration,
+            template: setup.template,
+            pad_pitch_um: setup.pad_pitch_um,
+            ..CameraSettings::for_recipe(recipe)
+        }
+    }
+
+    /// The part that is stored per recipe.
+    pub fn setup(&self) -> VisionSetup {
+        VisionSetup {
+            template: self.template.clone(),
+            calibration: self.calibration,
+            pad_pitch_um: self.pad_pitch_um,
         }
     }
 }
@@ -141,7 +167,7 @@ struct Shared {
 #[derive(Debug)]
 pub struct CameraFeed {
     shared: Arc<Shared>,
-    settings: CameraSettings,
+    settings: Mutex<CameraSettings>,
     describe: String,
 }
 
@@ -182,7 +208,7 @@ impl CameraFeed {
         tracing::info!(source = %describe, "camera feed started");
         Ok(CameraFeed {
             shared,
-            settings,
+            settings: Mutex::new(settings),
             describe,
         })
     }
@@ -209,18 +235,55 @@ impl CameraFeed {
 
     /// Uses a new template from the next frame on.
     pub fn set_template(&self, t: Template) -> Result<(), VisionError> {
-        let insp = Inspector::new(&t, self.settings.calibration, self.settings.limits)?;
-        *lock(&self.shared.inspector) = Some(Arc::new(insp));
-        *lock(&self.shared.template) = Some(t);
+        let mut s = self.settings().clone();
+        s.template = Some(t);
+        self.apply(s)
+    }
+
+    /// Uses a new calibration (measured on a pad row of `pad_pitch_um`) from the next
+    /// frame on.
+    pub fn set_calibration(
+        &self,
+        calibration: Calibration,
+        pad_pitch_um: Option<f64>,
+    ) -> Result<(), VisionError> {
+        let mut s = self.settings().clone();
+        s.calibration = calibration;
+        s.pad_pitch_um = pad_pitch_um;
+        self.apply(s)
+    }
+
+    /// Uses other settings from the next frame on (a changeover to another recipe, or
+    /// its stored setup); refused, changing nothing, when the template or calibration
+    /// is not usable.
+    pub fn apply(&self, settings: CameraSettings) -> Result<(), VisionError> {
+        settings.setup().check()?;
+        let insp = match &settings.template {
+            Some(t) => Some(Arc::new(Inspector::new(
+                t,
+                settings.calibration,
+                settings.limits,
+            )?)),
+            None => None,
+        };
+        let mut cur = lock(&self.settings);
+        *lock(&self.shared.inspector) = insp;
+        *lock(&self.shared.template) = settings.template.clone();
+        *cur = settings;
         Ok(())
     }
 
+    /// The settings in use.
+    pub fn settings(&self) -> MutexGuard<'_, CameraSettings> {
+        lock(&self.settings)
+    }
+
     pub fn calibration(&self) -> Calibration {
-        self.settings.calibration
+        self.settings().calibration
     }
 
     pub fn limits(&self) -> InspectionLimits {
-        self.settings.limits
+        self.settings().limits
     }
 
     /// The source, for logs and the UI ("sim tcp://…", "/dev/video0").

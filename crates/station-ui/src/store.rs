@@ -8,6 +8,7 @@
 use bonder_core::counters::CounterSnapshot;
 use bonder_core::recipe::{Recipe, RecipeState, Violations};
 use bonder_i18n::Lang;
+use bonder_vision::VisionSetup;
 use std::time::SystemTime;
 
 /// Why a store refused or failed.
@@ -53,6 +54,28 @@ pub trait RecipeLibrary: Send + Sync + std::fmt::Debug {
     ) -> Result<Recipe, StoreError>;
     /// Marks a draft released (the only state that may be sent to a machine).
     fn release(&self, name: &str, version: u32, user: &str) -> Result<Recipe, StoreError>;
+    /// The newest vision setup (taught template, calibration) of the recipe `name` on
+    /// this station; `None` when never taught. A stored setup that does not read or
+    /// check is an error (`Backend`), not `None`.
+    fn vision(&self, name: &str) -> Result<Option<StoredVision>, StoreError>;
+    /// Stores a new vision setup for `recipe`'s name, taught by `user` (technicians and
+    /// up), audited.
+    fn save_vision(
+        &self,
+        recipe: &Recipe,
+        setup: &VisionSetup,
+        user: &str,
+    ) -> Result<(), StoreError>;
+}
+
+/// A recipe's vision setup as stored, with who taught it when.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredVision {
+    pub setup: VisionSetup,
+    /// The version that ran when it was taught.
+    pub recipe_version: u32,
+    pub taught_by: String,
+    pub taught_at: SystemTime,
 }
 
 /// The roles of the station, least to most rights.
@@ -177,6 +200,7 @@ pub mod mem {
     #[derive(Debug, Default)]
     pub struct MemRecipeLibrary {
         versions: Mutex<Vec<RecipeVersion>>,
+        vision: Mutex<Vec<(String, StoredVision)>>,
     }
 
     impl MemRecipeLibrary {
@@ -193,6 +217,7 @@ pub mod mem {
                 .collect();
             MemRecipeLibrary {
                 versions: Mutex::new(versions),
+                vision: Mutex::new(Vec::new()),
             }
         }
     }
@@ -257,6 +282,35 @@ pub mod mem {
             v.recipe.state = RecipeState::Released;
             v.saved_by = user.into();
             Ok(v.recipe.clone())
+        }
+
+        fn vision(&self, name: &str) -> Result<Option<StoredVision>, StoreError> {
+            Ok(lock(&self.vision)
+                .iter()
+                .rev()
+                .find(|(n, _)| n == name)
+                .map(|(_, v)| v.clone()))
+        }
+
+        fn save_vision(
+            &self,
+            recipe: &Recipe,
+            setup: &VisionSetup,
+            user: &str,
+        ) -> Result<(), StoreError> {
+            setup
+                .check()
+                .map_err(|e| StoreError::Conflict(e.to_string()))?;
+            lock(&self.vision).push((
+                recipe.name.clone(),
+                StoredVision {
+                    setup: setup.clone(),
+                    recipe_version: recipe.version,
+                    taught_by: user.into(),
+                    taught_at: SystemTime::now(),
+                },
+            ));
+            Ok(())
         }
     }
 

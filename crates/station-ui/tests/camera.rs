@@ -9,6 +9,7 @@ mod common;
 use bonder_i18n::{Lang, tr};
 use bonder_runtime::StationEvent;
 use bonder_station_ui::camera_view::Mapping;
+use bonder_station_ui::store::RecipeLibrary;
 use bonder_station_ui::{AppAdapter, CameraAdapter, Page};
 use common::{ENGINEER, OPERATOR, Rig, click, log_in, rig_with_camera};
 use slint::{ComponentHandle, Model};
@@ -52,6 +53,30 @@ fn mapping(a: &CameraAdapter<'_>) -> Mapping {
         a.get_view_width_px() as u32,
         a.get_view_height_px() as u32,
     )
+}
+
+/// Two fingers on the window: down at `half_from` px either side of `mid`, moved in
+/// steps to `half_to`, lifted.
+fn pinch(app: &bonder_station_ui::MainWindow, mid: [f32; 2], half_from: f32, half_to: f32) {
+    use i_slint_core::input::TouchPhase;
+    use i_slint_core::platform::{InternalEvent, WindowEvent};
+    let touch = |id: i32, x: f32, phase: TouchPhase| {
+        app.window()
+            .dispatch_event(WindowEvent::internal(InternalEvent::Touch {
+                id,
+                position: i_slint_core::lengths::LogicalPoint::new(x, mid[1]),
+                phase,
+            }));
+    };
+    touch(0, mid[0] - half_from, TouchPhase::Started);
+    touch(1, mid[0] + half_from, TouchPhase::Started);
+    for i in 1..=50 {
+        let h = half_from + (half_to - half_from) * i as f32 / 50.0;
+        touch(0, mid[0] - h, TouchPhase::Moved);
+        touch(1, mid[0] + h, TouchPhase::Moved);
+    }
+    touch(0, mid[0] - half_to, TouchPhase::Ended);
+    touch(1, mid[0] + half_to, TouchPhase::Ended);
 }
 
 #[test]
@@ -139,6 +164,60 @@ fn live_frames_teach_a_pad_and_inspections_join_the_bonds() {
         "the teach is audited"
     );
 
+    // The template is stored for the running recipe.
+    let stored = rig.recipes.vision("SOT23-AU25").unwrap().expect("stored");
+    assert_eq!(stored.setup.template, rig.feed().template());
+    assert_eq!(stored.taught_by, ENGINEER.0);
+    assert_eq!(stored.setup.pad_pitch_um, None);
+
+    // Calibrate: a pitch out of range is refused; 100 µm (the simulator's die) measures
+    // its 0.8 µm/px and is stored with the template.
+    a.invoke_set_calibrating(true);
+    rig.ui.tick();
+    assert!(a.get_calibrating());
+    assert!(
+        a.get_calib_text().contains("default"),
+        "{}",
+        a.get_calib_text()
+    );
+    click(app, "5");
+    assert_eq!(a.get_pitch(), "5");
+    click(app, &tr(Lang::EnUs, "cam-measure"));
+    rig.ui.tick();
+    assert_eq!(a.get_message_level(), 2, "{}", a.get_message());
+    assert!(a.get_message().contains("20"), "{}", a.get_message());
+    a.set_pitch("".into());
+    for key in ["1", "0", "0"] {
+        click(app, key);
+    }
+    click(app, &tr(Lang::EnUs, "cam-measure"));
+    rig.ui.tick();
+    assert_eq!(a.get_message_level(), 0, "{}", a.get_message());
+    assert!(
+        a.get_message().contains("Calibrated"),
+        "{}",
+        a.get_message()
+    );
+    assert!(!a.get_calibrating());
+    let umpx = rig.feed().calibration().um_per_px();
+    assert!((umpx - 0.8).abs() < 0.004, "{umpx} µm/px");
+    assert!(
+        a.get_calib_text().contains("100 µm pad pitch"),
+        "{}",
+        a.get_calib_text()
+    );
+    let stored = rig.recipes.vision("SOT23-AU25").unwrap().expect("stored");
+    assert_eq!(stored.setup.pad_pitch_um, Some(100.0));
+    assert_eq!(stored.setup.calibration, rig.feed().calibration());
+    assert!(stored.setup.template.is_some());
+    assert!(
+        rig.audit
+            .entries()
+            .iter()
+            .any(|e| e.action == "vision.calibrate" && e.user == ENGINEER.0),
+        "the calibration is audited"
+    );
+
     // Pads are found in the following frames, with their scores over the view, and the
     // bond in view gets a verdict.
     until(&rig, "pads", |a| {
@@ -203,8 +282,96 @@ fn live_frames_teach_a_pad_and_inspections_join_the_bonds() {
     rig.ui.tick();
     assert!(a.get_zoom_text().contains("×1"), "{}", a.get_zoom_text());
 
+    // Pinch with two fingers (touch points, as a panel's driver reports them): the
+    // fingers spreading from 100 to 300 px apart zoom in by their distance ratio,
+    // pinching back zooms out to the fitted view.
+    let view =
+        i_slint_backend_testing::ElementHandle::find_by_element_id(app, "CameraPage::view-area")
+            .next()
+            .expect("the view area");
+    let (pos, size) = (view.absolute_position(), view.size());
+    let (cx, cy) = (pos.x + size.width * 0.5, pos.y + size.height * 0.5);
+    pinch(app, [cx, cy], 50.0, 150.0);
+    rig.ui.tick();
+    // (The gesture starts once the distance changed by 8 px, at about 110 px: ×2.7.)
+    assert!(a.get_zoom_text().contains("×3"), "{}", a.get_zoom_text());
+    pinch(app, [cx, cy], 150.0, 30.0);
+    rig.ui.tick();
+    assert!(a.get_zoom_text().contains("×1"), "{}", a.get_zoom_text());
+
     // The production page's tile shows the camera too.
     click(app, &tr(Lang::EnUs, "nav-production"));
     until(&rig, "the tile", |a| a.get_tile().size().width > 0);
     assert!(verdicts.contains(&a.get_tile_text().to_string()));
+}
+
+/// A vision setup stored for the recipe (as the camera page or an earlier run left it)
+/// is used from the first beat without teaching; a changeover to another recipe leaves
+/// the camera untaught, and coming back brings the stored setup back.
+#[test]
+fn the_stored_vision_setup_follows_the_running_recipe() {
+    use bondersim::camera::{CameraParams, DieLayout, Scene, render};
+    use rand::SeedableRng;
+    let params = CameraParams {
+        dim_prob: 0.0,
+        noisy_prob: 0.0,
+        blur_prob: 0.0,
+        ..CameraParams::default()
+    };
+    let (f, gt) = render(
+        &Scene::bare(DieLayout::default(), 3),
+        &params,
+        &mut rand_chacha::ChaCha8Rng::seed_from_u64(5),
+    );
+    let pad = gt.site_pad().unwrap();
+    let roi = bonder_vision::Roi {
+        x: (pad.centre_px.0 - 54.0).round() as u32,
+        y: (pad.centre_px.1 - 54.0).round() as u32,
+        width: 108,
+        height: 108,
+    };
+    let img = bonder_vision::ImageView::new(f.width, f.height, &f.pixels).unwrap();
+    let template =
+        bonder_vision::Template::teach(img, roi, &bonder_vision::TeachOptions::pad()).unwrap();
+    let setup = bonder_vision::VisionSetup {
+        template: Some(template),
+        calibration: bonder_vision::Calibration::uniform(0.8),
+        pad_pitch_um: Some(100.0),
+    };
+    let rig = common::rig_with_stored_vision(setup.clone());
+    assert_eq!(rig.feed().template(), None, "the feed starts untaught");
+    let app = rig.ui.window();
+    log_in(&rig, OPERATOR);
+    click(app, &tr(Lang::EnUs, "nav-camera"));
+    until(&rig, "pads found with the stored template", |a| {
+        readout(a, "cam-pads").parse::<usize>().unwrap_or(0) >= 3
+    });
+    assert_eq!(rig.feed().template(), setup.template);
+    let a = app.global::<CameraAdapter>();
+    assert!(
+        a.get_calib_text().contains("100 µm pad pitch"),
+        "{}",
+        a.get_calib_text()
+    );
+    assert!(a.get_teach_help().contains("108"), "{}", a.get_teach_help());
+
+    // Another recipe: nothing stored for it, so nothing is searched.
+    rig.station
+        .set_recipe(bonder_core::recipe::Recipe::default_cu());
+    until(&rig, "the Cu recipe untaught", |a| {
+        readout(a, "cam-pads") == "–"
+    });
+    assert_eq!(rig.feed().template(), None);
+    assert!(
+        a.get_calib_text().contains("default"),
+        "{}",
+        a.get_calib_text()
+    );
+    // Back to the Au recipe: its setup again.
+    rig.station
+        .set_recipe(bonder_core::recipe::Recipe::default_au());
+    until(&rig, "the Au setup back", |a| {
+        readout(a, "cam-pads").parse::<usize>().unwrap_or(0) >= 3
+    });
+    assert_eq!(rig.feed().calibration(), setup.calibration);
 }

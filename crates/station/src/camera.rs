@@ -11,7 +11,8 @@ use bonder_runtime::Station;
 use bonder_station_ui::camera_feed::{
     CameraFeed, CameraSettings, InspectionLog, Recorder, VisionRecord,
 };
-use bonder_store::{VisionInspection, WriteOp, WriterHandle};
+use bonder_store::{Store, VisionInspection, WriteOp, WriterHandle};
+use bonder_vision::VisionSetup;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use time::OffsetDateTime;
@@ -91,12 +92,40 @@ fn source(spec: &CameraSpec) -> anyhow::Result<Option<Box<dyn CameraSource>>> {
     })
 }
 
+/// The vision setup (taught template, calibration) stored for `recipe`'s name; `None`
+/// when none is stored, or (logged) when it cannot be read or used: the station then
+/// runs untaught and the camera page asks for a teach.
+pub fn stored_setup(store: &Store, recipe: &Recipe) -> Option<VisionSetup> {
+    let row = match store.recipes().vision(&recipe.name) {
+        Ok(row) => row?,
+        Err(e) => {
+            tracing::error!("vision setup of {}: {e}", recipe.name);
+            return None;
+        }
+    };
+    match VisionSetup::from_json(&row.setup_json) {
+        Ok(s) => {
+            tracing::info!(recipe = %recipe.name, taught_by = %row.taught_by, setup = %s.summary(), "camera: stored vision setup");
+            Some(s)
+        }
+        Err(e) => {
+            tracing::error!(
+                "the stored vision setup of {} is not usable ({e}); teach it again",
+                recipe.name
+            );
+            None
+        }
+    }
+}
+
 /// Starts the camera feed: the configured source, else the built-in simulator's camera;
-/// `None` without either. A camera that cannot be opened is logged, not fatal.
+/// `None` without either. A camera that cannot be opened is logged, not fatal. The
+/// recipe's stored `setup` (template, calibration) is used from the first frame on.
 pub fn start(
     configured: Option<&str>,
     sim_camera: Option<SocketAddr>,
     recipe: &Recipe,
+    setup: Option<VisionSetup>,
     station: &Station,
     writer: &WriterHandle,
 ) -> Option<Arc<CameraFeed>> {
@@ -125,7 +154,11 @@ pub fn start(
             writer: writer.clone(),
         }),
     };
-    match CameraFeed::start(src, CameraSettings::for_recipe(recipe), Some(recorder)) {
+    let settings = match setup {
+        Some(s) => CameraSettings::with_setup(recipe, s),
+        None => CameraSettings::for_recipe(recipe),
+    };
+    match CameraFeed::start(src, settings, Some(recorder)) {
         Ok(f) => Some(Arc::new(f)),
         Err(e) => {
             tracing::error!("camera feed: {e}");
@@ -145,7 +178,8 @@ mod tests {
     use std::time::{Duration, Instant};
 
     /// bondersim (camera on) → station runtime → persist sink → a real SQLite file, and
-    /// the camera feed with a pad template taught on a live frame: the inspections land
+    /// the camera feed with a pad template taught and calibrated on a live frame, stored
+    /// in the file and loaded again as after a restart: the inspections land
     /// in `vision_inspections` beside their bonds, and what the vision measured agrees
     /// with what the controller reported for the same bond (a wrong bond mapping would
     /// not).
@@ -168,7 +202,11 @@ mod tests {
         let shift: crate::ui_store::CurrentShift = Arc::new(std::sync::atomic::AtomicI64::new(1));
         cfg.sink = Some(crate::persist::sink(writer.clone(), shift));
         let station = Station::start(cfg);
-        let feed = start(None, sim.camera_addr(), &recipe, &station, &writer).unwrap();
+        assert!(
+            stored_setup(&store, &recipe).is_none(),
+            "nothing taught yet"
+        );
+        let feed = start(None, sim.camera_addr(), &recipe, None, &station, &writer).unwrap();
         // Teach the pad at the bond site of a live frame (70 µm = 87.5 px + 10 px).
         let end = Instant::now() + Duration::from_secs(10);
         let frame = loop {
@@ -188,7 +226,55 @@ mod tests {
         };
         let t =
             bonder_vision::Template::teach(img, roi, &bonder_vision::TeachOptions::pad()).unwrap();
-        feed.set_template(t).unwrap();
+        // Calibrate on the same frame's pad row (the simulator's pitch is 100 µm) and
+        // store the setup in the SQLite file as the camera page does.
+        let centres: Vec<[f64; 2]> = bonder_vision::Inspector::new(
+            &t,
+            bonder_vision::Calibration::uniform(1.0),
+            feed.limits(),
+        )
+        .unwrap()
+        .find_pads(img)
+        .iter()
+        .map(|p| p.centre)
+        .collect();
+        let calib = bonder_vision::Calibration::from_pad_row(&centres, 100.0).unwrap();
+        assert!(
+            (calib.um_per_px() - 0.8).abs() < 0.004,
+            "{calib:?} from {centres:?}"
+        );
+        let setup = VisionSetup {
+            template: Some(t),
+            calibration: calib,
+            pad_pitch_um: Some(100.0),
+        };
+        store
+            .recipes()
+            .save_vision(
+                &recipe.name,
+                recipe.version,
+                &setup.to_json(),
+                &setup.summary(),
+                &bonder_store::Actor::new("T7", bonder_store::Role::Technician),
+            )
+            .unwrap();
+        // A restart: the file opened again, the feed started with what it holds, no
+        // teach.
+        drop(feed);
+        let reopened = Store::open(store.path()).unwrap();
+        let loaded = stored_setup(&reopened, &recipe).expect("the stored setup");
+        assert_eq!(loaded, setup);
+        let feed = start(
+            None,
+            sim.camera_addr(),
+            &recipe,
+            Some(loaded),
+            &station,
+            &writer,
+        )
+        .unwrap();
+        assert_eq!(feed.template(), setup.template);
+        assert_eq!(feed.calibration(), calib);
         let reader = store.reader().unwrap();
         let end = Instant::now() + Duration::from_secs(30);
         let rows = loop {

@@ -574,6 +574,7 @@ async fn start(settings: Settings) -> anyhow::Result<Running> {
         settings.camera.as_deref(),
         sim.as_ref().and_then(Simulator::camera_addr),
         &recipe,
+        camera::stored_setup(&store, &recipe),
         &station,
         &writer,
     );

@@ -5,11 +5,12 @@
 use bonder_core::recipe::Recipe;
 use bonder_station_ui::store::{
     AuditEntry, AuditLog, RecipeLibrary, RecipeVersion, Role as UiRole, StoreError as UiError,
-    UserDirectory,
+    StoredVision, UserDirectory,
 };
 use bonder_store::{
     Actor, AuditAction, AuditRecord, Role, Store, StoreError, WriteOp, WriterHandle,
 };
+use bonder_vision::VisionSetup;
 use std::sync::Arc;
 use std::time::SystemTime;
 use time::OffsetDateTime;
@@ -114,6 +115,39 @@ impl RecipeLibrary for StoreRecipes {
         repo.release(name, version, &who, "released on the station")
             .map_err(ui_err)?;
         repo.get(name, version).map_err(ui_err)
+    }
+
+    fn vision(&self, name: &str) -> Result<Option<StoredVision>, UiError> {
+        let Some(row) = self.store.recipes().vision(name).map_err(ui_err)? else {
+            return Ok(None);
+        };
+        let setup = VisionSetup::from_json(&row.setup_json).map_err(|e| {
+            UiError::Backend(format!(
+                "the stored vision setup of {name} is not usable: {e}"
+            ))
+        })?;
+        Ok(Some(StoredVision {
+            setup,
+            recipe_version: row.recipe_version,
+            taught_by: row.taught_by,
+            taught_at: SystemTime::from(row.taught_at),
+        }))
+    }
+
+    fn save_vision(&self, recipe: &Recipe, setup: &VisionSetup, user: &str) -> Result<(), UiError> {
+        setup
+            .check()
+            .map_err(|e| UiError::Conflict(e.to_string()))?;
+        self.store
+            .recipes()
+            .save_vision(
+                &recipe.name,
+                recipe.version,
+                &setup.to_json(),
+                &setup.summary(),
+                &actor(self.users.as_ref(), user),
+            )
+            .map_err(ui_err)
     }
 }
 
@@ -320,6 +354,51 @@ mod tests {
             .unwrap();
         }
         Arc::new(u)
+    }
+
+    /// The camera page's setup goes to the file and back; an operator may not store one;
+    /// a stored setup that does not read is an error naming the recipe, not a silent
+    /// "never taught".
+    #[test]
+    fn vision_setups_round_trip_through_the_store() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(Store::open(dir.path().join("s.sqlite")).unwrap());
+        let lib = StoreRecipes {
+            store: store.clone(),
+            users: users(),
+        };
+        let recipe = Recipe::default_au();
+        assert_eq!(lib.vision(&recipe.name).unwrap(), None);
+        let mut setup = VisionSetup::new(bonder_vision::Calibration::uniform(0.65));
+        setup.pad_pitch_um = Some(60.0);
+        lib.save_vision(&recipe, &setup, "E7").unwrap();
+        let back = lib.vision(&recipe.name).unwrap().unwrap();
+        assert_eq!((back.setup, back.taught_by.as_str()), (setup.clone(), "E7"));
+        assert!(matches!(
+            lib.save_vision(&recipe, &setup, "OP1"),
+            Err(UiError::Conflict(_))
+        ));
+        let mut bad = setup.clone();
+        bad.calibration.um_per_px_x = -1.0;
+        assert!(matches!(
+            lib.save_vision(&recipe, &bad, "E7"),
+            Err(UiError::Conflict(_))
+        ));
+        // A file edited by hand (or a broken write) holds something unreadable.
+        store
+            .recipes()
+            .save_vision(
+                &recipe.name,
+                1,
+                "{not json",
+                "hand edit",
+                &Actor::new("E7", Role::Engineer),
+            )
+            .unwrap();
+        match lib.vision(&recipe.name) {
+            Err(UiError::Backend(m)) => assert!(m.contains(&recipe.name), "{m}"),
+            other => panic!("{other:?}"),
+        }
     }
 
     #[tokio::test]

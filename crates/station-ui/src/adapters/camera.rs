@@ -7,14 +7,14 @@
 
 use super::{model, num};
 use crate::app::Inner;
-use crate::camera_feed::FeedFrame;
+use crate::camera_feed::{CameraFeed, CameraSettings, FeedFrame};
 use crate::camera_view::{self, Mapping, OFFSET_GAIN, Overlay, View};
 use crate::store::Role;
 use crate::tr::{Arg, Message, Texts};
 use crate::ui::{AppAdapter, CamLabel, CameraAdapter, CountRow, MainWindow, Page};
 use bonder_i18n::Lang;
 use bonder_vision::{
-    ImageView, Inspector, Roi, TeachOptions, Template, VisionError, VisionVerdict,
+    Calibration, ImageView, Inspector, Roi, TeachOptions, Template, VisionError, VisionVerdict,
 };
 use slint::ComponentHandle;
 use std::rc::Rc;
@@ -24,6 +24,19 @@ use std::time::SystemTime;
 pub const MAX_ZOOM: f64 = 16.0;
 /// A drag shorter than this (screen px) is a tap, not a pan or an ROI.
 const TAP_PX: f64 = 6.0;
+/// Pad pitches the calibration accepts, µm (fine-pitch 35 µm to wide power pads).
+pub const PITCH_UM: std::ops::RangeInclusive<f64> = 20.0..=500.0;
+
+/// A two-finger pinch on the view.
+#[derive(Debug, Clone, Copy)]
+struct Pinch {
+    zoom0: f64,
+    /// The handler's last `scale`, and the fingers' distance ratio since the start.
+    last_scale: f64,
+    ratio: f64,
+    /// The frame point under the fingers' midpoint when the pinch started.
+    frame_pt: [f64; 2],
+}
 
 /// A touch-drag on the view.
 #[derive(Debug, Clone, Copy)]
@@ -43,10 +56,15 @@ pub(crate) struct CameraUiState {
     pub teach: bool,
     /// The ROI being drawn (frame px).
     pub draft: Option<Roi>,
-    /// The template taught in this session and when.
+    /// The template in use and when it was taught (this session or loaded).
     pub taught: Option<(Template, SystemTime)>,
+    /// Calibration mode: the pad pitch is entered and measured.
+    pub calibrating: bool,
+    /// The recipe (`name@version`) whose vision setup the feed has.
+    recipe_key: Option<String>,
     note: Option<(Message, i32)>,
     drag: Option<Drag>,
+    pinch: Option<Pinch>,
     /// The view changed since the last draw.
     dirty: bool,
     drawn: u64,
@@ -65,8 +83,11 @@ impl Default for CameraUiState {
             teach: false,
             draft: None,
             taught: None,
+            calibrating: false,
+            recipe_key: None,
             note: None,
             drag: None,
+            pinch: None,
             dirty: true,
             drawn: 0,
             drawn_size: (0, 0),
@@ -113,6 +134,45 @@ pub(crate) fn wire(inner: &Rc<Inner>, w: &MainWindow) {
     a.on_confirm(move || {
         if let Some(inner) = i.upgrade() {
             confirm(&inner);
+        }
+    });
+    let i = Rc::downgrade(inner);
+    a.on_set_calibrating(move |on| {
+        if let Some(inner) = i.upgrade() {
+            set_calibrating(&inner, on);
+        }
+    });
+    let i = Rc::downgrade(inner);
+    a.on_calibrate(move || {
+        if let Some(inner) = i.upgrade() {
+            calibrate(&inner);
+        }
+    });
+    let i = Rc::downgrade(inner);
+    a.on_pinch_start(move |x, y| {
+        if let Some(inner) = i.upgrade() {
+            inner.touch();
+            let m = mapping(&inner);
+            let mut s = inner.state.borrow_mut();
+            s.camera.drag = None;
+            s.camera.pinch = m.map(|m| Pinch {
+                zoom0: s.camera.zoom,
+                last_scale: 1.0,
+                ratio: 1.0,
+                frame_pt: m.to_frame([f64::from(x), f64::from(y)]),
+            });
+        }
+    });
+    let i = Rc::downgrade(inner);
+    a.on_pinch(move |scale, x, y| {
+        if let Some(inner) = i.upgrade() {
+            pinch_to(&inner, f64::from(scale), [f64::from(x), f64::from(y)]);
+        }
+    });
+    let i = Rc::downgrade(inner);
+    a.on_pinch_end(move || {
+        if let Some(inner) = i.upgrade() {
+            inner.state.borrow_mut().camera.pinch = None;
         }
     });
     let i = Rc::downgrade(inner);
@@ -176,6 +236,40 @@ fn view_of(s: &CameraUiState, f: &FeedFrame) -> View {
     }
 }
 
+/// Zooms by the pinch's `scale` (since it started) about the frame point that was under
+/// the fingers, which stays under their midpoint `p` (screen px).
+fn pinch_to(inner: &Inner, scale: f64, p: [f64; 2]) {
+    inner.touch();
+    let m = mapping(inner);
+    let frame = inner
+        .opts
+        .camera
+        .as_ref()
+        .and_then(|c| c.latest())
+        .map(|f| (f64::from(f.frame.width), f64::from(f.frame.height)));
+    let mut s = inner.state.borrow_mut();
+    let (Some(mut pinch), Some(m), Some((fw, fh))) = (s.camera.pinch, m, frame) else {
+        return;
+    };
+    if !scale.is_finite() || scale <= 0.0 || pinch.last_scale <= 0.0 {
+        return;
+    }
+    // Slint 1.18.1's handler multiplies its `scale` by (1 + step) for each step of the
+    // fingers' distance ratio, which overshoots when spreading and undershoots when
+    // pinching; the steps themselves sum to the true ratio.
+    pinch.ratio = (pinch.ratio + scale / pinch.last_scale - 1.0).max(0.01);
+    pinch.last_scale = scale;
+    s.camera.pinch = Some(pinch);
+    let zoom = (pinch.zoom0 * pinch.ratio).clamp(1.0, MAX_ZOOM);
+    let px = (m.screen[0] / fw).min(m.screen[1] / fh) * zoom;
+    s.camera.zoom = zoom;
+    s.camera.centre = Some([
+        pinch.frame_pt[0] - (p[0] - m.screen[0] / 2.0) / px,
+        pinch.frame_pt[1] - (p[1] - m.screen[1] / 2.0) / px,
+    ]);
+    s.camera.dirty = true;
+}
+
 fn drag_to(inner: &Inner, p: [f64; 2], end: bool) {
     inner.touch();
     let m = mapping(inner);
@@ -232,10 +326,248 @@ fn set_teach(inner: &Inner, on: bool) {
         ));
     } else {
         s.camera.teach = on;
+        s.camera.calibrating &= !on;
         s.camera.note = None;
     }
     s.camera.draft = None;
     s.camera.dirty = true;
+}
+
+/// Whether the user may teach and calibrate; otherwise notes the refusal.
+fn may_teach(inner: &Inner) -> bool {
+    if inner.role().is_some_and(|r| r >= Role::Technician) {
+        return true;
+    }
+    let mut s = inner.state.borrow_mut();
+    s.camera.note = Some((
+        Message::with(
+            "cam-err-role",
+            vec![(
+                "role",
+                Arg::key(format!("role-{}", Role::Technician.name())),
+            )],
+        ),
+        2,
+    ));
+    s.camera.dirty = true;
+    false
+}
+
+fn set_calibrating(inner: &Inner, on: bool) {
+    inner.touch();
+    if on && !may_teach(inner) {
+        return;
+    }
+    let pitch = inner
+        .opts
+        .camera
+        .as_ref()
+        .and_then(|f| f.settings().pad_pitch_um);
+    {
+        let mut s = inner.state.borrow_mut();
+        s.camera.calibrating = on;
+        s.camera.teach &= !on;
+        s.camera.draft = None;
+        s.camera.note = None;
+        s.camera.dirty = true;
+    }
+    if on && let Some(w) = inner.window.upgrade() {
+        w.global::<CameraAdapter>()
+            .set_pitch(pitch.map_or_else(String::new, |p| format!("{p}")).into());
+    }
+}
+
+/// Stores the feed's setup (template, calibration) for the running recipe; the note to
+/// show when that fails (the setup stays in use until the station restarts).
+fn save_setup(inner: &Inner, feed: &CameraFeed) -> Option<Message> {
+    let recipe = inner.station.recipe();
+    let user = inner
+        .state
+        .borrow()
+        .user
+        .as_ref()
+        .map(|u| u.badge.clone())
+        .unwrap_or_default();
+    let setup = feed.settings().setup();
+    match inner.opts.recipes.save_vision(&recipe, &setup, &user) {
+        Ok(()) => {
+            inner.state.borrow_mut().camera.recipe_key = Some(recipe.id());
+            None
+        }
+        Err(e) => {
+            tracing::error!("vision setup of {} not stored: {e}", recipe.name);
+            Some(Message::with(
+                "cam-err-save",
+                vec![("detail", e.to_string().into())],
+            ))
+        }
+    }
+}
+
+/// Measures the calibration on the newest frame: the pads the template finds along the
+/// die's row, at the entered pitch.
+fn calibrate(inner: &Inner) {
+    inner.touch();
+    if !may_teach(inner) {
+        return;
+    }
+    let note = |m: Message, level| {
+        let mut s = inner.state.borrow_mut();
+        s.camera.note = Some((m, level));
+        s.camera.dirty = true;
+    };
+    let Some(feed) = inner.opts.camera.clone() else {
+        return;
+    };
+    let pitch_text = inner
+        .window
+        .upgrade()
+        .map(|w| w.global::<CameraAdapter>().get_pitch().to_string())
+        .unwrap_or_default();
+    let pitch = match pitch_text.trim().parse::<f64>() {
+        Ok(p) if PITCH_UM.contains(&p) => p,
+        _ => {
+            return note(
+                Message::with(
+                    "cam-err-pitch",
+                    vec![
+                        ("value", pitch_text.into()),
+                        ("min", num(*PITCH_UM.start(), 0).into()),
+                        ("max", num(*PITCH_UM.end(), 0).into()),
+                    ],
+                ),
+                2,
+            );
+        }
+    };
+    let Some(template) = feed.template() else {
+        return note(Message::with("cam-err-calib-untaught", vec![]), 2);
+    };
+    let Some(latest) = feed.latest() else {
+        return note(Message::with("cam-err-no-frame", vec![]), 2);
+    };
+    let f = &latest.frame;
+    let found = ImageView::new(f.width, f.height, &f.pixels).and_then(|img| {
+        Ok(Inspector::new(&template, feed.calibration(), feed.limits())?.find_pads(img))
+    });
+    let centres: Vec<[f64; 2]> = match found {
+        Ok(pads) => pads.iter().map(|p| p.centre).collect(),
+        Err(e) => {
+            return note(
+                Message::with("cam-err-teach", vec![("detail", e.to_string().into())]),
+                2,
+            );
+        }
+    };
+    let Some(c) = Calibration::from_pad_row(&centres, pitch) else {
+        return note(
+            Message::with(
+                "cam-err-calib-row",
+                vec![("n", centres.len().to_string().into())],
+            ),
+            2,
+        );
+    };
+    if let Err(e) = feed.set_calibration(c, Some(pitch)) {
+        return note(
+            Message::with(
+                "cam-err-calib-range",
+                vec![("detail", e.to_string().into())],
+            ),
+            2,
+        );
+    }
+    inner.audit(
+        "vision.calibrate",
+        format!(
+            "{:.4} µm/px, {:.2} mrad from {} pads at {pitch} µm pitch on frame {}",
+            c.um_per_px(),
+            c.angle_rad * 1000.0,
+            centres.len(),
+            f.seq
+        ),
+    );
+    inner.state.borrow_mut().camera.calibrating = false;
+    let failed = save_setup(inner, &feed);
+    let level = if failed.is_some() { 2 } else { 0 };
+    note(
+        failed.unwrap_or_else(|| {
+            Message::with(
+                "cam-calib-done",
+                vec![
+                    ("umpx", format!("{:.4}", c.um_per_px()).into()),
+                    ("mrad", format!("{:.1}", c.angle_rad * 1000.0).into()),
+                    ("n", centres.len().to_string().into()),
+                    ("recipe", inner.station.recipe().name.clone().into()),
+                ],
+            )
+        }),
+        level,
+    );
+}
+
+/// Gives the feed the vision setup of the recipe the station runs, once per recipe:
+/// at the first beat (only when one is stored: the station may have started the feed
+/// with one already) and after every changeover.
+fn track_recipe(inner: &Inner) {
+    let Some(feed) = inner.opts.camera.clone() else {
+        return;
+    };
+    let recipe = inner.station.recipe();
+    let key = recipe.id();
+    let first = {
+        let s = inner.state.borrow();
+        if s.camera.recipe_key.as_deref() == Some(key.as_str()) {
+            return;
+        }
+        s.camera.recipe_key.is_none()
+    };
+    inner.state.borrow_mut().camera.recipe_key = Some(key);
+    let (settings, taught, problem) = match inner.opts.recipes.vision(&recipe.name) {
+        Ok(Some(v)) => {
+            let taught = v.setup.template.clone().map(|t| (t, v.taught_at));
+            (CameraSettings::with_setup(&recipe, v.setup), taught, None)
+        }
+        Ok(None) if first => return,
+        Ok(None) => (CameraSettings::for_recipe(&recipe), None, None),
+        Err(e) => (
+            CameraSettings::for_recipe(&recipe),
+            None,
+            Some(e.to_string()),
+        ),
+    };
+    let problem = match feed.apply(settings) {
+        Ok(()) => problem,
+        Err(e) => {
+            // Unusable: run untaught rather than with another recipe's template.
+            if let Err(e) = feed.apply(CameraSettings::for_recipe(&recipe)) {
+                tracing::error!("camera settings of {}: {e}", recipe.name);
+            }
+            Some(e.to_string())
+        }
+    };
+    let mut s = inner.state.borrow_mut();
+    s.camera.taught = if problem.is_none() { taught } else { None };
+    s.camera.teach = false;
+    s.camera.calibrating = false;
+    s.camera.draft = None;
+    s.camera.dirty = true;
+    s.camera.tile_drawn = 0;
+    if let Some(detail) = problem {
+        tracing::error!("vision setup of {}: {detail}", recipe.name);
+        s.camera.note = Some((
+            Message::with(
+                "cam-err-stored",
+                vec![
+                    ("recipe", recipe.name.clone().into()),
+                    ("detail", detail.into()),
+                ],
+            ),
+            2,
+        ));
+    } else {
+        tracing::info!(recipe = %recipe.id(), "camera: the recipe's vision setup is in use");
+    }
 }
 
 /// Teaches the drawn ROI on the newest frame and hands the template to the feed.
@@ -280,15 +612,23 @@ fn confirm(inner: &Inner) {
                 s.camera.teach = false;
                 s.camera.draft = None;
             }
-            note(
-                "cam-teach-done",
-                vec![
-                    ("w", roi.width.to_string().into()),
-                    ("h", roi.height.to_string().into()),
-                    ("n", pads.to_string().into()),
-                ],
-                0,
-            );
+            match save_setup(inner, &feed) {
+                None => note(
+                    "cam-teach-done",
+                    vec![
+                        ("w", roi.width.to_string().into()),
+                        ("h", roi.height.to_string().into()),
+                        ("n", pads.to_string().into()),
+                        ("recipe", inner.station.recipe().name.clone().into()),
+                    ],
+                    0,
+                ),
+                Some(m) => {
+                    let mut s = inner.state.borrow_mut();
+                    s.camera.note = Some((m, 2));
+                    s.camera.dirty = true;
+                }
+            }
         }
         Err(e) => {
             let (key, args): (&'static str, Vec<(&'static str, Arg)>) = match &e {
@@ -311,6 +651,7 @@ fn confirm(inner: &Inner) {
 
 /// Takes the newest frame and redraws what is shown (called every UI beat).
 pub(crate) fn refresh(inner: &Inner, w: &MainWindow) {
+    track_recipe(inner);
     let app = w.global::<AppAdapter>();
     if !app.get_logged_in() {
         return;
@@ -446,6 +787,11 @@ fn set_texts(a: &CameraAdapter<'_>, t: Texts) {
     a.set_confirm_text(t.t("cam-confirm").into());
     a.set_cancel_text(t.t("cam-cancel").into());
     a.set_teach_title(t.t("cam-teach-title").into());
+    a.set_calibrate_text(t.t("cam-calibrate").into());
+    a.set_calib_title(t.t("cam-calib-title").into());
+    a.set_calib_help(t.t("cam-calib-help").into());
+    a.set_measure_text(t.t("cam-measure").into());
+    a.set_pitch_label(t.t("cam-pitch").into());
     a.set_tile_title(t.t("cam-tile-title").into());
 }
 
@@ -560,6 +906,25 @@ fn set_readouts(inner: &Inner, a: &CameraAdapter<'_>, t: Texts, f: Option<&FeedF
             .collect(),
     ));
     let s = inner.state.borrow();
+    a.set_calibrating(s.camera.calibrating);
+    if let Some(feed) = &inner.opts.camera {
+        let st = feed.settings();
+        let umpx = format!("{:.4}", st.calibration.um_per_px());
+        a.set_calib_text(
+            match st.pad_pitch_um {
+                Some(p) => t.ta(
+                    "cam-calib-measured",
+                    &[
+                        ("umpx", umpx),
+                        ("pitch", format!("{p}")),
+                        ("mrad", format!("{:.1}", st.calibration.angle_rad * 1000.0)),
+                    ],
+                ),
+                None => t.ta("cam-calib-default", &[("umpx", umpx)]),
+            }
+            .into(),
+        );
+    }
     a.set_teach(s.camera.teach);
     a.set_can_confirm(s.camera.teach && s.camera.draft.is_some() && f.is_some());
     let help = if s.camera.teach {

@@ -6,9 +6,10 @@ use bonder_i18n::Lang;
 use bonder_runtime::{RuntimeConfig, Station};
 use bonder_station_ui::camera_feed::{CameraFeed, CameraSettings, MemInspectionLog, Recorder};
 use bonder_station_ui::store::mem::{MemAuditLog, MemRecipeLibrary, MemUserDirectory};
-use bonder_station_ui::store::{Role, UserDirectory, UserRecord};
+use bonder_station_ui::store::{RecipeLibrary, Role, UserDirectory, UserRecord};
 use bonder_station_ui::users::hash_pin;
 use bonder_station_ui::{MainWindow, SessionAdapter, StationUi, UiOptions};
+use bonder_vision::VisionSetup;
 use bondersim::{SimConfig, Simulator, WireRate};
 use i_slint_backend_testing::{AccessibleRole, ElementHandle, ElementRoot};
 use slint::ComponentHandle;
@@ -29,21 +30,36 @@ pub struct Rig {
     pub changeover: Arc<bonder_changeover::ChangeoverService>,
     /// The camera feed's bond inspections (with [`rig_with_camera`]).
     pub inspections: Arc<MemInspectionLog>,
+    /// The camera feed (with [`rig_with_camera`]).
+    pub camera: Option<Arc<CameraFeed>>,
     pub rt: tokio::runtime::Runtime,
     pub _dir: tempfile::TempDir,
 }
 
+impl Rig {
+    /// The camera feed; panics without one.
+    pub fn feed(&self) -> Arc<CameraFeed> {
+        self.camera.clone().expect("a rig with a camera")
+    }
+}
+
 /// Starts everything on the testing backend (no event loop, no pixels).
 pub fn rig() -> Rig {
-    rig_with(false)
+    rig_with(false, None)
 }
 
 /// [`rig`] with the simulator's camera feeding the camera page.
 pub fn rig_with_camera() -> Rig {
-    rig_with(true)
+    rig_with(true, None)
 }
 
-fn rig_with(camera: bool) -> Rig {
+/// [`rig_with_camera`] with a vision setup stored for the recipe before the UI starts
+/// (the feed itself starts untaught).
+pub fn rig_with_stored_vision(setup: VisionSetup) -> Rig {
+    rig_with(true, Some(setup))
+}
+
+fn rig_with(camera: bool, stored: Option<VisionSetup>) -> Rig {
     i_slint_backend_testing::init_no_event_loop();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -83,6 +99,9 @@ fn rig_with(camera: bool) -> Rig {
             .unwrap();
     }
     let recipes = Arc::new(MemRecipeLibrary::new([recipe.clone()]));
+    if let Some(setup) = stored {
+        recipes.save_vision(&recipe, &setup, ENGINEER.0).unwrap();
+    }
     let audit = Arc::new(MemAuditLog::default());
     // The changeover runs over a real SQLite file with the Au and Cu recipes released.
     let dir = tempfile::tempdir().unwrap();
@@ -123,6 +142,7 @@ fn rig_with(camera: bool) -> Rig {
         .unwrap();
         opts.camera = Some(Arc::new(feed));
     }
+    let camera_feed = opts.camera.clone();
     let ui = StationUi::new(station.clone(), rt.handle().clone(), opts).unwrap();
     ui.window().show().unwrap();
     Rig {
@@ -133,6 +153,7 @@ fn rig_with(camera: bool) -> Rig {
         audit,
         changeover,
         inspections,
+        camera: camera_feed,
         rt,
         _dir: dir,
     }
