@@ -378,6 +378,12 @@ impl StationUi {
         adapters::camera::teach_centre(&self.inner, half)
     }
 
+    /// Opens the camera page's calibration with `pitch` entered (screenshots, demos);
+    /// with `measure`, measures it as the Measure button does.
+    pub fn calibrate_camera(&self, pitch: &str, measure: bool) {
+        adapters::camera::calibrate_with(&self.inner, pitch, measure);
+    }
+
     /// Shows a page.
     pub fn show_page(&self, page: Page) {
         navigate(&self.inner, page);

@@ -148,6 +148,24 @@ pub fn render_screenshots(
             written.push(path);
         }
     }
+    if camera.is_some() {
+        // The calibration: the pitch entered, then measured (its message shown).
+        for (stem, measure) in [("camera-calibrate", false), ("camera-calibrated", true)] {
+            for lang in Lang::ALL {
+                ui.force_login(demo.clone(), lang);
+                ui.show_page(Page::Camera);
+                ui.calibrate_camera("100", measure);
+                for _ in 0..2 {
+                    ui.refresh_now();
+                    draw(&window, w, h)?;
+                }
+                let buffer = draw(&window, w, h)?;
+                let path = out_dir.join(format!("{stem}-{}.png", lang.code()));
+                write_png(&path, &buffer, w, h)?;
+                written.push(path);
+            }
+        }
+    }
     if let Some(svc) = changeover {
         let shoot = |stem: &str, written: &mut Vec<PathBuf>| -> Result<(), UiError> {
             for lang in Lang::ALL {

@@ -1030,6 +1030,17 @@ pub(crate) fn teach_centre(inner: &Inner, half: u32) -> bool {
     inner.state.borrow().camera.taught.is_some()
 }
 
+/// Opens the calibration with `pitch` entered and, with `measure`, measures it.
+pub(crate) fn calibrate_with(inner: &Inner, pitch: &str, measure: bool) {
+    set_calibrating(inner, true);
+    if let Some(w) = inner.window.upgrade() {
+        w.global::<CameraAdapter>().set_pitch(pitch.into());
+    }
+    if measure {
+        calibrate(inner);
+    }
+}
+
 /// Forces a redraw of the camera view on the next beat.
 pub(crate) fn invalidate(inner: &Inner) {
     let mut s = inner.state.borrow_mut();
