@@ -12,3 +12,7 @@ cd "$REPO"
 # The supervisor's tests run target/debug/bonder-station, which this builds first (the
 # station package has integration tests); see station_bin() in src-tauri/tests/common.
 cargo test --workspace "$@"
+# The V4L2 camera source (feature `v4l`, bindgen needs libclang): builds, and refuses a
+# missing or wrong device clearly. No USB camera is attached in CI.
+need_apt libclang-dev
+cargo test -p bonder-camera --features v4l --lib

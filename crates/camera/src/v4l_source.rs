@@ -204,4 +204,18 @@ mod tests {
         assert_eq!(luma(&buf, 2, 2, 6, Layout::Yuyv), vec![10, 11, 20, 21]);
         assert_eq!(luma(&[1, 2, 3, 4], 2, 2, 2, Layout::Grey), vec![1, 2, 3, 4]);
     }
+
+    /// A camera that is not there, or a device that is no camera, is a `Device` error
+    /// naming what failed (the station logs it and runs without the camera).
+    #[test]
+    fn a_missing_or_wrong_device_is_a_clear_error() {
+        match V4lCamera::open("/dev/video-not-here", 1024, 768, 30) {
+            Err(CameraError::Device(m)) => assert!(m.contains("/dev/video-not-here"), "{m}"),
+            other => panic!("{other:?}"),
+        }
+        match V4lCamera::open("/dev/null", 1024, 768, 30) {
+            Err(CameraError::Device(m)) => assert!(m.contains("format"), "{m}"),
+            other => panic!("{other:?}"),
+        }
+    }
 }
