@@ -126,7 +126,7 @@ fn fleet_recipe_backfill_and_spc_through_the_commands() {
     // First start: no user at all, so no default `admin`/`admin`.
     assert_eq!(
         call(&w, "first_start", json!({})).unwrap(),
-        json!({"needed": true, "password_min": 8})
+        json!({"needed": true, "password_min": 8, "user_password_min": 4})
     );
     assert_eq!(app.state::<AppState>().sv.db().user_count().unwrap(), 0);
     assert_eq!(
@@ -359,4 +359,336 @@ fn fleet_recipe_backfill_and_spc_through_the_commands() {
     // Language switch: the strings come back in Chinese.
     let zh = call(&w, "set_lang", json!({"lang":"zh-CN"})).unwrap();
     assert_eq!(zh["strings"]["sv-nav-fleet"], "机群");
+}
+
+/// A supervisor app on `db`, connected to `url` as `client_id`.
+fn open_app(
+    db: &std::path::Path,
+    url: &str,
+    client_id: &str,
+) -> (tauri::App<MockRuntime>, WebviewWindow<MockRuntime>) {
+    let state = AppState::open(
+        db,
+        Some(url.to_string()),
+        Some(client_id.into()),
+        Some("en-US"),
+    )
+    .unwrap();
+    let app = bonder_supervisor::setup(mock_builder(), state)
+        .build(mock_context(noop_assets()))
+        .unwrap();
+    let w = tauri::WebviewWindowBuilder::new(&app, "main", Default::default())
+        .build()
+        .unwrap();
+    (app, w)
+}
+
+/// The supervisor is closed while the station keeps bonding, and comes back on the same
+/// history under a session the broker does not know (a new client id: what a broker
+/// restart without persistence or an expired session amounts to), so the bonds of the
+/// pause never reach it live. The first batch after the restart starts above the
+/// history's highest seq: the supervisor asks the station for the hole by itself, the
+/// station republishes it and answers, and the history ends up without a hole, its
+/// report counting every wire once.
+#[test]
+fn a_gap_after_a_restart_is_backfilled_without_being_asked() {
+    const S: &str = "sz1/assembly/l1/wb-22";
+    let broker = Mosquitto::start();
+    let dir = tempfile::tempdir().unwrap();
+    let station_db = dir.path().join("station.sqlite");
+    let station = common::start_station(S, &broker.url(), &station_db, dir.path());
+    let db = dir.path().join("supervisor.sqlite");
+
+    // First run: bonds arrive.
+    let (app, _w) = open_app(&db, &broker.url(), "supervisor-gap-1");
+    let sv = app.state::<AppState>().sv.clone();
+    let seen = wait_for(90, "the station's first bonds in the history", || {
+        sv.flush();
+        sv.db().seq_span(S).unwrap().filter(|s| s.count >= 40)
+    });
+    assert_eq!(seen.missing(), 0, "{seen:?}");
+    // Closed: the session ends, what was received is written, the app goes away.
+    sv.disconnect();
+    sv.flush();
+    let before = sv.db().seq_span(S).unwrap().unwrap();
+    drop(app);
+    drop(sv);
+    // The station keeps bonding meanwhile (a few seconds, 100 bonds at least).
+    std::thread::sleep(Duration::from_secs(3));
+    let station_max = || {
+        bonder_store::Store::open(&station_db)
+            .unwrap()
+            .reader()
+            .unwrap()
+            .bonds_by_seq(before.last + 1..=u64::MAX >> 2)
+            .unwrap()
+            .last()
+            .map_or(0, |b| b.seq)
+    };
+    wait_for(30, "the station to bond 100 more while we are away", || {
+        (station_max() > before.last + 100).then_some(())
+    });
+
+    // Second run on the same history file.
+    let (app, w) = open_app(&db, &broker.url(), "supervisor-gap-2");
+    let sv = app.state::<AppState>().sv.clone();
+    let backfills = || -> Vec<Value> {
+        call(&w, "commands_list", json!({"limit": 100}))
+            .unwrap()
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|r| r["kind"] == "backfill")
+            .cloned()
+            .collect()
+    };
+    // It asked by itself (nobody called `backfill`), for the hole after what it had,
+    // and the station answered.
+    let asked = wait_for(60, "the automatic backfill, answered", || {
+        backfills().into_iter().find(|r| !r["ok"].is_null())
+    });
+    assert_eq!(asked["by_user"], "supervisor", "{asked}");
+    assert_eq!(asked["station"], S, "{asked}");
+    assert_eq!(asked["ok"], true, "{asked}");
+    let summary = asked["summary"].as_str().unwrap();
+    let (from, to) = summary.split_once("..=").unwrap();
+    let (from, to): (u64, u64) = (from.parse().unwrap(), to.parse().unwrap());
+    assert_eq!(from, before.last + 1, "{asked}");
+    assert!(
+        to >= before.last + 100,
+        "the hole covers the pause: {asked}"
+    );
+    assert_eq!(backfills().len(), 1, "one request: {:?}", backfills());
+
+    // Stop the station, let the last messages land, then compare at rest.
+    drop(station);
+    std::thread::sleep(Duration::from_secs(2));
+    let span = wait_for(30, "a history without holes", || {
+        sv.flush();
+        sv.db()
+            .seq_span(S)
+            .unwrap()
+            .filter(|s| s.missing() == 0 && s.last > to)
+    });
+    assert_eq!(span.first, before.first, "{span:?} vs {before:?}");
+    // Every seq the station stored in that range is in the history, counted once.
+    let stored = bonder_store::Store::open(&station_db)
+        .unwrap()
+        .reader()
+        .unwrap()
+        .bonds_by_seq(span.first..=span.last)
+        .unwrap();
+    assert_eq!(stored.len() as u64, span.count);
+    let stitches = stored.iter().filter(|b| b.kind.name() == "stitch").count() as u64;
+    let now = bonder_fleet::history::now_ms();
+    let rep = call(
+        &w,
+        "report_shift",
+        json!({"scope": S, "fromMs": now - 3_600_000, "toMs": now + 60_000}),
+    )
+    .unwrap();
+    assert_eq!(rep["total"]["bonds"].as_u64().unwrap(), span.count, "{rep}");
+    assert_eq!(rep["total"]["wires"].as_u64().unwrap(), stitches, "{rep}");
+    // And nothing more was asked for.
+    assert_eq!(backfills().len(), 1, "{:?}", backfills());
+}
+
+/// User management: only a signed-in administrator lists, adds, changes, resets and
+/// disables users (the command refuses everyone else, whatever the front end shows); a
+/// disabled user cannot sign in until enabled again; nobody disables or demotes
+/// themselves.
+#[test]
+fn users_are_managed_by_the_administrator_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = AppState::open(
+        &dir.path().join("supervisor.sqlite"),
+        None,
+        None,
+        Some("en-US"),
+    )
+    .unwrap();
+    let app = bonder_supervisor::setup(mock_builder(), state)
+        .build(mock_context(noop_assets()))
+        .unwrap();
+    let w = tauri::WebviewWindowBuilder::new(&app, "main", Default::default())
+        .build()
+        .unwrap();
+    let code = |cmd: &str, args: Value| call(&w, cmd, args).unwrap_err()["code"].clone();
+
+    // Signed out: nothing.
+    assert_eq!(code("user_list", json!({})), "login_required");
+    call(
+        &w,
+        "first_admin",
+        json!({"user":"chief","password":"chief-pass-1"}),
+    )
+    .unwrap();
+    assert_eq!(
+        call(&w, "user_list", json!({})).unwrap(),
+        json!([{"name":"chief","role":"admin","enabled":true}])
+    );
+
+    // Add, with the refusals the form shows.
+    call(
+        &w,
+        "user_add",
+        json!({"name":"wang","role":"operator","password":"pass1"}),
+    )
+    .unwrap();
+    assert_eq!(
+        code(
+            "user_add",
+            json!({"name":"wang","role":"engineer","password":"pass2"})
+        ),
+        "user_exists"
+    );
+    assert_eq!(
+        code(
+            "user_add",
+            json!({"name":" ","role":"operator","password":"pass2"})
+        ),
+        "name_missing"
+    );
+    assert_eq!(
+        code(
+            "user_add",
+            json!({"name":"li","role":"king","password":"pass2"})
+        ),
+        "role_unknown"
+    );
+    assert_eq!(
+        code(
+            "user_add",
+            json!({"name":"li","role":"operator","password":"abc"})
+        ),
+        "password_too_short"
+    );
+    assert_eq!(
+        call(
+            &w,
+            "user_add",
+            json!({"name":"li","role":"admin","password":"short12"})
+        )
+        .unwrap_err(),
+        json!({"code":"password_too_short","detail":"the password needs at least 8 characters"})
+    );
+    call(
+        &w,
+        "user_add",
+        json!({"name":"li","role":"technician","password":"pass2"}),
+    )
+    .unwrap();
+
+    // Change role, reset password, disable.
+    call(&w, "user_role", json!({"name":"li","role":"engineer"})).unwrap();
+    call(
+        &w,
+        "user_password",
+        json!({"name":"wang","password":"new-pass"}),
+    )
+    .unwrap();
+    call(&w, "user_enable", json!({"name":"wang","enabled":false})).unwrap();
+    assert_eq!(
+        code("user_role", json!({"name":"ghost","role":"engineer"})),
+        "user_unknown"
+    );
+    assert_eq!(
+        code("user_enable", json!({"name":"chief","enabled":false})),
+        "own_account"
+    );
+    assert_eq!(
+        code("user_role", json!({"name":"chief","role":"operator"})),
+        "own_account"
+    );
+    assert_eq!(
+        code(
+            "user_set",
+            json!({"name":"chief","role":"operator","password":"chief-pass-2"})
+        ),
+        "own_account"
+    );
+    assert_eq!(
+        call(&w, "user_list", json!({})).unwrap(),
+        json!([
+            {"name":"chief","role":"admin","enabled":true},
+            {"name":"li","role":"engineer","enabled":true},
+            {"name":"wang","role":"operator","enabled":false}
+        ])
+    );
+
+    // A disabled user cannot sign in (old or new password); enabled again, they can,
+    // with the new password only.
+    for password in ["pass1", "new-pass"] {
+        assert_eq!(
+            code("login", json!({"user":"wang","password":password})),
+            "login_failed"
+        );
+    }
+    call(
+        &w,
+        "login",
+        json!({"user":"chief","password":"chief-pass-1"}),
+    )
+    .unwrap();
+    call(&w, "user_enable", json!({"name":"wang","enabled":true})).unwrap();
+    assert_eq!(
+        code("login", json!({"user":"wang","password":"pass1"})),
+        "login_failed"
+    );
+    let s = call(&w, "login", json!({"user":"wang","password":"new-pass"})).unwrap();
+    assert_eq!(s, json!({"user":"wang","role":"operator"}));
+
+    // A non-administrator is refused every user command, and changes nothing.
+    for (user, password) in [("wang", "new-pass"), ("li", "pass2")] {
+        call(&w, "login", json!({"user":user,"password":password})).unwrap();
+        assert_eq!(code("user_list", json!({})), "forbidden");
+        assert_eq!(
+            code(
+                "user_add",
+                json!({"name":"eve","role":"admin","password":"eve-pass-1"})
+            ),
+            "forbidden"
+        );
+        assert_eq!(
+            code("user_role", json!({"name":user,"role":"admin"})),
+            "forbidden"
+        );
+        assert_eq!(
+            code(
+                "user_password",
+                json!({"name":"chief","password":"hijacked!"})
+            ),
+            "forbidden"
+        );
+        assert_eq!(
+            code("user_enable", json!({"name":"chief","enabled":false})),
+            "forbidden"
+        );
+        assert_eq!(
+            code(
+                "user_set",
+                json!({"name":"eve","role":"admin","password":"eve-pass-1"})
+            ),
+            "forbidden"
+        );
+    }
+    assert_eq!(
+        code("login", json!({"user":"eve","password":"eve-pass-1"})),
+        "login_failed"
+    );
+    let s = call(
+        &w,
+        "login",
+        json!({"user":"chief","password":"chief-pass-1"}),
+    )
+    .unwrap();
+    assert_eq!(s["role"], "admin");
+    assert_eq!(
+        call(&w, "user_list", json!({}))
+            .unwrap()
+            .as_array()
+            .unwrap()
+            .len(),
+        3
+    );
 }

@@ -1,7 +1,8 @@
 //! End to end in the real webview: the supervisor binary under Xvfb, driven through
 //! `tauri-driver` + `WebKitWebDriver` (W3C WebDriver over plain HTTP), against a real
 //! mosquitto fed by a real station with its simulator: the fleet tile of the running
-//! station shows, the UI switches to Chinese, a report opens. It starts on a fresh
+//! station shows, an administrator adds a user through the form, the UI switches to
+//! Chinese, a report opens. It starts on a fresh
 //! history, so first the "create the administrator" form (no default user) is filled in.
 //!
 //! Skips (printing why) when `tauri-driver`, `WebKitWebDriver` or `Xvfb` is missing;
@@ -293,8 +294,27 @@ fn synthetic_fleet(port: u16) {
     common::publish(port, "synthetic-fleet", msgs);
 }
 
-#[test]
-fn supervisor_in_the_real_webview() {
+/// The supervisor app in a real webview: Xvfb, tauri-driver (which starts
+/// WebKitWebDriver, which starts the app) and a WebDriver session. Dropping it ends the
+/// session, then the driver (and with it the app), then Xvfb.
+struct Desktop {
+    s: Session,
+    display: String,
+    driver: Proc,
+    _xvfb: Proc,
+}
+
+impl Drop for Desktop {
+    fn drop(&mut self) {
+        let (port, path) = (self.s.port, self.s.path(""));
+        // Never a panic while unwinding from a failed test.
+        let _ = std::panic::catch_unwind(|| http(port, "DELETE", &path, None));
+    }
+}
+
+/// Starts the app on the history `db`, connected to `gateway` as `client_id`; `None`
+/// (printing why) when tauri-driver, WebKitWebDriver or Xvfb is missing.
+fn desktop(db: &Path, gateway: &str, client_id: &str) -> Option<Desktop> {
     let tools = std::env::var_os("HOME")
         .map(|h| PathBuf::from(h).join(".cache/bonder-hmi/tools/bin/tauri-driver"));
     let extra: Vec<PathBuf> = std::env::var_os("TAURI_DRIVER")
@@ -306,30 +326,17 @@ fn supervisor_in_the_real_webview() {
         println!(
             "SKIPPED supervisor e2e: tauri-driver not found (PATH, $TAURI_DRIVER, ~/.cache/bonder-hmi/tools/bin); scripts/test-supervisor-e2e.sh installs it with `cargo install tauri-driver --locked`"
         );
-        return;
+        return None;
     };
     for tool in ["WebKitWebDriver", "Xvfb", "import"] {
         if which(tool, &[]).is_none() {
             println!(
                 "SKIPPED supervisor e2e: {tool} not found (apt: webkit2gtk-driver xvfb imagemagick; scripts/common.sh need_tauri_deps)"
             );
-            return;
+            return None;
         }
     }
-    let shots = std::env::var_os("SUPERVISOR_SCREENSHOTS").map(PathBuf::from);
-    if let Some(d) = &shots {
-        std::fs::create_dir_all(d).unwrap();
-    }
     let app = common::supervisor_bin();
-    let broker = Mosquitto::start();
-    let dir = tempfile::tempdir().unwrap();
-    let _station = common::start_station(
-        STATION,
-        &broker.url(),
-        &dir.path().join("station.sqlite"),
-        dir.path(),
-    );
-
     let n = (90..200)
         .find(|n| {
             !Path::new(&format!("/tmp/.X11-unix/X{n}")).exists()
@@ -337,7 +344,7 @@ fn supervisor_in_the_real_webview() {
         })
         .unwrap();
     let display = format!(":{n}");
-    let _xvfb = Proc(
+    let xvfb = Proc(
         Command::new("Xvfb")
             .args([
                 display.as_str(),
@@ -358,7 +365,7 @@ fn supervisor_in_the_real_webview() {
         std::thread::sleep(Duration::from_millis(100));
     }
     let (port, native) = (free_port(), free_port());
-    let _driver = Proc(
+    let driver = Proc(
         Command::new(&driver)
             .args([
                 "--port",
@@ -368,9 +375,9 @@ fn supervisor_in_the_real_webview() {
             ])
             .env("DISPLAY", &display)
             .env("WEBKIT_DISABLE_DMABUF_RENDERER", "1")
-            .env("BONDER_SUPERVISOR_DB", dir.path().join("supervisor.sqlite"))
-            .env("BONDER_SUPERVISOR_GATEWAY", broker.url())
-            .env("BONDER_SUPERVISOR_CLIENT_ID", "supervisor-e2e")
+            .env("BONDER_SUPERVISOR_DB", db)
+            .env("BONDER_SUPERVISOR_GATEWAY", gateway)
+            .env("BONDER_SUPERVISOR_CLIENT_ID", client_id)
             .env("BONDER_SUPERVISOR_LANG", "en-US")
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -393,8 +400,38 @@ fn supervisor_in_the_real_webview() {
         assert!(Instant::now() < deadline, "no WebDriver session: {v}");
         std::thread::sleep(Duration::from_millis(300));
     };
-    let s = Session { port, id };
-    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+    Some(Desktop {
+        s: Session { port, id },
+        display,
+        driver,
+        _xvfb: xvfb,
+    })
+}
+
+#[test]
+fn supervisor_in_the_real_webview() {
+    let shots = std::env::var_os("SUPERVISOR_SCREENSHOTS").map(PathBuf::from);
+    if let Some(d) = &shots {
+        std::fs::create_dir_all(d).unwrap();
+    }
+    let broker = Mosquitto::start();
+    let dir = tempfile::tempdir().unwrap();
+    let Some(d) = desktop(
+        &dir.path().join("supervisor.sqlite"),
+        &broker.url(),
+        "supervisor-e2e",
+    ) else {
+        return;
+    };
+    // Started once the app is: its first statuses are then paint-latency samples.
+    let _station = common::start_station(
+        STATION,
+        &broker.url(),
+        &dir.path().join("station.sqlite"),
+        dir.path(),
+    );
+    let (s, display) = (&d.s, d.display.as_str());
+    {
         s.wait_js(
             30,
             "the app to start",
@@ -413,6 +450,11 @@ fn supervisor_in_the_real_webview() {
             "First start: create the administrator"
         );
         assert_eq!(s.text("#setup-rule"), "At least 8 characters.");
+        assert_eq!(
+            s.js("return document.getElementById('nav-users').hidden"),
+            json!(true),
+            "user management is for administrators only"
+        );
         s.type_into("#setup-user", "chief");
         s.type_into("#setup-pass", "chief-pass-1");
         s.type_into("#setup-pass2", "chief-pass-2");
@@ -435,7 +477,38 @@ fn supervisor_in_the_real_webview() {
         s.wait_js(90, "the station's tile, running", &format!("const t = document.querySelector(\"{sel}\"); return t && t.querySelector('.state').textContent === 'Running' && t.textContent"));
         let tile = s.text(&sel);
         assert!(tile.contains("wb-31") && tile.contains("Running"), "{tile}");
+        // The tile's paint was measured (status time stamp to painted frame).
+        s.wait_js(
+            30,
+            "a fleet paint latency sample",
+            "return window.__fleetPaint().n > 0",
+        );
         assert_eq!(s.text("#nav-fleet"), "Fleet");
+        // User management through the form: the administrator adds a technician, who
+        // shows in the list, enabled; every target of the form is touch-sized.
+        s.js_click("#nav-users");
+        s.wait_js(
+            10,
+            "the user list",
+            "return document.querySelector(\"#user-table tr[data-user='chief']\") !== null",
+        );
+        s.type_into("#ua-name", "zhou");
+        s.js("document.getElementById('ua-role').value = 'technician'; return true");
+        s.type_into("#ua-pass", "zhou-pass");
+        s.click("#ua-add");
+        let row = s.wait_js(20, "the new user in the list", "const r = document.querySelector(\"#user-table tr[data-user='zhou']\"); return r && r.innerText");
+        let row = row.as_str().unwrap();
+        assert!(
+            row.contains("Technician") && row.contains("Enabled"),
+            "{row}"
+        );
+        assert_eq!(s.text("#users-msg"), "zhou added.");
+        let smallest = s.js("return Math.min(...[...document.querySelectorAll('#view-users button, #view-users input, #view-users select')].map((e) => e.getBoundingClientRect().height))");
+        assert!(
+            smallest.as_f64().unwrap() >= 48.0,
+            "smallest target {smallest} px"
+        );
+        s.js_click("#nav-fleet");
         let dir = shots.as_deref();
         if dir.is_some() {
             synthetic_fleet(broker.port);
@@ -444,7 +517,7 @@ fn supervisor_in_the_real_webview() {
                 "the synthetic fleet",
                 "return document.querySelectorAll('.tile').length >= 10",
             );
-            pictures(&s, &display, dir, "en");
+            pictures(s, display, dir, "en");
         }
         // Switch to Chinese.
         s.click("#lang-toggle");
@@ -457,7 +530,7 @@ fn supervisor_in_the_real_webview() {
         assert!(tile.contains("运行"), "{tile}");
         if dir.is_some() {
             s.js_click("#nav-fleet");
-            pictures(&s, &display, dir, "zh");
+            pictures(s, display, dir, "zh");
         }
         // Open a report.
         s.js_click("#nav-reports");
@@ -466,11 +539,7 @@ fn supervisor_in_the_real_webview() {
         let t = s.wait_js(20, "the shift report", &format!("const t = document.getElementById('report-table'); return t && t.textContent.includes('{STATION}') && t.textContent"));
         assert!(t.as_str().unwrap().contains(STATION), "{t}");
         assert!(t.as_str().unwrap().contains("合计"), "{t}");
-        println!("e2e: tile seen, Chinese shown, report opened");
-    }));
-    http(port, "DELETE", &s.path(""), None);
-    if let Err(e) = result {
-        std::panic::resume_unwind(e);
+        println!("e2e: tile seen, user added, Chinese shown, report opened");
     }
 }
 
@@ -525,4 +594,184 @@ fn pictures(s: &Session, display: &str, dir: Option<&Path>, lang: &str) {
         "return document.getElementById('co-table') !== null",
     );
     screenshot(display, dir, &format!("report-changeover-{lang}"));
+    s.js_click("#nav-users");
+    s.wait_js(
+        10,
+        "the user list",
+        "return document.querySelectorAll('#user-table tr[data-user]').length >= 2",
+    );
+    screenshot(display, dir, &format!("users-{lang}"));
+}
+
+/// Creates the first administrator through the first-start form.
+fn create_admin(s: &Session, user: &str, password: &str) {
+    s.wait_js(
+        30,
+        "the first-start form",
+        "return document.body.dataset.ready === '1' && document.getElementById('setup-dialog').open",
+    );
+    s.type_into("#setup-user", user);
+    s.type_into("#setup-pass", password);
+    s.type_into("#setup-pass2", password);
+    s.click("#setup-btn");
+    s.wait_js(
+        20,
+        "the administrator signed in",
+        "return !document.getElementById('setup-dialog').open && document.getElementById('logout-btn').hidden === false",
+    );
+}
+
+/// Resident memory of a process, MiB.
+fn rss_mib(pid: u32) -> f64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse::<f64>().ok())
+        })
+        .map_or(0.0, |kb| kb / 1024.0)
+}
+
+/// Descendants of `root` whose executable is named `name`.
+fn descendants_named(root: u32, name: &str) -> Vec<u32> {
+    let mut parent = std::collections::HashMap::new();
+    for e in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = e.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        // `pid (comm) state ppid …`: the comm may hold spaces, so split after the ')'.
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+            continue;
+        };
+        if let Some(ppid) = stat
+            .rsplit_once(')')
+            .and_then(|(_, rest)| rest.split_whitespace().nth(1))
+            .and_then(|p| p.parse::<u32>().ok())
+        {
+            parent.insert(pid, ppid);
+        }
+    }
+    let under = |mut p: u32| {
+        while let Some(&pp) = parent.get(&p) {
+            if pp == root {
+                return true;
+            }
+            p = pp;
+        }
+        false
+    };
+    let mut out: Vec<u32> = parent
+        .keys()
+        .copied()
+        .filter(|&p| {
+            under(p)
+                && std::fs::read_link(format!("/proc/{p}/exe"))
+                    .ok()
+                    .and_then(|x| x.file_name().map(|f| f.to_string_lossy().into_owned()))
+                    .is_some_and(|f| f == name)
+        })
+        .collect();
+    out.sort_unstable();
+    out
+}
+
+/// The paint-latency load scenario (`scripts/supervisor-paint-latency.sh [SECONDS]
+/// [STATIONS]`, which runs this with `--ignored`): the real app in the webview, signed in
+/// on the fleet view, while STATIONS synthetic stations (`bonder_fleet::synth`, ~one
+/// status change each per 20 s plus a status every 10 s, 10 wires/s) publish to its own
+/// mosquitto for SECONDS; then prints `window.__fleetPaint()` (station status time stamp
+/// → tile painted) and the resident memory of the app and of its WebKit web process.
+#[test]
+#[ignore = "load scenario: scripts/supervisor-paint-latency.sh"]
+fn fleet_paint_latency_under_load() {
+    let env = |k: &str, d: u64| {
+        std::env::var(k)
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(d)
+    };
+    let (secs, stations) = (
+        env("PAINT_SECONDS", 120),
+        env("PAINT_STATIONS", 50) as usize,
+    );
+    let broker = Mosquitto::start();
+    let dir = tempfile::tempdir().unwrap();
+    let d = desktop(
+        &dir.path().join("supervisor.sqlite"),
+        &broker.url(),
+        "supervisor-paint",
+    )
+    .expect("the scenario needs tauri-driver, WebKitWebDriver and Xvfb");
+    let s = &d.s;
+    create_admin(s, "chief", "chief-pass-1");
+
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let t0 = Instant::now();
+    let until = t0 + Duration::from_secs(secs + 5);
+    let publishers: Vec<_> = (0..stations)
+        .map(|i| {
+            rt.spawn(synth::run_station(
+                "127.0.0.1".into(),
+                broker.port,
+                i,
+                10,
+                until,
+            ))
+        })
+        .collect();
+    s.wait_js(
+        60,
+        "every station's tile",
+        &format!("return document.querySelectorAll('.tile').length >= {stations}"),
+    );
+    println!(
+        "{stations} tiles shown {:.1} s after the stations started",
+        t0.elapsed().as_secs_f64()
+    );
+    let driver = d.driver.0.id();
+    let (mut app_max, mut web_max) = (0.0_f64, 0.0_f64);
+    let mut rss = || {
+        let app: f64 = descendants_named(driver, "bonder-supervisor")
+            .into_iter()
+            .map(rss_mib)
+            .sum();
+        let web: f64 = descendants_named(driver, "WebKitWebProcess")
+            .into_iter()
+            .map(rss_mib)
+            .sum();
+        app_max = app_max.max(app);
+        web_max = web_max.max(web);
+        (app, web, app_max, web_max)
+    };
+    while t0.elapsed() < Duration::from_secs(secs) {
+        std::thread::sleep(
+            Duration::from_secs(10).min(Duration::from_secs(secs).saturating_sub(t0.elapsed())),
+        );
+        let (app, web, _, _) = rss();
+        let p = s.js("return window.__fleetPaint()");
+        println!(
+            "t={:>4} s  rss app {app:.1} MiB  WebKitWebProcess {web:.1} MiB  paint samples {}",
+            t0.elapsed().as_secs(),
+            p["total"]
+        );
+    }
+    let p = s.js("return window.__fleetPaint()");
+    let (app, web, app_max, web_max) = rss();
+    println!(
+        "fleet paint latency (station status ts -> tile painted), {stations} stations, {secs} s: n {} (of {}), p50 {} ms, p90 {} ms, p99 {} ms, max {} ms",
+        p["n"], p["total"], p["p50"], p["p90"], p["p99"], p["max"]
+    );
+    println!(
+        "rss at end: supervisor {app:.1} MiB (max {app_max:.1}), WebKitWebProcess {web:.1} MiB (max {web_max:.1})"
+    );
+    assert!(
+        app > 0.0 && web > 0.0,
+        "processes not found under the driver"
+    );
+    assert!(p["n"].as_u64().unwrap_or(0) > 0, "no paint sample: {p}");
+    for h in publishers {
+        h.abort();
+    }
 }

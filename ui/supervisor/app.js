@@ -31,6 +31,7 @@ function applyStrings() {
   if (S.view === "recipes") loadRecipes();
   if (S.view === "reports" && S.lastReport) runReport();
   if (S.view === "spc" && $("spc-chart").innerHTML) runSpc();
+  if (S.view === "users") loadUsers();
 }
 
 function stateName(tile) {
@@ -91,6 +92,96 @@ function renderUser() {
   $("user-line").textContent = s ? t("sv-signed-in-as", { user: s.user, role: t("role-" + s.role) }) : t("sv-not-signed-in");
   $("login-open").hidden = !!s;
   $("logout-btn").hidden = !s;
+  // User management: administrators only (the commands refuse everyone else as well).
+  const admin = !!s && s.role === "admin";
+  $("nav-users").hidden = !admin;
+  if (!admin && S.view === "users") show("fleet");
+}
+
+// ---- Users (administrators) ----
+const ROLES = ["operator", "technician", "engineer", "supervisor", "admin"];
+const roleOptions = (cur) => ROLES.map((r) => `<option value="${r}" ${r === cur ? "selected" : ""}>${esc(t("role-" + r))}</option>`).join("");
+const pwMin = (role) => role === "admin" ? S.first.password_min : S.first.user_password_min;
+
+function userError(e, role) {
+  const key = { user_exists: "sv-users-err-exists", name_missing: "sv-setup-name-missing", role_unknown: "sv-users-err-role",
+    password_too_short: "sv-setup-too-short", own_account: "sv-users-err-own", user_unknown: "sv-users-err-unknown",
+    forbidden: "sv-err-forbidden", login_required: "sv-err-login" }[e && e.code];
+  return key ? t(key, { n: pwMin(role) }) : t("sv-users-failed", { error: err(e) });
+}
+
+async function loadUsers() {
+  $("ua-role").innerHTML = roleOptions($("ua-role").value || "operator");
+  let users;
+  try { users = await invoke("user_list"); } catch (e) { $("users-msg").textContent = userError(e); $("user-table").innerHTML = ""; return; }
+  S.users = users;
+  const me = S.session && S.session.user;
+  $("user-table").innerHTML = `<tr><th>${t("sv-user")}</th><th>${t("sv-users-role")}</th><th>${t("sv-state")}</th><th>${t("sv-users-actions")}</th></tr>` +
+    users.map((u, i) => {
+      const own = u.name === me;
+      return `<tr data-user="${esc(u.name)}" class="${u.enabled ? "" : "disabled"}">
+        <td class="l">${esc(u.name)} ${own ? esc(t("sv-users-you")) : ""}</td>
+        <td class="l">${esc(t("role-" + u.role))}</td>
+        <td class="l state">${u.enabled ? t("sv-users-enabled") : t("sv-users-disabled")}</td>
+        <td class="actions"><div class="acts">
+          <select class="role-select" data-i="${i}" ${own ? "disabled" : ""}>${roleOptions(u.role)}</select>
+          <button class="set-role" data-i="${i}" disabled>${t("sv-users-set-role")}</button>
+          <button class="reset-pw" data-i="${i}">${t("sv-users-reset")}</button>
+          <button class="toggle" data-i="${i}" ${own ? "disabled" : ""}>${u.enabled ? t("sv-users-disable") : t("sv-users-enable")}</button>
+        </div></td></tr>`;
+    }).join("");
+  const tb = $("user-table");
+  tb.querySelectorAll("select.role-select").forEach((sel) => sel.addEventListener("change", () => {
+    tb.querySelector(`button.set-role[data-i="${sel.dataset.i}"]`).disabled = sel.value === users[Number(sel.dataset.i)].role;
+  }));
+  tb.querySelectorAll("button.set-role").forEach((b) => b.addEventListener("click", () => {
+    const u = users[Number(b.dataset.i)], role = tb.querySelector(`select.role-select[data-i="${b.dataset.i}"]`).value;
+    userAction("user_role", { name: u.name, role }, "sv-users-role-changed", { user: u.name, role: t("role-" + role) }, role);
+  }));
+  tb.querySelectorAll("button.toggle").forEach((b) => b.addEventListener("click", () => {
+    const u = users[Number(b.dataset.i)];
+    userAction("user_enable", { name: u.name, enabled: !u.enabled }, u.enabled ? "sv-users-disabled-done" : "sv-users-enabled-done", { user: u.name }, u.role);
+  }));
+  tb.querySelectorAll("button.reset-pw").forEach((b) => b.addEventListener("click", () => openPassword(users[Number(b.dataset.i)])));
+}
+
+async function userAction(cmd, args, doneKey, doneArgs, role) {
+  try {
+    await invoke(cmd, args);
+    await loadUsers();
+    $("users-msg").textContent = t(doneKey, doneArgs);
+    return true;
+  } catch (e) { $("users-msg").textContent = userError(e, role); return false; }
+}
+
+async function addUser(ev) {
+  ev.preventDefault();
+  const name = $("ua-name").value.trim(), role = $("ua-role").value, password = $("ua-pass").value;
+  $("ua-add").disabled = true; // one request while the password is hashed
+  try {
+    if (await userAction("user_add", { name, role, password }, "sv-users-added", { user: name }, role)) {
+      $("ua-name").value = ""; $("ua-pass").value = "";
+    }
+  } finally { $("ua-add").disabled = false; }
+}
+
+function openPassword(u) {
+  S.pwUser = u;
+  $("pw-title").textContent = t("sv-users-password-title", { user: u.name });
+  $("pw-rule").textContent = t("sv-setup-rule", { n: pwMin(u.role) });
+  $("pw-new").value = ""; $("pw-msg").textContent = "";
+  $("pw-dialog").showModal();
+}
+
+async function savePassword(ev) {
+  ev.preventDefault();
+  const u = S.pwUser;
+  try {
+    await invoke("user_password", { name: u.name, password: $("pw-new").value });
+    $("pw-new").value = "";
+    $("pw-dialog").close();
+    $("users-msg").textContent = t("sv-users-password-done", { user: u.name });
+  } catch (e) { $("pw-msg").textContent = userError(e, u.role); }
 }
 
 // First start (no user yet): the sign-in form is replaced by "create the administrator";
@@ -136,6 +227,7 @@ function show(view) {
   document.querySelectorAll("nav button").forEach((b) => b.classList.toggle("active", b.dataset.view === view || (view === "detail" && b.dataset.view === "fleet")));
   if (view === "recipes") loadRecipes();
   if (view === "settings") loadSettings();
+  if (view === "users") { $("users-msg").textContent = ""; loadUsers(); }
 }
 
 async function openDetail(station) {
@@ -314,13 +406,50 @@ async function setLang(lang) {
   applyStrings();
 }
 
+// Fleet latency to the painted tile: for every station status that is new since the
+// last update, `Date.now() - status ts` once the tiles holding it are painted (the
+// first animation frame after the DOM update, then a task: the frame has been drawn).
+// A bounded ring of samples; `window.__fleetPaint()` gives {n, p50, p90, p99, max} in ms
+// (n: samples held, total: samples ever taken). Statuses stamped before the page loaded
+// (kept from an earlier run) and those that changed while another view was shown (never
+// painted as they came) are not samples.
+const PAINT = { ring: new Float64Array(4096), next: 0, total: 0, seen: new Map(), since: Date.now() };
+
+function notePaint(tiles, painted) {
+  const fresh = [];
+  for (const x of tiles) {
+    const ts = x.status_ts_ms;
+    if (!(ts > 0) || PAINT.seen.get(x.id) === ts) continue;
+    PAINT.seen.set(x.id, ts);
+    if (painted && ts >= PAINT.since) fresh.push(ts);
+  }
+  if (fresh.length === 0) return;
+  requestAnimationFrame(() => setTimeout(() => {
+    const now = Date.now();
+    for (const ts of fresh) {
+      PAINT.ring[PAINT.next] = now - ts;
+      PAINT.next = (PAINT.next + 1) % PAINT.ring.length;
+      PAINT.total += 1;
+    }
+  }, 0));
+}
+
+window.__fleetPaint = () => {
+  const n = Math.min(PAINT.total, PAINT.ring.length);
+  const v = Array.from(PAINT.ring.subarray(0, n)).sort((a, b) => a - b);
+  const pct = (p) => n === 0 ? null : v[Math.min(n, Math.max(1, Math.ceil(p / 100 * n))) - 1];
+  return { n, total: PAINT.total, p50: pct(50), p90: pct(90), p99: pct(99), max: n === 0 ? null : v[n - 1] };
+};
+
 function watchFleet() {
   const ch = new Channel();
   ch.onmessage = (m) => {
     if (m.type === "tiles") {
       S.tiles = m.tiles; S.link = m.link;
       renderLink();
-      if (S.view === "fleet") renderTiles(); else fillStationSelects();
+      const onFleet = S.view === "fleet";
+      if (onFleet) renderTiles(); else fillStationSelects();
+      notePaint(m.tiles, onFleet);
       window.__lastTilesMs = m.sent_ms;
     } else if (m.type === "result" && S.view === "recipes") {
       loadCommands();
@@ -356,6 +485,9 @@ async function main() {
   $("export-print").addEventListener("click", () => exportReport("html"));
   $("spc-run").addEventListener("click", runSpc);
   $("gw-save").addEventListener("click", saveSettings);
+  $("user-add-form").addEventListener("submit", addUser);
+  $("pw-form").addEventListener("submit", savePassword);
+  $("pw-cancel").addEventListener("click", () => $("pw-dialog").close());
   $("login-open").addEventListener("click", openSignIn);
   $("setup-form").addEventListener("submit", createAdmin);
   $("setup-dialog").addEventListener("cancel", (ev) => { if (S.first.needed) ev.preventDefault(); });

@@ -84,6 +84,22 @@ pub struct BondsIngested {
     pub duplicates: usize,
 }
 
+/// The bond seqs held of one station: the lowest, the highest, and how many there are
+/// (`count == last - first + 1` when there is no hole).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct SeqSpan {
+    pub first: u64,
+    pub last: u64,
+    pub count: u64,
+}
+
+impl SeqSpan {
+    /// Seqs missing between the first and the last.
+    pub fn missing(&self) -> u64 {
+        (self.last - self.first + 1).saturating_sub(self.count)
+    }
+}
+
 /// Bond count of one station, kind and verdict.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Count {
@@ -174,6 +190,15 @@ pub struct UserRow {
     pub phc: String,
 }
 
+/// A user as listed (no hash).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct UserInfo {
+    pub name: String,
+    pub role: String,
+    /// A disabled user is kept (audit, commands sent) but cannot sign in.
+    pub enabled: bool,
+}
+
 /// One connection to the history file.
 #[derive(Debug)]
 pub struct History {
@@ -201,6 +226,15 @@ impl History {
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.execute_batch(SCHEMA)?;
+        // Added after the first release: a user can be disabled (kept, cannot sign in).
+        let has_disabled: bool = conn.query_row(
+            "SELECT COUNT(*) FROM pragma_table_info('users') WHERE name = 'disabled'",
+            [],
+            |r| r.get::<_, i64>(0).map(|n| n > 0),
+        )?;
+        if !has_disabled {
+            conn.execute_batch("ALTER TABLE users ADD COLUMN disabled INTEGER NOT NULL DEFAULT 0")?;
+        }
         Ok(History { conn })
     }
 
@@ -308,6 +342,22 @@ impl History {
             |r| r.get(0),
         )?;
         Ok(v.map(|v| u64::try_from(v).unwrap_or(0)))
+    }
+
+    /// The single bonds held of a station (within the retention): first and last seq and
+    /// how many; `None` when there are none.
+    pub fn seq_span(&self, station: &str) -> Result<Option<SeqSpan>, FleetError> {
+        let (first, last, count): (Option<i64>, Option<i64>, i64) = self.conn.query_row(
+            "SELECT MIN(seq), MAX(seq), COUNT(*) FROM bond_samples WHERE station = ?1",
+            [station],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )?;
+        let u = |v: i64| u64::try_from(v).unwrap_or(0);
+        Ok(first.zip(last).map(|(f, l)| SeqSpan {
+            first: u(f),
+            last: u(l),
+            count: u(count),
+        }))
     }
 
     /// Records a status; a row goes to the status log when state, recipe, operator or
@@ -700,31 +750,87 @@ impl History {
             .optional()?)
     }
 
-    /// A user.
-    pub fn user(&self, name: &str) -> Result<Option<UserRow>, FleetError> {
+    /// A user, enabled or not.
+    pub fn user(&self, name: &str) -> Result<Option<(UserRow, bool)>, FleetError> {
         Ok(self
             .conn
             .query_row(
-                "SELECT name, role, phc FROM users WHERE name = ?1",
+                "SELECT name, role, phc, disabled FROM users WHERE name = ?1",
                 [name],
                 |r| {
-                    Ok(UserRow {
-                        name: r.get(0)?,
-                        role: r.get(1)?,
-                        phc: r.get(2)?,
-                    })
+                    Ok((
+                        UserRow {
+                            name: r.get(0)?,
+                            role: r.get(1)?,
+                            phc: r.get(2)?,
+                        },
+                        r.get::<_, i64>(3)? == 0,
+                    ))
                 },
             )
             .optional()?)
     }
 
-    /// Adds or replaces a user.
+    /// Every user, by name.
+    pub fn users(&self) -> Result<Vec<UserInfo>, FleetError> {
+        let mut st = self
+            .conn
+            .prepare_cached("SELECT name, role, disabled FROM users ORDER BY name")?;
+        let rows = st.query_map([], |r| {
+            Ok(UserInfo {
+                name: r.get(0)?,
+                role: r.get(1)?,
+                enabled: r.get::<_, i64>(2)? == 0,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Adds a user, or changes the role and password of one (enabled or not: that is
+    /// left as it is).
     pub fn put_user(&mut self, u: &UserRow) -> Result<(), FleetError> {
         self.conn.execute(
-            "INSERT OR REPLACE INTO users (name, role, phc) VALUES (?1, ?2, ?3)",
+            "INSERT INTO users (name, role, phc) VALUES (?1, ?2, ?3) \
+             ON CONFLICT (name) DO UPDATE SET role = excluded.role, phc = excluded.phc",
             params![u.name, u.role, u.phc],
         )?;
         Ok(())
+    }
+
+    /// Adds a user unless the name is taken; whether it was added.
+    pub fn insert_user(&mut self, u: &UserRow) -> Result<bool, FleetError> {
+        let n = self.conn.execute(
+            "INSERT OR IGNORE INTO users (name, role, phc) VALUES (?1, ?2, ?3)",
+            params![u.name, u.role, u.phc],
+        )?;
+        Ok(n == 1)
+    }
+
+    /// Changes a user's role; whether the user exists.
+    pub fn set_user_role(&mut self, name: &str, role: &str) -> Result<bool, FleetError> {
+        let n = self.conn.execute(
+            "UPDATE users SET role = ?2 WHERE name = ?1",
+            params![name, role],
+        )?;
+        Ok(n == 1)
+    }
+
+    /// Replaces a user's password hash; whether the user exists.
+    pub fn set_user_phc(&mut self, name: &str, phc: &str) -> Result<bool, FleetError> {
+        let n = self.conn.execute(
+            "UPDATE users SET phc = ?2 WHERE name = ?1",
+            params![name, phc],
+        )?;
+        Ok(n == 1)
+    }
+
+    /// Enables or disables a user; whether the user exists.
+    pub fn set_user_enabled(&mut self, name: &str, enabled: bool) -> Result<bool, FleetError> {
+        let n = self.conn.execute(
+            "UPDATE users SET disabled = ?2 WHERE name = ?1",
+            params![name, bool_i(!enabled)],
+        )?;
+        Ok(n == 1)
     }
 
     /// Adds `u` only if there is no user at all (one statement, so two first starts

@@ -538,10 +538,19 @@ impl Supervisor {
             prev
         };
         if known > 0 && m.first_seq > known + 1 && self.inner.backfill.load(Ordering::Relaxed) {
-            let (from, to) = (known + 1, m.first_seq - 1);
-            match self.request_backfill(station, from, to, "supervisor") {
-                Ok(id) => tracing::info!(station, from, to, id, "asked for a backfill"),
-                Err(e) => tracing::warn!(station, "backfill request: {e}"),
+            // The whole hole, in requests of at most MAX_BACKFILL bonds (one request
+            // would leave the rest of a long hole missing for good).
+            let (mut from, to) = (known + 1, m.first_seq - 1);
+            while from <= to {
+                let upto = to.min(from.saturating_add(MAX_BACKFILL - 1));
+                match self.request_backfill(station, from, upto, "supervisor") {
+                    Ok(id) => tracing::info!(station, from, to = upto, id, "asked for a backfill"),
+                    Err(e) => {
+                        tracing::warn!(station, "backfill request: {e}");
+                        break;
+                    }
+                }
+                from = upto + 1;
             }
         }
     }

@@ -159,3 +159,97 @@ pub const STEPS: [&str; 9] = [
     "first_article",
     "sign_off",
 ];
+
+/// The id of synthetic station `i` of the load scenarios (ten per line).
+pub fn station_id(i: usize) -> String {
+    format!("sz1/assembly/l{}/wb-{:02}", i / 10 + 1, i % 10 + 1)
+}
+
+/// Runs synthetic station `i` ([`station_id`]) against the broker at `host:port` until
+/// `until`: every second a bond batch of `wires_per_s` wires while running; about one
+/// state change every 20 s (running ↔ alarm or paused, with the alarm), published as a
+/// status at once, and a status every 10 s besides. Started `i × 20 ms` late so 50
+/// stations spread over the first second.
+pub async fn run_station(
+    host: String,
+    port: u16,
+    i: usize,
+    wires_per_s: u64,
+    until: std::time::Instant,
+) -> Result<(), rumqttc::ClientError> {
+    use std::time::{Duration, Instant};
+    let id = station_id(i);
+    let mut o = rumqttc::MqttOptions::new(format!("load-{i}-{}", std::process::id()), host, port);
+    o.set_keep_alive(Duration::from_secs(10));
+    o.set_max_packet_size(8 << 20, 8 << 20);
+    let (client, mut ev) = rumqttc::AsyncClient::new(o, 256);
+    let poll = tokio::spawn(async move {
+        loop {
+            if ev.poll().await.is_err() {
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        }
+    });
+    let mut rng = Rng::new(i as u64 + 1);
+    let mut seq = 1u64;
+    let mut wires = 0u64;
+    let mut state = "running";
+    let mut last_status: Option<Instant> = None;
+    let qos = rumqttc::QoS::AtLeastOnce;
+    tokio::time::sleep(Duration::from_millis(i as u64 * 20)).await;
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    while Instant::now() < until {
+        tick.tick().await;
+        // About one state change per station every 20 s: the event the latency measures.
+        let changed = rng.f() < 0.05;
+        if changed {
+            state = match state {
+                "running" if rng.f() < 0.5 => "alarm",
+                "running" => "paused",
+                _ => "running",
+            };
+            if state == "alarm" {
+                client
+                    .publish(
+                        format!("{id}/alarms"),
+                        qos,
+                        false,
+                        to_json(&alarm(104, true)),
+                    )
+                    .await?;
+            }
+        }
+        if state == "running" {
+            let b = bonds(&mut rng, seq, wires_per_s, 0.01);
+            seq = b.last_seq + 1;
+            wires += wires_per_s;
+            client
+                .publish(format!("{id}/bonds"), qos, false, to_json(&b))
+                .await?;
+        }
+        if changed || last_status.is_none_or(|t| t.elapsed() >= Duration::from_secs(10)) {
+            let s = status(
+                state,
+                "SOT23-CU20@3",
+                Some("OP1"),
+                wires,
+                (wires_per_s * 60) as f64,
+                99.0 + rng.f(),
+                (state == "alarm").then_some(104),
+            );
+            client
+                .publish(format!("{id}/status"), qos, true, to_json(&s))
+                .await?;
+            last_status = Some(Instant::now());
+        }
+    }
+    // Let the last publishes go out before the session ends.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    poll.abort();
+    Ok(())
+}
+
+/// A payload as JSON bytes (payload types always serialise).
+fn to_json<T: serde::Serialize>(v: &T) -> Vec<u8> {
+    serde_json::to_vec(v).unwrap_or_default()
+}

@@ -1,7 +1,7 @@
 //! Local users of the supervisor app: the station's roles, argon2id password hashes.
 
 use crate::FleetError;
-use crate::history::{History, UserRow};
+use crate::history::{History, UserInfo, UserRow};
 use argon2::Argon2;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use serde::Serialize;
@@ -52,6 +52,134 @@ fn hash(password: &str) -> Result<String, FleetError> {
         .to_string())
 }
 
+/// Fewest characters of a password an administrator gives a user (other than an
+/// administrator: [`ADMIN_PASSWORD_MIN`]).
+pub const USER_PASSWORD_MIN: usize = 4;
+
+/// Fewest characters of a password for `role`.
+pub fn password_min(role: &str) -> usize {
+    if role == "admin" {
+        ADMIN_PASSWORD_MIN
+    } else {
+        USER_PASSWORD_MIN
+    }
+}
+
+/// Why a user change was refused (the change was not made).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum UserRefused {
+    #[error("enter a user name")]
+    NameMissing,
+    #[error("unknown role")]
+    UnknownRole,
+    #[error("the password needs at least {0} characters")]
+    PasswordTooShort(usize),
+    #[error("a user of that name exists already")]
+    Exists,
+    #[error("no such user")]
+    Unknown,
+    /// An administrator may not disable or demote themselves (so there is always an
+    /// enabled administrator).
+    #[error("you cannot disable or demote your own account")]
+    OwnAccount,
+}
+
+impl UserRefused {
+    /// The stable code the front end branches on.
+    pub fn code(&self) -> &'static str {
+        match self {
+            UserRefused::NameMissing => "name_missing",
+            UserRefused::UnknownRole => "role_unknown",
+            UserRefused::PasswordTooShort(_) => "password_too_short",
+            UserRefused::Exists => "user_exists",
+            UserRefused::Unknown => "user_unknown",
+            UserRefused::OwnAccount => "own_account",
+        }
+    }
+}
+
+/// What [`add_user`] and the other changes return: done, refused (nothing changed), or
+/// the history failed.
+pub type UserChange = Result<Result<(), UserRefused>, FleetError>;
+
+fn check_password(role: &str, password: &str) -> Result<(), UserRefused> {
+    let min = password_min(role);
+    if password.chars().count() < min {
+        return Err(UserRefused::PasswordTooShort(min));
+    }
+    Ok(())
+}
+
+/// Every user with role and enabled state.
+pub fn list_users(db: &History) -> Result<Vec<UserInfo>, FleetError> {
+    db.users()
+}
+
+/// Adds a new user (`name` trimmed); refused if the name is taken.
+pub fn add_user(db: &mut History, name: &str, role: &str, password: &str) -> UserChange {
+    let name = name.trim();
+    if name.is_empty() {
+        return Ok(Err(UserRefused::NameMissing));
+    }
+    if rank(role) < 0 {
+        return Ok(Err(UserRefused::UnknownRole));
+    }
+    if let Err(r) = check_password(role, password) {
+        return Ok(Err(r));
+    }
+    let added = db.insert_user(&UserRow {
+        name: name.into(),
+        role: role.into(),
+        phc: hash(password)?,
+    })?;
+    Ok(if added {
+        Ok(())
+    } else {
+        Err(UserRefused::Exists)
+    })
+}
+
+/// Changes a user's role (`by`: the administrator doing it, who may not demote
+/// themselves).
+pub fn change_role(db: &mut History, by: &str, name: &str, role: &str) -> UserChange {
+    if rank(role) < 0 {
+        return Ok(Err(UserRefused::UnknownRole));
+    }
+    if name == by && role != "admin" {
+        return Ok(Err(UserRefused::OwnAccount));
+    }
+    Ok(if db.set_user_role(name, role)? {
+        Ok(())
+    } else {
+        Err(UserRefused::Unknown)
+    })
+}
+
+/// Gives a user a new password (the rule of their role).
+pub fn reset_password(db: &mut History, name: &str, password: &str) -> UserChange {
+    let Some((u, _)) = db.user(name)? else {
+        return Ok(Err(UserRefused::Unknown));
+    };
+    if let Err(r) = check_password(&u.role, password) {
+        return Ok(Err(r));
+    }
+    db.set_user_phc(name, &hash(password)?)?;
+    Ok(Ok(()))
+}
+
+/// Enables or disables a user (`by` may not disable themselves). A disabled user is
+/// kept but cannot sign in.
+pub fn set_enabled(db: &mut History, by: &str, name: &str, enabled: bool) -> UserChange {
+    if name == by && !enabled {
+        return Ok(Err(UserRefused::OwnAccount));
+    }
+    Ok(if db.set_user_enabled(name, enabled)? {
+        Ok(())
+    } else {
+        Err(UserRefused::Unknown)
+    })
+}
+
 /// Adds or replaces a user.
 pub fn set_user(
     db: &mut History,
@@ -74,11 +202,14 @@ pub fn set_user(
     })
 }
 
-/// Checks a password; the session on success.
+/// Checks a password; the session on success (never for a disabled user).
 pub fn login(db: &History, name: &str, password: &str) -> Result<Option<Session>, FleetError> {
-    let Some(u) = db.user(name)? else {
+    let Some((u, enabled)) = db.user(name)? else {
         return Ok(None);
     };
+    if !enabled {
+        return Ok(None);
+    }
     let Ok(h) = PasswordHash::new(&u.phc) else {
         return Ok(None);
     };
@@ -158,6 +289,97 @@ mod tests {
         let s = login(&db, "wang", "secret").unwrap().unwrap();
         assert!(!can_send_recipes(&s.role));
         assert!(set_user(&mut db, "x", "king", "secret").is_err());
+    }
+
+    #[test]
+    fn managing_users() {
+        let mut db = History::open_in_memory().unwrap();
+        set_user(&mut db, "chief", "admin", "chief-pass-1").unwrap();
+        assert_eq!(
+            add_user(&mut db, " zhang ", "operator", "abcd").unwrap(),
+            Ok(())
+        );
+        assert_eq!(
+            add_user(&mut db, "zhang", "engineer", "abcdef").unwrap(),
+            Err(UserRefused::Exists)
+        );
+        assert_eq!(
+            add_user(&mut db, "", "operator", "abcd").unwrap(),
+            Err(UserRefused::NameMissing)
+        );
+        assert_eq!(
+            add_user(&mut db, "x", "king", "abcd").unwrap(),
+            Err(UserRefused::UnknownRole)
+        );
+        assert_eq!(
+            add_user(&mut db, "x", "operator", "abc").unwrap(),
+            Err(UserRefused::PasswordTooShort(4))
+        );
+        assert_eq!(
+            add_user(&mut db, "x", "admin", "1234567").unwrap(),
+            Err(UserRefused::PasswordTooShort(8))
+        );
+        assert!(login(&db, "zhang", "abcd").unwrap().is_some());
+        // Role, password, disable, enable.
+        change_role(&mut db, "chief", "zhang", "engineer")
+            .unwrap()
+            .unwrap();
+        reset_password(&mut db, "zhang", "new-pass")
+            .unwrap()
+            .unwrap();
+        assert!(login(&db, "zhang", "abcd").unwrap().is_none());
+        assert_eq!(
+            login(&db, "zhang", "new-pass").unwrap().unwrap().role,
+            "engineer"
+        );
+        set_enabled(&mut db, "chief", "zhang", false)
+            .unwrap()
+            .unwrap();
+        assert!(login(&db, "zhang", "new-pass").unwrap().is_none());
+        // Changing the role or password keeps a user disabled.
+        set_user(&mut db, "zhang", "technician", "other-pass").unwrap();
+        assert!(login(&db, "zhang", "other-pass").unwrap().is_none());
+        let listed = list_users(&db).unwrap();
+        assert_eq!(
+            listed,
+            vec![
+                UserInfo {
+                    name: "chief".into(),
+                    role: "admin".into(),
+                    enabled: true
+                },
+                UserInfo {
+                    name: "zhang".into(),
+                    role: "technician".into(),
+                    enabled: false
+                }
+            ]
+        );
+        set_enabled(&mut db, "chief", "zhang", true)
+            .unwrap()
+            .unwrap();
+        assert!(login(&db, "zhang", "other-pass").unwrap().is_some());
+        // Not on oneself; not on nobody.
+        assert_eq!(
+            set_enabled(&mut db, "chief", "chief", false).unwrap(),
+            Err(UserRefused::OwnAccount)
+        );
+        assert_eq!(
+            change_role(&mut db, "chief", "chief", "engineer").unwrap(),
+            Err(UserRefused::OwnAccount)
+        );
+        assert_eq!(
+            change_role(&mut db, "chief", "ghost", "engineer").unwrap(),
+            Err(UserRefused::Unknown)
+        );
+        assert_eq!(
+            reset_password(&mut db, "ghost", "abcdefgh").unwrap(),
+            Err(UserRefused::Unknown)
+        );
+        assert_eq!(
+            set_enabled(&mut db, "chief", "ghost", true).unwrap(),
+            Err(UserRefused::Unknown)
+        );
     }
 
     #[test]

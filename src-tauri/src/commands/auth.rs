@@ -2,7 +2,8 @@
 
 use crate::error::{CmdError, CmdResult};
 use crate::state::AppState;
-use bonder_fleet::users::{self, ADMIN_PASSWORD_MIN, FirstAdminRefused, Session};
+use bonder_fleet::history::UserInfo;
+use bonder_fleet::users::{self, ADMIN_PASSWORD_MIN, FirstAdminRefused, Session, UserRefused};
 use serde::Serialize;
 use tauri::State;
 
@@ -24,6 +25,9 @@ pub struct FirstStart {
     pub needed: bool,
     /// Fewest characters of the administrator's password ([`ADMIN_PASSWORD_MIN`]).
     pub password_min: usize,
+    /// Fewest characters of the password an administrator gives any other user
+    /// ([`users::USER_PASSWORD_MIN`]; an administrator's: `password_min`).
+    pub user_password_min: usize,
 }
 
 /// Whether this is the first start (no user yet), and the password rule.
@@ -32,6 +36,7 @@ pub fn first_start(state: State<'_, AppState>) -> CmdResult<FirstStart> {
     Ok(FirstStart {
         needed: users::first_start_needed(&state.sv.db())?,
         password_min: ADMIN_PASSWORD_MIN,
+        user_password_min: users::USER_PASSWORD_MIN,
     })
 }
 
@@ -73,6 +78,27 @@ pub fn session(state: State<'_, AppState>) -> Option<Session> {
     state.user().ok()
 }
 
+/// The signed-in administrator, or `login_required` / `forbidden`.
+fn admin(state: &AppState) -> CmdResult<Session> {
+    let me = state.user()?;
+    if me.role != "admin" {
+        return Err(CmdError::forbidden("only admins manage users"));
+    }
+    Ok(me)
+}
+
+impl From<UserRefused> for CmdError {
+    fn from(r: UserRefused) -> CmdError {
+        CmdError::new(r.code(), r.to_string())
+    }
+}
+
+fn done(what: &str, me: &Session, name: &str, r: users::UserChange) -> CmdResult<()> {
+    r??;
+    tracing::info!(by = %me.user, user = %name, "user {what}");
+    Ok(())
+}
+
 /// Adds or changes a user (admins).
 #[tauri::command]
 pub fn user_set(
@@ -81,10 +107,55 @@ pub fn user_set(
     role: String,
     password: String,
 ) -> CmdResult<()> {
-    let me = state.user()?;
-    if me.role != "admin" {
-        return Err(CmdError::forbidden("only admins manage users"));
+    let me = admin(&state)?;
+    if name == me.user && role != "admin" {
+        return Err(UserRefused::OwnAccount.into());
     }
     users::set_user(&mut state.sv.db(), &name, &role, &password)?;
     Ok(())
+}
+
+/// Every user with role and enabled state (admins).
+#[tauri::command]
+pub fn user_list(state: State<'_, AppState>) -> CmdResult<Vec<UserInfo>> {
+    admin(&state)?;
+    Ok(users::list_users(&state.sv.db())?)
+}
+
+/// Adds a user (admins): `user_exists`, `name_missing`, `role_unknown`,
+/// `password_too_short` when refused.
+#[tauri::command]
+pub fn user_add(
+    state: State<'_, AppState>,
+    name: String,
+    role: String,
+    password: String,
+) -> CmdResult<()> {
+    let me = admin(&state)?;
+    let r = users::add_user(&mut state.sv.db(), &name, &role, &password);
+    done("added", &me, name.trim(), r)
+}
+
+/// Changes a user's role (admins; not their own: `own_account`).
+#[tauri::command]
+pub fn user_role(state: State<'_, AppState>, name: String, role: String) -> CmdResult<()> {
+    let me = admin(&state)?;
+    let r = users::change_role(&mut state.sv.db(), &me.user, &name, &role);
+    done("role changed", &me, &name, r)
+}
+
+/// Gives a user a new password (admins).
+#[tauri::command]
+pub fn user_password(state: State<'_, AppState>, name: String, password: String) -> CmdResult<()> {
+    let me = admin(&state)?;
+    let r = users::reset_password(&mut state.sv.db(), &name, &password);
+    done("password reset", &me, &name, r)
+}
+
+/// Enables or disables a user (admins; not themselves: `own_account`).
+#[tauri::command]
+pub fn user_enable(state: State<'_, AppState>, name: String, enabled: bool) -> CmdResult<()> {
+    let me = admin(&state)?;
+    let r = users::set_enabled(&mut state.sv.db(), &me.user, &name, enabled);
+    done(if enabled { "enabled" } else { "disabled" }, &me, &name, r)
 }

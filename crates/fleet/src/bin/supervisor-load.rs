@@ -5,7 +5,10 @@
 //! time, and the time to build a 7-day line report over N stations.
 //!
 //! `supervisor-load --broker mqtt://127.0.0.1:PORT [--stations 50] [--seconds 120]
-//!  [--wires-per-s 10] [--dir DIR]`
+//!  [--wires-per-s 10] [--dir DIR] [--publish-only]`
+//!
+//! `--publish-only`: only the synthetic stations publish (for SECONDS), no supervisor
+//! core and no report: traffic for a real supervisor app (the paint-latency scenario).
 
 use anyhow::Context;
 use bonder_fleet::history::{History, now_ms};
@@ -39,6 +42,7 @@ struct Args {
     seconds: u64,
     wires_per_s: u64,
     dir: std::path::PathBuf,
+    publish_only: bool,
 }
 
 fn args() -> anyhow::Result<Args> {
@@ -48,9 +52,14 @@ fn args() -> anyhow::Result<Args> {
         seconds: 120,
         wires_per_s: 10,
         dir: std::env::temp_dir().join(format!("supervisor-load-{}", std::process::id())),
+        publish_only: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(k) = it.next() {
+        if k == "--publish-only" {
+            a.publish_only = true;
+            continue;
+        }
         let v = it.next().with_context(|| format!("{k} needs a value"))?;
         match k.as_str() {
             "--broker" => a.broker = v,
@@ -63,71 +72,6 @@ fn args() -> anyhow::Result<Args> {
     }
     anyhow::ensure!(!a.broker.is_empty(), "--broker mqtt://HOST:PORT is needed");
     Ok(a)
-}
-
-async fn station(
-    url: url_parts::Parts,
-    i: usize,
-    wires_per_s: u64,
-    until: Instant,
-) -> anyhow::Result<()> {
-    let id = format!("sz1/assembly/l{}/wb-{:02}", i / 10 + 1, i % 10 + 1);
-    let mut o = rumqttc::MqttOptions::new(format!("load-{i}"), url.host.clone(), url.port);
-    o.set_keep_alive(Duration::from_secs(10));
-    o.set_max_packet_size(8 << 20, 8 << 20);
-    let (client, mut ev) = rumqttc::AsyncClient::new(o, 256);
-    tokio::spawn(async move { while ev.poll().await.is_ok() {} });
-    let mut rng = synth::Rng::new(i as u64 + 1);
-    let mut seq = 1u64;
-    let mut wires = 0u64;
-    let mut state = "running";
-    let mut last_status = Instant::now() - Duration::from_secs(60);
-    let qos = rumqttc::QoS::AtLeastOnce;
-    // Stagger the stations over the first second.
-    tokio::time::sleep(Duration::from_millis((i as u64 * 1000) / 50)).await;
-    let mut tick = tokio::time::interval(Duration::from_secs(1));
-    while Instant::now() < until {
-        tick.tick().await;
-        // About one state change per station every 20 s: that is the event measured.
-        let changed = rng.f() < 0.05;
-        if changed {
-            state = match state {
-                "running" if rng.f() < 0.5 => "alarm",
-                "running" => "paused",
-                _ => "running",
-            };
-            if state == "alarm" {
-                let a = synth::alarm(104, true);
-                client
-                    .publish(format!("{id}/alarms"), qos, false, serde_json::to_vec(&a)?)
-                    .await?;
-            }
-        }
-        if state == "running" {
-            let b = synth::bonds(&mut rng, seq, wires_per_s, 0.01);
-            seq = b.last_seq + 1;
-            wires += wires_per_s;
-            client
-                .publish(format!("{id}/bonds"), qos, false, serde_json::to_vec(&b)?)
-                .await?;
-        }
-        if changed || last_status.elapsed() >= Duration::from_secs(10) {
-            let s = synth::status(
-                state,
-                "SOT23-CU20@3",
-                Some("OP1"),
-                wires,
-                (wires_per_s * 60) as f64,
-                99.0 + rng.f(),
-                (state == "alarm").then_some(104),
-            );
-            client
-                .publish(format!("{id}/status"), qos, true, serde_json::to_vec(&s)?)
-                .await?;
-            last_status = Instant::now();
-        }
-    }
-    Ok(())
 }
 
 mod url_parts {
@@ -220,9 +164,35 @@ fn report_7_days(dir: &std::path::Path, stations: usize) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Starts the synthetic stations (each ends at `until`).
+fn spawn_stations(a: &Args, until: Instant) -> anyhow::Result<Vec<tokio::task::JoinHandle<()>>> {
+    let parts = url_parts::parse(&a.broker)?;
+    Ok((0..a.stations)
+        .map(|i| {
+            let (host, port, w) = (parts.host.clone(), parts.port, a.wires_per_s);
+            tokio::spawn(async move {
+                if let Err(e) = synth::run_station(host, port, i, w, until).await {
+                    eprintln!("station {i}: {e}");
+                }
+            })
+        })
+        .collect())
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let a = args()?;
+    if a.publish_only {
+        let until = Instant::now() + Duration::from_secs(a.seconds);
+        println!(
+            "publishing: {} synthetic stations to {} for {} s",
+            a.stations, a.broker, a.seconds
+        );
+        for h in spawn_stations(&a, until)? {
+            h.await?;
+        }
+        return Ok(());
+    }
     std::fs::create_dir_all(&a.dir)?;
     let db = a.dir.join("supervisor.sqlite");
     let _ = std::fs::remove_file(&db);
@@ -233,16 +203,7 @@ async fn main() -> anyhow::Result<()> {
     println!("rss at start: {:.1} MiB", rss_mib());
 
     let until = Instant::now() + Duration::from_secs(a.seconds);
-    let parts = url_parts::parse(&a.broker)?;
-    for i in 0..a.stations {
-        let p = parts.clone();
-        let w = a.wires_per_s;
-        tokio::spawn(async move {
-            if let Err(e) = station(p, i, w, until).await {
-                eprintln!("station {i}: {e}");
-            }
-        });
-    }
+    spawn_stations(&a, until)?;
 
     // The app's push path: on a change, tiles are taken and sent, then 100 ms of
     // coalescing. Latency = push time − the status's own time stamp.
