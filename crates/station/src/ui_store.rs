@@ -1,6 +1,6 @@
 //! The UI's storage traits over the station's SQLite store: recipe versions (versioned,
-//! diffed and audited by the store) and the audit trail. Users and shift handovers are
-//! still the UI's in-memory implementations (see the issue notes).
+//! diffed and audited by the store) with each recipe's vision setup, users, shift
+//! handovers and the audit trail.
 
 use bonder_core::recipe::Recipe;
 use bonder_station_ui::store::{
