@@ -5,24 +5,9 @@
 
 mod common;
 
-use bonder_vision::{Calibration, ImageView, Inspector, Roi, TeachOptions, Template};
-use bondersim::camera::{CameraParams, DieLayout, Scene, render};
+use bonder_vision::{Calibration, ImageView, Inspector};
+use bondersim::camera::{CameraParams, DieLayout, render};
 use common::*;
-
-fn teach_at(params: &CameraParams) -> Template {
-    let scene = Scene::bare(DieLayout::default(), 3);
-    let (f, gt) = render(&scene, params, &mut rng(7));
-    let pad = gt.site_pad().unwrap();
-    let half = (pad.size_px / 2.0 + 10.0).round();
-    let roi = Roi {
-        x: (pad.centre_px.0 - half).round() as u32,
-        y: (pad.centre_px.1 - half).round() as u32,
-        width: (2.0 * half) as u32,
-        height: (2.0 * half) as u32,
-    };
-    let img = ImageView::new(f.width, f.height, &f.pixels).unwrap();
-    Template::teach(img, roi, &TeachOptions::pad()).unwrap()
-}
 
 #[test]
 fn the_pad_row_calibrates_scale_on_noisy_frames() {
@@ -32,7 +17,7 @@ fn the_pad_row_calibrates_scale_on_noisy_frames() {
             um_per_px,
             ..clean_params()
         };
-        let t = teach_at(&clean);
+        let (t, _) = teach_with(&clean);
         // A first inspector at a wrong guess finds the pads all the same (the template
         // is in pixels); its calibration is what we want to replace.
         let guess = Inspector::new(&t, Calibration::uniform(0.5), limits()).unwrap();

@@ -96,8 +96,13 @@ pub fn scene(r: &mut ChaCha8Rng, site: usize, kind: Kind) -> Scene {
 /// Teaches the pad template on a clean full frame of a bare die: ROI = the centre pad
 /// with 10 px of die around it. Returns the template and the truth of the teach frame.
 pub fn teach() -> (Template, GroundTruth) {
+    teach_with(&clean_params())
+}
+
+/// [`teach`] on a frame from other camera parameters (another magnification).
+pub fn teach_with(params: &CameraParams) -> (Template, GroundTruth) {
     let scene = Scene::bare(DieLayout::default(), 3);
-    let (f, gt) = render(&scene, &clean_params(), &mut rng(99));
+    let (f, gt) = render(&scene, params, &mut rng(99));
     let pad = gt.site_pad().unwrap();
     let half = (pad.size_px / 2.0 + 10.0).round();
     let roi = Roi {
