@@ -670,7 +670,8 @@ fn descendants_named(root: u32, name: &str) -> Vec<u32> {
                 && std::fs::read_link(format!("/proc/{p}/exe"))
                     .ok()
                     .and_then(|x| x.file_name().map(|f| f.to_string_lossy().into_owned()))
-                    .is_some_and(|f| f == name)
+                    // A rebuild during the run replaces the file: "name (deleted)".
+                    .is_some_and(|f| f.trim_end_matches(" (deleted)") == name)
         })
         .collect();
     out.sort_unstable();
