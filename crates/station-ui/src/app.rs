@@ -88,15 +88,19 @@ impl Inner {
         self.state.borrow().user.as_ref().map(|u| u.role)
     }
 
-    /// Appends to the audit trail (a failing trail is logged, never shown).
-    pub fn audit(&self, action: &str, detail: String) {
-        let user = self
-            .state
+    /// The logged-in user's badge (empty when nobody is).
+    pub fn badge(&self) -> String {
+        self.state
             .borrow()
             .user
             .as_ref()
             .map(|u| u.badge.clone())
-            .unwrap_or_default();
+            .unwrap_or_default()
+    }
+
+    /// Appends to the audit trail (a failing trail is logged, never shown).
+    pub fn audit(&self, action: &str, detail: String) {
+        let user = self.badge();
         let entry = AuditEntry {
             time: SystemTime::now(),
             user,

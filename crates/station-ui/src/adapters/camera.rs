@@ -381,13 +381,7 @@ fn set_calibrating(inner: &Inner, on: bool) {
 /// show when that fails (the setup stays in use until the station restarts).
 fn save_setup(inner: &Inner, feed: &CameraFeed) -> Option<Message> {
     let recipe = inner.station.recipe();
-    let user = inner
-        .state
-        .borrow()
-        .user
-        .as_ref()
-        .map(|u| u.badge.clone())
-        .unwrap_or_default();
+    let user = inner.badge();
     let setup = feed.settings().setup();
     match inner.opts.recipes.save_vision(&recipe, &setup, &user) {
         Ok(()) => {

@@ -171,13 +171,7 @@ pub(crate) fn wire(inner: &Rc<Inner>, w: &MainWindow) {
 }
 
 fn user(inner: &Inner) -> String {
-    inner
-        .state
-        .borrow()
-        .user
-        .as_ref()
-        .map(|u| u.badge.clone())
-        .unwrap_or_default()
+    inner.badge()
 }
 
 fn store_role(inner: &Inner) -> bonder_store::Role {
