@@ -3,7 +3,7 @@
 //! * [`CameraSource`]: a blocking source of 8-bit greyscale [`Frame`]s (run it on a thread
 //!   of its own; the camera page's producer).
 //! * [`SimCamera`]: the simulator's camera, a TCP client of the frame stream described in
-//!   `docs/camera-protocol.md` ([`protocol`] has the header codec, shared with `bondersim`).
+//!   `docs/spec/camera-protocol.md` ([`protocol`] has the header codec, shared with `bondersim`).
 //! * `V4lCamera` (cargo feature `v4l`): a V4L2/UVC camera on Linux, greyscale from the Y
 //!   plane of YUYV (or GREY directly).
 

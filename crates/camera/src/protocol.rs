@@ -1,4 +1,4 @@
-//! The camera frame stream (docs/camera-protocol.md): every frame is a 48-byte
+//! The camera frame stream (docs/spec/camera-protocol.md): every frame is a 48-byte
 //! little-endian header followed by its pixels.
 //!
 //! | offset | size | field | |

@@ -1,4 +1,4 @@
-//! The simulator's camera: a TCP client of the frame stream (docs/camera-protocol.md).
+//! The simulator's camera: a TCP client of the frame stream (docs/spec/camera-protocol.md).
 
 use crate::protocol::read_frame;
 use crate::{CameraError, CameraSource, Frame};

@@ -1,5 +1,5 @@
 //! The bond recipe: the document that the gateway's `cmd/recipe` carries and that a recipe
-//! export writes (`shared/spec/gateway-examples/recipe.json`), the controller's recipe
+//! export writes (`docs/spec/gateway-examples/recipe.json`), the controller's recipe
 //! block (`controller-link.md`, holding registers 200–215) and the validation of both.
 
 use crate::units::{

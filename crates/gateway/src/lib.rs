@@ -1,4 +1,4 @@
-//! Station ↔ plant gateway over MQTT (`shared/spec/gateway-mqtt.md`).
+//! Station ↔ plant gateway over MQTT (`docs/spec/gateway-mqtt.md`).
 //!
 //! * [`payload`]: every topic's JSON, field for field;
 //! * [`topics`]: the station id (`site/area/line/station`) and its topics;

@@ -1,4 +1,4 @@
-//! Payloads of `shared/spec/gateway-mqtt.md`, field for field. Every payload carries
+//! Payloads of `docs/spec/gateway-mqtt.md`, field for field. Every payload carries
 //! `"v": 1`; times are RFC 3339 UTC with milliseconds; units are in the key names.
 
 use serde::{Deserialize, Serialize};

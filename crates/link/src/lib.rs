@@ -1,4 +1,4 @@
-//! Client side of the bonder controller link (`shared/spec/controller-link.md`).
+//! Client side of the bonder controller link (`docs/spec/controller-link.md`).
 //!
 //! * [`frame`] and [`codec`]: the bond event stream's frames, byte for byte;
 //! * [`convert`]: bond frames ↔ the domain's `BondEvent`;

@@ -1,6 +1,5 @@
-//! The spec's test vectors (`shared/spec/controller-link-vectors.json`, copied
-//! byte-identically to `tests/data/`): each frame decodes to exactly its fields and
-//! re-encodes to exactly its bytes.
+//! The spec's test vectors (`docs/spec/controller-link-vectors.json`, the contract's own
+//! file): each frame decodes to exactly its fields and re-encodes to exactly its bytes.
 
 // Test helpers outside #[test] fns: panicking on bad test data is the point.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -14,7 +13,10 @@ use bytes::BytesMut;
 use serde_json::Value;
 use tokio_util::codec::{Decoder, Encoder};
 
-const VECTORS: &str = include_str!("data/controller-link-vectors.json");
+const VECTORS: &str = include_str!(concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../docs/spec/controller-link-vectors.json"
+));
 
 fn vectors() -> Value {
     serde_json::from_str(VECTORS).expect("vectors parse")

@@ -1,5 +1,5 @@
 //! `bondersim`: a wire bonder's controller, simulated. It speaks the controller side of
-//! `shared/spec/controller-link.md` byte for byte — Modbus TCP (status, commands, recipe
+//! `docs/spec/controller-link.md` byte for byte — Modbus TCP (status, commands, recipe
 //! block) and the bond event stream over TCP and/or a pseudo-terminal — and makes bonds
 //! with the physical model of [`model`].
 //!
@@ -76,7 +76,7 @@ pub struct SimConfig {
     /// Whether the controller fills the bond's `ctrl_verdict` byte from its own check
     /// (off: always 0, so a test proves the station judges from the curve alone).
     pub ctrl_verdicts: bool,
-    /// Camera frame stream TCP listen address (docs/camera-protocol.md); `None`: no
+    /// Camera frame stream TCP listen address (docs/spec/camera-protocol.md); `None`: no
     /// camera.
     pub camera: Option<SocketAddr>,
     /// Camera frames per second.
@@ -162,7 +162,7 @@ pub struct Simulator {
     pub stream_addr: Option<SocketAddr>,
     /// Device path of the pty's reading side, e.g. `/dev/pts/7`.
     pub pty_path: Option<String>,
-    /// Camera frame stream address (docs/camera-protocol.md).
+    /// Camera frame stream address (docs/spec/camera-protocol.md).
     pub camera_addr: Option<SocketAddr>,
     stop: watch::Sender<bool>,
     stop_machine: watch::Sender<bool>,

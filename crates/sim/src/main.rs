@@ -6,7 +6,7 @@ use clap::Parser;
 use std::net::SocketAddr;
 
 /// A wire bonder's controller, simulated: Modbus TCP + bond event stream
-/// (shared/spec/controller-link.md).
+/// (docs/spec/controller-link.md).
 #[derive(Debug, Parser)]
 #[command(name = "bondersim", version)]
 struct Cli {
@@ -35,7 +35,7 @@ struct Cli {
     /// Apply the built-in recipe (SOT23-AU25@7) and start bonding.
     #[arg(long)]
     autostart: bool,
-    /// Camera frame stream TCP listen address (docs/camera-protocol.md); prints
+    /// Camera frame stream TCP listen address (docs/spec/camera-protocol.md); prints
     /// `camera: tcp://ADDR`.
     #[arg(long, default_value = "127.0.0.1:1504")]
     camera: SocketAddr,

@@ -171,7 +171,7 @@ pub(crate) fn open_pty() -> Result<
     Ok((path, master, slave))
 }
 
-/// Serves the camera: every client gets the frame stream (docs/camera-protocol.md) at
+/// Serves the camera: every client gets the frame stream (docs/spec/camera-protocol.md) at
 /// `fps`; a client that falls behind loses frames (never more than two are queued), as a
 /// live camera would. Frames are only rendered while somebody watches.
 pub(crate) async fn serve_camera(

@@ -20,7 +20,7 @@ use time::OffsetDateTime;
 /// Where frames come from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CameraSpec {
-    /// bondersim's camera stream (docs/camera-protocol.md).
+    /// bondersim's camera stream (docs/spec/camera-protocol.md).
     Tcp(SocketAddr),
     /// A V4L2/UVC device, e.g. `/dev/video0` (built with the `v4l` feature).
     V4l(String),
