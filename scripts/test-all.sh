@@ -7,7 +7,9 @@ need_build_deps
 need_ui_deps
 need_tauri_deps
 export TAURI_DRIVER="${TAURI_DRIVER:-$(need_tauri_driver)}"
-need_apt mosquitto
+# mosquitto for the gateway tests; Xvfb (need_tauri_deps) and xwininfo for the run
+# command's window test (crates/station/tests/run_script.rs).
+need_apt mosquitto x11-utils
 cd "$REPO"
 # The supervisor's tests run target/debug/bonder-station, which this builds first (the
 # station package has integration tests); see station_bin() in src-tauri/tests/common.

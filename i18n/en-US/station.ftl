@@ -30,6 +30,7 @@ cmd-done = { $cmd }: done
 cmd-refused = { $cmd }: refused by the controller, { $reason }
 cmd-failed = { $cmd }: the controller did not answer
 cmd-needs-login = Log in to run the machine
+cmd-role-refused = The role { $role } may not run the machine
 refusal-wrong-state = not allowed in this state
 refusal-invalid-recipe = the recipe block is invalid
 refusal-unknown = unknown command

@@ -29,6 +29,7 @@ cmd-done = { $cmd }：已执行
 cmd-refused = { $cmd }：控制器拒绝，{ $reason }
 cmd-failed = { $cmd }：控制器无应答
 cmd-needs-login = 请先登录再操作机台
+cmd-role-refused = 角色“{ $role }”不能操作机台
 refusal-wrong-state = 当前状态下不允许
 refusal-invalid-recipe = 配方数据块无效
 refusal-unknown = 未知命令

@@ -95,6 +95,14 @@ impl AppState {
         lock(&self.session).clone().ok_or_else(CmdError::login)
     }
 
+    /// The signed-in user if the permission table lets them do `p`; else
+    /// `login_required` or `forbidden` (naming the roles that may).
+    pub fn user_may(&self, p: bonder_fleet::users::Permission) -> CmdResult<Session> {
+        let me = self.user()?;
+        bonder_fleet::users::check(me.role, p).map_err(|f| CmdError::forbidden(&f.to_string()))?;
+        Ok(me)
+    }
+
     /// Signs in (or out with `None`).
     pub fn set_session(&self, s: Option<Session>) {
         *lock(&self.session) = s;

@@ -27,8 +27,8 @@ use bonder_gateway::payload::{ChangeoverMsg, ChangeoverStepMsg, FirstArticleMsg,
 use bonder_link::DownloadFault;
 use bonder_runtime::{CommandError, Station, StationEvent};
 use bonder_store::{
-    ChangeoverEnd, ChangeoverProgress, ChangeoverStart, ParamChange, Role, Store, StoreError,
-    WriteOp, WriterHandle, recipe_diff,
+    ChangeoverEnd, ChangeoverProgress, ChangeoverStart, ParamChange, Permission, Role, Store,
+    StoreError, WriteOp, WriterHandle, recipe_diff,
 };
 use time::OffsetDateTime;
 use tokio::sync::{Mutex, watch};
@@ -75,8 +75,9 @@ pub enum ChangeoverError {
     NoFirstArticle(u64),
     #[error("first article: {0}")]
     FirstArticle(FirstArticleFault),
-    #[error("role {0} may not sign off a changeover: a technician or an engineer must")]
-    Role(&'static str),
+    /// The permission table refuses the role (sign-off, abandon).
+    #[error(transparent)]
+    Forbidden(#[from] bonder_core::Forbidden),
     #[error("rollback to the previous recipe failed: {0}")]
     Rollback(String),
 }
@@ -103,7 +104,7 @@ impl ChangeoverError {
             Self::Download(_) => "co-err-download",
             Self::NotSettled { .. } => "co-err-not-settled",
             Self::NoFirstArticle(_) => "co-err-no-first-article",
-            Self::Role(_) => "co-err-role",
+            Self::Forbidden(_) => "co-err-role",
             Self::Rollback(_) => "co-err-rollback",
         }
     }
@@ -144,7 +145,7 @@ impl ChangeoverError {
                 ("gas_target", format!("{gas_target:.2}")),
             ],
             Self::NoFirstArticle(s) => vec![("secs", s.to_string())],
-            Self::Role(r) => vec![("role", (*r).into())],
+            Self::Forbidden(f) => vec![("role", f.role.name().into())],
             _ => vec![],
         }
     }
@@ -832,9 +833,7 @@ impl ChangeoverService {
                 let g = self.open.lock().await;
                 Self::expect(&g, Step::SignOff)?;
             }
-            if !matches!(role, Role::Technician | Role::Engineer) {
-                return Err(ChangeoverError::Role(role.name()));
-            }
+            bonder_core::permissions::check(role, Permission::SignOffChangeover)?;
             // Commands are idempotent here: a refusal "wrong state" means the machine
             // is already past that point; the state it ends in is what is checked.
             self.tolerant(Command::LeaveSetup).await?;
@@ -920,6 +919,7 @@ impl ChangeoverService {
     /// leaves setup, and the changeover is closed as `abandoned`.
     pub async fn abandon(&self, by: &str, role: Role) -> Result<(), ChangeoverError> {
         let r = async {
+            bonder_core::permissions::check(role, Permission::RunChangeover)?;
             let (co, previous) = {
                 let g = self.open.lock().await;
                 let o = g.as_ref().ok_or(ChangeoverError::NotOpen)?;

@@ -10,7 +10,9 @@
 //! * [`alarm`], [`state`]: alarm codes and machine states/commands of the controller;
 //! * [`counters`]: wires, rejects, yield, wire rate, UPH;
 //! * [`changeover`]: the guided changeover's steps, checks and duration report;
-//! * [`spc`]: I-MR charts, Cp/Cpk/Pp/Ppk, Western Electric rules.
+//! * [`spc`]: I-MR charts, Cp/Cpk/Pp/Ppk, Western Electric rules;
+//! * [`permissions`]: the one [`Role`] and the one permission table that every UI,
+//!   store and protocol asks.
 
 pub mod alarm;
 pub mod bond;
@@ -19,6 +21,7 @@ pub mod counters;
 pub mod envelope;
 pub mod features;
 pub mod judge;
+pub mod permissions;
 pub mod recipe;
 pub mod spc;
 pub mod state;
@@ -28,5 +31,6 @@ pub use alarm::AlarmCode;
 pub use bond::{BondEvent, BondKind, ChannelId, Curve, Defect, Verdict};
 pub use counters::{CounterSnapshot, Counters};
 pub use judge::{Judge, Judgement};
+pub use permissions::{Forbidden, Permission, Role};
 pub use recipe::{Param, Recipe, RecipeError, Violation, Violations};
 pub use state::{Command, CommandRefusal, MachineState};

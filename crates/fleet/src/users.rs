@@ -1,55 +1,33 @@
-//! Local users of the supervisor app: the station's roles, argon2id password hashes.
+//! Local users of the supervisor app: the product's roles (`bonder_core::permissions`),
+//! password hashes by `bonder-credentials` (argon2id, the same parameters as the
+//! station's PINs).
 
 use crate::FleetError;
 use crate::history::{History, UserInfo, UserRow};
-use argon2::Argon2;
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+pub use bonder_core::permissions::{Forbidden, Permission, Role, check};
 use serde::Serialize;
-
-/// Roles, least to most authority (the station's names).
-pub const ROLES: [&str; 5] = ["operator", "technician", "engineer", "supervisor", "admin"];
-
-/// Rank of a role (operator 0 … admin 4); unknown roles rank below operator.
-pub fn rank(role: &str) -> i32 {
-    ROLES
-        .iter()
-        .position(|r| *r == role)
-        .map_or(-1, |p| p as i32)
-}
-
-/// Whether a role may send recipes to stations: engineers and above.
-pub fn can_send_recipes(role: &str) -> bool {
-    rank(role) >= rank("engineer")
-}
-
-/// Whether a role may send work orders: technicians and above.
-pub fn can_send_work_orders(role: &str) -> bool {
-    rank(role) >= rank("technician")
-}
 
 /// A signed-in user.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Session {
     pub user: String,
-    pub role: String,
+    pub role: Role,
 }
 
-fn salt() -> Result<SaltString, FleetError> {
-    // 16 bytes from the OS; the clock and pid only if it cannot be read.
-    let nanos = time::OffsetDateTime::now_utc().unix_timestamp_nanos();
-    let mut b = (nanos ^ (i128::from(std::process::id()) << 96)).to_le_bytes();
-    if let Ok(mut f) = std::fs::File::open("/dev/urandom") {
-        use std::io::Read;
-        let _ = f.read_exact(&mut b);
+impl Session {
+    /// Whether the permission table lets this user do `p`.
+    pub fn may(&self, p: Permission) -> bool {
+        p.allows(self.role)
     }
-    SaltString::encode_b64(&b).map_err(|e| FleetError::Invalid(e.to_string()))
 }
 
 fn hash(password: &str) -> Result<String, FleetError> {
-    Ok(Argon2::default()
-        .hash_password(password.as_bytes(), &salt()?)
-        .map_err(|e| FleetError::Invalid(e.to_string()))?
-        .to_string())
+    bonder_credentials::hash(password).map_err(|e| FleetError::Invalid(e.to_string()))
+}
+
+/// The role of a name a front end sent: a person's role, or refused.
+fn person_role(role: &str) -> Result<Role, UserRefused> {
+    Role::person_from_name(role).ok_or(UserRefused::UnknownRole)
 }
 
 /// Fewest characters of a password an administrator gives a user (other than an
@@ -57,8 +35,8 @@ fn hash(password: &str) -> Result<String, FleetError> {
 pub const USER_PASSWORD_MIN: usize = 4;
 
 /// Fewest characters of a password for `role`.
-pub fn password_min(role: &str) -> usize {
-    if role == "admin" {
+pub fn password_min(role: Role) -> usize {
+    if role == Role::Admin {
         ADMIN_PASSWORD_MIN
     } else {
         USER_PASSWORD_MIN
@@ -102,7 +80,7 @@ impl UserRefused {
 /// the history failed.
 pub type UserChange = Result<Result<(), UserRefused>, FleetError>;
 
-fn check_password(role: &str, password: &str) -> Result<(), UserRefused> {
+fn check_password(role: Role, password: &str) -> Result<(), UserRefused> {
     let min = password_min(role);
     if password.chars().count() < min {
         return Err(UserRefused::PasswordTooShort(min));
@@ -121,15 +99,16 @@ pub fn add_user(db: &mut History, name: &str, role: &str, password: &str) -> Use
     if name.is_empty() {
         return Ok(Err(UserRefused::NameMissing));
     }
-    if rank(role) < 0 {
-        return Ok(Err(UserRefused::UnknownRole));
-    }
+    let role = match person_role(role) {
+        Ok(r) => r,
+        Err(e) => return Ok(Err(e)),
+    };
     if let Err(r) = check_password(role, password) {
         return Ok(Err(r));
     }
     let added = db.insert_user(&UserRow {
         name: name.into(),
-        role: role.into(),
+        role: role.name().into(),
         phc: hash(password)?,
     })?;
     Ok(if added {
@@ -142,13 +121,14 @@ pub fn add_user(db: &mut History, name: &str, role: &str, password: &str) -> Use
 /// Changes a user's role (`by`: the administrator doing it, who may not demote
 /// themselves).
 pub fn change_role(db: &mut History, by: &str, name: &str, role: &str) -> UserChange {
-    if rank(role) < 0 {
-        return Ok(Err(UserRefused::UnknownRole));
-    }
-    if name == by && role != "admin" {
+    let role = match person_role(role) {
+        Ok(r) => r,
+        Err(e) => return Ok(Err(e)),
+    };
+    if name == by && role != Role::Admin {
         return Ok(Err(UserRefused::OwnAccount));
     }
-    Ok(if db.set_user_role(name, role)? {
+    Ok(if db.set_user_role(name, role.name())? {
         Ok(())
     } else {
         Err(UserRefused::Unknown)
@@ -160,7 +140,9 @@ pub fn reset_password(db: &mut History, name: &str, password: &str) -> UserChang
     let Some((u, _)) = db.user(name)? else {
         return Ok(Err(UserRefused::Unknown));
     };
-    if let Err(r) = check_password(&u.role, password) {
+    // A stored role this build does not know gets the strictest rule.
+    let role = Role::person_from_name(&u.role).unwrap_or(Role::Admin);
+    if let Err(r) = check_password(role, password) {
         return Ok(Err(r));
     }
     db.set_user_phc(name, &hash(password)?)?;
@@ -187,9 +169,9 @@ pub fn set_user(
     role: &str,
     password: &str,
 ) -> Result<(), FleetError> {
-    if rank(role) < 0 {
+    let Some(role) = Role::person_from_name(role) else {
         return Err(FleetError::Invalid(format!("unknown role {role:?}")));
-    }
+    };
     if name.trim().is_empty() || password.len() < 4 {
         return Err(FleetError::Invalid(
             "a user needs a name and a password of 4 characters or more".into(),
@@ -197,29 +179,30 @@ pub fn set_user(
     }
     db.put_user(&UserRow {
         name: name.into(),
-        role: role.into(),
+        role: role.name().into(),
         phc: hash(password)?,
     })
 }
 
 /// Checks a password; the session on success (never for a disabled user).
+/// An unknown or disabled user takes as long as a wrong password (the credential
+/// module's dummy path); a stored role this build does not know signs nobody in.
 pub fn login(db: &History, name: &str, password: &str) -> Result<Option<Session>, FleetError> {
-    let Some((u, enabled)) = db.user(name)? else {
-        return Ok(None);
-    };
-    if !enabled {
+    let user = db
+        .user(name)?
+        .filter(|(_, enabled)| *enabled)
+        .map(|(u, _)| u);
+    if !bonder_credentials::verify_user(password, user.as_ref().map(|u| u.phc.as_str())) {
         return Ok(None);
     }
-    let Ok(h) = PasswordHash::new(&u.phc) else {
+    let Some(u) = user else {
         return Ok(None);
     };
-    Ok(Argon2::default()
-        .verify_password(password.as_bytes(), &h)
-        .is_ok()
-        .then_some(Session {
-            user: u.name,
-            role: u.role,
-        }))
+    let Some(role) = Role::person_from_name(&u.role) else {
+        tracing::warn!(user = %u.name, role = %u.role, "unknown role: not signed in");
+        return Ok(None);
+    };
+    Ok(Some(Session { user: u.name, role }))
 }
 
 /// Fewest characters (not bytes) of the first administrator's password.
@@ -261,7 +244,7 @@ pub fn first_admin(
     }
     let row = UserRow {
         name: name.into(),
-        role: "admin".into(),
+        role: Role::Admin.name().into(),
         phc: hash(password)?,
     };
     if !db.put_first_user(&row)? {
@@ -269,7 +252,7 @@ pub fn first_admin(
     }
     Ok(Ok(Session {
         user: row.name,
-        role: row.role,
+        role: Role::Admin,
     }))
 }
 
@@ -285,10 +268,20 @@ mod tests {
         set_user(&mut db, "wang", "operator", "secret").unwrap();
         assert!(login(&db, "li", "wrong").unwrap().is_none());
         let s = login(&db, "li", "secret").unwrap().unwrap();
-        assert!(can_send_recipes(&s.role));
+        assert!(s.may(Permission::SendRecipe));
         let s = login(&db, "wang", "secret").unwrap().unwrap();
-        assert!(!can_send_recipes(&s.role));
+        assert!(!s.may(Permission::SendRecipe));
         assert!(set_user(&mut db, "x", "king", "secret").is_err());
+        // Nobody is `system`, and a stored role this build does not know signs nobody in.
+        assert!(set_user(&mut db, "x", "system", "secret").is_err());
+        db.put_user(&UserRow {
+            name: "old".into(),
+            role: "superuser".into(),
+            phc: bonder_credentials::hash("secret").unwrap(),
+        })
+        .unwrap();
+        assert!(login(&db, "old", "secret").unwrap().is_none());
+        assert!(login(&db, "nobody", "secret").unwrap().is_none());
     }
 
     #[test]
@@ -330,7 +323,7 @@ mod tests {
         assert!(login(&db, "zhang", "abcd").unwrap().is_none());
         assert_eq!(
             login(&db, "zhang", "new-pass").unwrap().unwrap().role,
-            "engineer"
+            Role::Engineer
         );
         set_enabled(&mut db, "chief", "zhang", false)
             .unwrap()
@@ -410,7 +403,7 @@ mod tests {
             s,
             Session {
                 user: "zhao".into(),
-                role: "admin".into()
+                role: Role::Admin
             }
         );
         assert!(!first_start_needed(&db).unwrap());

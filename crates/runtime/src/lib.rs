@@ -166,11 +166,11 @@ pub enum StationEvent {
 enum Request {
     Command(
         Command,
-        oneshot::Sender<Result<Result<(), CommandRefusal>, String>>,
+        oneshot::Sender<Result<Result<(), CommandRefusal>, SharedLinkError>>,
     ),
     Download(
         Box<Recipe>,
-        oneshot::Sender<Result<Result<u32, DownloadFault>, String>>,
+        oneshot::Sender<Result<Result<u32, DownloadFault>, SharedLinkError>>,
     ),
 }
 
@@ -181,11 +181,35 @@ pub enum CommandError {
     Refused(CommandRefusal),
     #[error("recipe download failed: {0}")]
     Download(DownloadFault),
+    /// The transport failed (kept apart from the controller saying no).
     #[error("controller link: {0}")]
-    Link(String),
+    Link(#[source] SharedLinkError),
     #[error("station runtime stopped")]
     Stopped,
 }
+
+/// A link failure shared by everyone waiting on the link when it failed (the Modbus
+/// task keeps it for its reconnect and hands each waiter the same error, source kept).
+#[derive(Debug, Clone, thiserror::Error)]
+#[error(transparent)]
+pub struct SharedLinkError(Arc<LinkError>);
+
+impl SharedLinkError {
+    /// The link's own error.
+    pub fn link_error(&self) -> &LinkError {
+        &self.0
+    }
+}
+
+/// Two failures are equal when they read the same (`LinkError` holds `io::Error`s,
+/// which do not compare).
+impl PartialEq for SharedLinkError {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0) || self.0.to_string() == other.0.to_string()
+    }
+}
+
+impl Eq for SharedLinkError {}
 
 /// Handle on a running station core.
 #[derive(Debug)]
@@ -354,6 +378,7 @@ async fn modbus_task(
         let mut ctl = match Controller::connect(cfg.controller, cfg.io_timeout).await {
             Ok(c) => c,
             Err(e) => {
+                let e = SharedLinkError(Arc::new(e));
                 wait = backoff(wait, cfg.max_backoff);
                 tracing::debug!("controller {}: {e}; retry in {wait:?}", cfg.controller);
                 set_link(&snap, &events, |s| {
@@ -395,17 +420,17 @@ async fn modbus_task(
                             s.recipe_matches = Some(st.recipe_crc == crc);
                         });
                     }
-                    Err(e) => break e,
+                    Err(e) => break SharedLinkError(Arc::new(e)),
                 },
                 r = requests.recv() => match r {
                     None => return,
                     Some(Request::Command(c, reply)) => match ctl.command(c).await {
                         Ok(res) => { let _ = reply.send(Ok(res)); }
-                        Err(e) => { let _ = reply.send(Err(e.to_string())); break e; }
+                        Err(e) => { let e = SharedLinkError(Arc::new(e)); let _ = reply.send(Err(e.clone())); break e; }
                     },
                     Some(Request::Download(r, reply)) => match ctl.download_recipe(&r.to_block()).await {
                         Ok(res) => { let _ = reply.send(Ok(res)); }
-                        Err(e) => { let _ = reply.send(Err(e.to_string())); break e; }
+                        Err(e) => { let e = SharedLinkError(Arc::new(e)); let _ = reply.send(Err(e.clone())); break e; }
                     },
                 },
             }
@@ -418,13 +443,13 @@ async fn modbus_task(
     }
 }
 
-fn reply_err(r: Request, e: &LinkError) {
+fn reply_err(r: Request, e: &SharedLinkError) {
     match r {
         Request::Command(_, tx) => {
-            let _ = tx.send(Err(e.to_string()));
+            let _ = tx.send(Err(e.clone()));
         }
         Request::Download(_, tx) => {
-            let _ = tx.send(Err(e.to_string()));
+            let _ = tx.send(Err(e.clone()));
         }
     }
 }

@@ -3,7 +3,7 @@
 
 use crate::adapters;
 use crate::ring::BondRing;
-use crate::store::{AuditEntry, Role};
+use crate::store::{AuditEntry, AuditEvent, Role, StoreError, UserRecord};
 use crate::tr::{Message, Texts};
 use crate::ui::{AppAdapter, MainWindow, Page, TextUtil};
 use crate::users::SessionUser;
@@ -29,6 +29,17 @@ pub const STATUS_INTERVAL: Duration = Duration::from_millis(200);
 pub(crate) enum UiMsg {
     CommandDone(Command, Result<(), CommandError>),
     Changeover(Result<Option<adapters::changeover::CoNote>, adapters::changeover::CoNote>),
+    /// The user directory's answer to a login attempt.
+    Login {
+        badge: String,
+        result: Result<Option<UserRecord>, StoreError>,
+    },
+    /// The user directory's answer to adding a user.
+    UserAdded {
+        user: UserRecord,
+        first_admin: bool,
+        result: Result<(), StoreError>,
+    },
 }
 
 /// Everything the UI knows, owned by the UI thread.
@@ -98,14 +109,23 @@ impl Inner {
             .unwrap_or_default()
     }
 
-    /// Appends to the audit trail (a failing trail is logged, never shown).
-    pub fn audit(&self, action: &str, detail: String) {
-        let user = self.badge();
+    /// The logged-in user as the store's actor (`None`: nobody is logged in).
+    pub fn actor(&self) -> Option<crate::store::Actor> {
+        self.state
+            .borrow()
+            .user
+            .as_ref()
+            .map(|u| crate::store::Actor::new(u.badge.clone(), u.role))
+    }
+
+    /// Appends to the audit trail, as the logged-in user (a failing trail is logged,
+    /// never shown).
+    pub fn audit(&self, event: AuditEvent) {
         let entry = AuditEntry {
             time: SystemTime::now(),
-            user,
-            action: action.into(),
-            detail,
+            user: self.badge(),
+            role: self.role(),
+            event,
         };
         if let Err(e) = self.opts.audit.record(entry) {
             tracing::error!("audit trail: {e}");
@@ -180,6 +200,14 @@ impl Inner {
                     adapters::production::command_done(self, cmd, result);
                 }
                 Ok(UiMsg::Changeover(result)) => adapters::changeover::done(self, result),
+                Ok(UiMsg::Login { badge, result }) => {
+                    adapters::session::login_done(self, badge, result);
+                }
+                Ok(UiMsg::UserAdded {
+                    user,
+                    first_admin,
+                    result,
+                }) => adapters::session::user_added(self, user, first_admin, result),
                 Err(_) => break,
             }
         }

@@ -6,10 +6,8 @@ use crate::store::Role;
 use crate::ui::Page;
 use crate::users::SessionUser;
 use crate::{UiError, UiOptions};
-use bonder_core::AlarmCode;
 use bonder_i18n::Lang;
-use bonder_runtime::{RuntimeConfig, Station};
-use bondersim::{SimConfig, Simulator, WireRate};
+use bonder_runtime::Station;
 use slint::platform::software_renderer::{MinimalSoftwareWindow, RepaintBufferType};
 use slint::platform::{Platform, WindowAdapter};
 use slint::{ComponentHandle, PhysicalSize};
@@ -200,7 +198,7 @@ fn changeover_walk(
     shoot: &mut dyn FnMut(&str) -> Result<(), UiError>,
 ) -> Result<(), UiError> {
     use bonder_changeover::model::{KIT, Material};
-    let fail = |e: bonder_changeover::ChangeoverError| UiError::Simulator(e.to_string());
+    let fail = UiError::Changeover;
     // The screenshots above raised an alarm; clear it so the machine can stop and set up.
     let _ = rt.block_on(station.command(bonder_core::state::Command::ResetAlarm));
     let _ = rt.block_on(station.command(bonder_core::state::Command::Start));
@@ -211,7 +209,7 @@ fn changeover_walk(
         .map_err(fail)?
         .into_iter()
         .find(|(n, _)| n.contains("CU"))
-        .ok_or_else(|| UiError::Simulator("no released Cu recipe".into()))?;
+        .ok_or_else(|| UiError::Demo("no released Cu recipe".into()))?;
     rt.block_on(svc.start(&name, version, Some("WO-2024-0815".into()), "demo"))
         .map_err(fail)?;
     shoot("1-select")?;
@@ -221,7 +219,7 @@ fn changeover_walk(
     let target = svc
         .view()
         .map(|v| v.target)
-        .ok_or_else(|| UiError::Simulator("no changeover".into()))?;
+        .ok_or_else(|| UiError::Demo("no changeover".into()))?;
     let _ = rt.block_on(svc.scan(
         Material::Capillary,
         &format!("CAP:{}:C88", target.capillary),
@@ -302,94 +300,6 @@ fn write_png(path: &Path, buffer: &[slint::Rgb8Pixel], w: u32, h: u32) -> Result
     Ok(())
 }
 
-/// Starts an in-process simulator (200 wires/s, 2 % defects) and a station against it,
-/// lets them run for `run.fill`, raises a wire-break alarm so the banner and the alarm
-/// page have something to show, and renders the screenshots
-/// (`bonder-station screenshots --out DIR`).
-pub fn render_screenshots_with_simulator(
-    out_dir: &Path,
-    run: &ScreenshotRun,
-) -> Result<Vec<PathBuf>, UiError> {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .map_err(|e| UiError::Simulator(e.to_string()))?;
-    let sim = rt
-        .block_on(Simulator::start(SimConfig {
-            autostart: true,
-            wire_rate: WireRate::PerSecond(200.0),
-            defect_rate: 0.02,
-            heater_tau_s: 1.0,
-            ..SimConfig::default()
-        }))
-        .map_err(|e| UiError::Simulator(e.to_string()))?;
-    let (recipe, station) = station_on(&rt, &sim);
-    let mut opts = UiOptions::new(recipe.clone());
-    opts.changeover = Some(changeover_service(&rt, &station, &recipe)?);
-    if let Some(addr) = sim.camera_addr() {
-        let feed = crate::camera_feed::CameraFeed::start(
-            Box::new(bonder_camera::SimCamera::new(addr)),
-            crate::camera_feed::CameraSettings::for_recipe(&recipe),
-            None,
-        )
-        .map_err(|e| UiError::Simulator(e.to_string()))?;
-        opts.camera = Some(Arc::new(feed));
-    }
-    *opts.work_order.lock().unwrap_or_else(|p| p.into_inner()) = "WO-2024-0815".into();
-    // Raise the alarm shortly before the pictures are taken.
-    let alarm_after = run.fill.saturating_sub(Duration::from_millis(800));
-    let sim = Arc::new(sim);
-    let sim_for_alarm = sim.clone();
-    rt.spawn(async move {
-        tokio::time::sleep(alarm_after).await;
-        sim_for_alarm.raise_alarm(AlarmCode::WireBroken);
-    });
-    let result = render_screenshots(out_dir, run, station, rt.handle().clone(), opts);
-    if let Ok(sim) = Arc::try_unwrap(sim) {
-        rt.block_on(sim.shutdown());
-    }
-    result
-}
-
-/// A changeover service over a fresh SQLite file in the temp dir, with the Au and Cu
-/// demo recipes released (for the wizard's screenshots).
-fn changeover_service(
-    rt: &tokio::runtime::Runtime,
-    station: &Arc<Station>,
-    au: &bonder_core::recipe::Recipe,
-) -> Result<Arc<bonder_changeover::ChangeoverService>, UiError> {
-    use bonder_store::{Actor, Role as StoreRole, Store, WriterConfig};
-    let err = |e: &dyn std::fmt::Display| UiError::Simulator(e.to_string());
-    let path = std::env::temp_dir().join(format!(
-        "bonder-screenshots-{}-{}.sqlite",
-        std::process::id(),
-        Instant::now().elapsed().as_nanos()
-    ));
-    let _ = std::fs::remove_file(&path);
-    let store = Arc::new(Store::open(&path).map_err(|e| err(&e))?);
-    let engineer = Actor::new("demo", StoreRole::Engineer);
-    for r in [au.clone(), bonder_core::recipe::Recipe::default_cu()] {
-        let repo = store.recipes();
-        repo.create(&r, &engineer, "demo recipe")
-            .map_err(|e| err(&e))?;
-        repo.release(&r.name, 1, &engineer, "demo recipe")
-            .map_err(|e| err(&e))?;
-    }
-    let writer = {
-        let _g = rt.enter();
-        store
-            .spawn_writer(WriterConfig::default())
-            .map_err(|e| err(&e))?
-    };
-    let mut cfg = bonder_changeover::ServiceConfig::new("sz1/assembly/l1/wb-01");
-    cfg.settle_hold = Duration::from_millis(500);
-    cfg.settle_timeout = Duration::from_secs(30);
-    let svc = bonder_changeover::ChangeoverService::new(station.clone(), store, writer, cfg)
-        .map_err(|e| err(&e))?;
-    Ok(Arc::new(svc))
-}
-
 /// Figures of the camera page under load ([`measure_camera_page`]).
 #[derive(Debug, Clone, PartialEq)]
 pub struct CameraPageFigures {
@@ -443,43 +353,24 @@ fn median_p99(v: &mut [f64]) -> (f64, f64) {
     (at(0.5), at(0.99))
 }
 
-/// Runs the camera page against an in-process simulator (30 fps camera, a pad template
-/// taught on the bond site) for `seconds`, beating the UI every 33 ms and repainting
-/// the whole window with the software renderer on every beat, and measures what it
-/// costs. Installs its own Slint platform: call it once per process, before any other
-/// window (`cargo run --release -p bonder-station-ui --example camera_page_load`).
+/// Runs the camera page of a station whose camera `feed` is in `opts` (30 fps, a pad
+/// template taught on the bond site) for `seconds`, beating the UI every 33 ms and
+/// repainting the whole window with the software renderer on every beat, and measures
+/// what it costs. Installs its own Slint platform: call it once per process, before any
+/// other window (`cargo run --release -p bonder-station --example camera_page_load`
+/// starts a simulator and calls this).
 pub fn measure_camera_page(
     size_px: (u32, u32),
     seconds: f64,
+    station: Arc<Station>,
+    rt: tokio::runtime::Handle,
+    opts: UiOptions,
 ) -> Result<CameraPageFigures, UiError> {
     let (w, h) = size_px;
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .map_err(|e| UiError::Simulator(e.to_string()))?;
-    let sim = rt
-        .block_on(Simulator::start(SimConfig {
-            autostart: true,
-            wire_rate: WireRate::PerSecond(20.0),
-            ..SimConfig::default()
-        }))
-        .map_err(|e| UiError::Simulator(e.to_string()))?;
-    let (recipe, station) = station_on(&rt, &sim);
-    let mut opts = UiOptions::new(recipe.clone());
-    let addr = sim
-        .camera_addr()
-        .ok_or_else(|| UiError::Simulator("the simulator has no camera".into()))?;
-    let feed = Arc::new(
-        crate::camera_feed::CameraFeed::start(
-            Box::new(bonder_camera::SimCamera::new(addr)),
-            crate::camera_feed::CameraSettings::for_recipe(&recipe),
-            None,
-        )
-        .map_err(|e| UiError::Simulator(e.to_string()))?,
-    );
-    opts.camera = Some(feed.clone());
-
+    let feed = opts
+        .camera
+        .clone()
+        .ok_or_else(|| UiError::Camera("no camera feed".into()))?;
     let window = MinimalSoftwareWindow::new(RepaintBufferType::NewBuffer);
     slint::platform::set_platform(Box::new(HeadlessPlatform {
         window: window.clone(),
@@ -487,7 +378,7 @@ pub fn measure_camera_page(
     }))
     .map_err(|e| UiError::Platform(slint::PlatformError::Other(format!("{e:?}"))))?;
     crate::fonts::register_cjk_fallback();
-    let ui = StationUi::new(station, rt.handle().clone(), opts)?;
+    let ui = StationUi::new(station, rt, opts)?;
     ui.window().show()?;
     window.set_size(PhysicalSize::new(w, h));
     ui.force_login(
@@ -503,7 +394,7 @@ pub fn measure_camera_page(
         std::thread::sleep(Duration::from_millis(20));
     }
     if !ui.teach_camera_centre(54) {
-        return Err(UiError::Simulator("no camera frame to teach on".into()));
+        return Err(UiError::Camera("no camera frame to teach on".into()));
     }
     ui.show_page(Page::Camera);
     for _ in 0..2 {
@@ -548,20 +439,5 @@ pub fn measure_camera_page(
         seconds: secs,
     };
     ui.window().hide()?;
-    drop(ui);
-    drop(feed);
-    rt.block_on(sim.shutdown());
     Ok(figures)
-}
-
-/// A station runtime on the Au demo recipe against a simulator.
-fn station_on(
-    rt: &tokio::runtime::Runtime,
-    sim: &Simulator,
-) -> (bonder_core::recipe::Recipe, Arc<Station>) {
-    let recipe = bonder_core::recipe::Recipe::default_au();
-    let mut cfg = RuntimeConfig::new(sim.modbus_addr);
-    cfg.recipe = recipe.clone();
-    let _guard = rt.enter();
-    (recipe, Arc::new(Station::start(cfg)))
 }

@@ -6,7 +6,7 @@
 //! * [`render_screenshots`] renders every page in both languages to PNG with the software
 //!   renderer (no display needed).
 //! * [`store`] has the traits the station's store implements (recipes, users, shifts,
-//!   audit) and **in-memory** stand-ins.
+//!   audit); [`UiOptions::new`] takes them, there is no in-memory default.
 //!
 //! Layout: `ui/station/` (pages, widgets, globals with the theme and one adapter global
 //! per page) compiled by `build.rs`; one Rust module per adapter under [`adapters`].
@@ -26,6 +26,8 @@ pub mod store;
 pub mod tr;
 pub mod users;
 
+pub use users::SessionUser;
+
 /// The code that slint-build generates from `ui/station/main.slint`.
 #[allow(
     missing_debug_implementations,
@@ -42,7 +44,6 @@ mod ui {
 pub use app::{FRAME_INTERVAL, STATUS_INTERVAL, StationUi};
 pub use headless::{
     CameraPageFigures, SCREENSHOT_PAGES, ScreenshotRun, measure_camera_page, render_screenshots,
-    render_screenshots_with_simulator,
 };
 pub use ui::{
     AlarmsAdapter, AppAdapter, CameraAdapter, ChangeoverAdapter, CurvesAdapter, MainWindow, Page,
@@ -54,7 +55,6 @@ use bonder_i18n::Lang;
 use bonder_runtime::Station;
 use slint::ComponentHandle;
 use std::sync::Arc;
-use store::mem::{MemAuditLog, MemRecipeLibrary, MemShiftLog, MemUserDirectory};
 use store::{AuditLog, RecipeLibrary, ShiftLog, UserDirectory};
 
 /// Why the UI could not run.
@@ -71,8 +71,12 @@ pub enum UiError {
     Png(#[from] png::EncodingError),
     #[error("nothing was rendered for {0}")]
     NothingRendered(String),
-    #[error("simulator: {0}")]
-    Simulator(String),
+    #[error("camera: {0}")]
+    Camera(String),
+    #[error("changeover: {0}")]
+    Changeover(#[source] bonder_changeover::ChangeoverError),
+    #[error("screenshots: {0}")]
+    Demo(String),
 }
 
 /// Settings of the UI and the stores it uses.
@@ -96,8 +100,6 @@ pub struct UiOptions {
     pub heater_band_c: f64,
     /// Forming gas below this fraction of the recipe's flow is low.
     pub forming_gas_min_fraction: f64,
-    /// argon2id cost for new PINs.
-    pub pin_params: argon2::Params,
     pub recipes: Arc<dyn RecipeLibrary>,
     pub users: Arc<dyn UserDirectory>,
     pub shifts: Arc<dyn ShiftLog>,
@@ -108,6 +110,15 @@ pub struct UiOptions {
     pub camera: Option<Arc<camera_feed::CameraFeed>>,
 }
 
+/// The storage the UI works on (every field required: nothing is silently in memory).
+#[derive(Debug, Clone)]
+pub struct UiStores {
+    pub recipes: Arc<dyn RecipeLibrary>,
+    pub users: Arc<dyn UserDirectory>,
+    pub shifts: Arc<dyn ShiftLog>,
+    pub audit: Arc<dyn AuditLog>,
+}
+
 /// Shared text of the next work order (empty: none).
 pub type WorkOrderText = Arc<std::sync::Mutex<String>>;
 
@@ -115,12 +126,15 @@ pub type WorkOrderText = Arc<std::sync::Mutex<String>>;
 pub type OperatorName = Arc<std::sync::Mutex<Option<String>>>;
 
 impl UiOptions {
-    /// Defaults for a recipe, with **in-memory** stores (nothing survives a restart):
-    /// the library holds `recipe` only, no user exists (first run), no shift, no audit.
-    pub fn new(recipe: Recipe) -> UiOptions {
+    /// Defaults for a recipe over the given stores (there is no default store: the
+    /// station passes its SQLite adapters, tests their doubles).
+    pub fn new(recipe: Recipe, stores: UiStores) -> UiOptions {
         UiOptions {
             fullscreen: false,
-            recipes: Arc::new(MemRecipeLibrary::new([recipe.clone()])),
+            recipes: stores.recipes,
+            users: stores.users,
+            shifts: stores.shifts,
+            audit: stores.audit,
             recipe,
             work_order: WorkOrderText::default(),
             operator: OperatorName::default(),
@@ -128,10 +142,6 @@ impl UiOptions {
             auto_lock_mins: 10,
             heater_band_c: 5.0,
             forming_gas_min_fraction: 0.8,
-            pin_params: users::default_pin_params(),
-            users: Arc::new(MemUserDirectory::default()),
-            shifts: Arc::new(MemShiftLog::default()),
-            audit: Arc::new(MemAuditLog::default()),
             changeover: None,
             camera: None,
         }

@@ -1,13 +1,17 @@
-//! What the station's store (issue 3) will implement: recipe versions, users, shift
-//! handovers and the audit trail, as traits. The UI calls them from its thread, so an
-//! implementation must answer quickly (a local SQLite file is fine; a network is not).
+//! What the UI needs of the station's storage, as traits: recipe versions, users, shift
+//! handovers and the audit trail. The station implements them over its SQLite store
+//! (`bonder-station`'s `ui_store`); the UI's tests have their own in-memory doubles.
 //!
-//! [`mem`] has **in-memory** implementations backed by `Vec`s: they forget everything when
-//! the process ends and exist so the UI works (and is tested) before the store lands.
+//! Calls that hash a PIN ([`UserDirectory::authenticate`], [`UserDirectory::add`]) are
+//! slow by design: the UI makes them off its thread. The others answer from a local
+//! SQLite file and may run on the UI thread.
 
 use bonder_core::counters::CounterSnapshot;
-use bonder_core::recipe::{Recipe, RecipeState, Violations};
+pub use bonder_core::permissions::{Permission, Role};
+use bonder_core::recipe::{Recipe, Violations};
+use bonder_core::state::Command;
 use bonder_i18n::Lang;
+pub use bonder_store::Actor;
 use bonder_vision::VisionSetup;
 use std::time::SystemTime;
 
@@ -46,25 +50,27 @@ pub trait RecipeLibrary: Send + Sync + std::fmt::Debug {
     fn get(&self, name: &str, version: u32) -> Result<RecipeVersion, StoreError>;
     /// Saves `recipe` as the next version of its name (highest + 1), as a draft, after
     /// validating it; returns the saved recipe (with its new version number).
+    /// The store checks `by`'s role against the permission table and audits the save.
     fn save_new_version(
         &self,
         recipe: &Recipe,
-        user: &str,
+        by: &Actor,
         reason: &str,
     ) -> Result<Recipe, StoreError>;
-    /// Marks a draft released (the only state that may be sent to a machine).
-    fn release(&self, name: &str, version: u32, user: &str) -> Result<Recipe, StoreError>;
+    /// Marks a draft released (the only state that may be sent to a machine); checked
+    /// and audited like a save.
+    fn release(&self, name: &str, version: u32, by: &Actor) -> Result<Recipe, StoreError>;
     /// The newest vision setup (taught template, calibration) of the recipe `name` on
     /// this station; `None` when never taught. A stored setup that does not read or
     /// check is an error (`Backend`), not `None`.
     fn vision(&self, name: &str) -> Result<Option<StoredVision>, StoreError>;
-    /// Stores a new vision setup for `recipe`'s name, taught by `user` (technicians and
-    /// up), audited.
+    /// Stores a new vision setup for `recipe`'s name, taught by `by`
+    /// ([`Permission::TeachVision`]), audited.
     fn save_vision(
         &self,
         recipe: &Recipe,
         setup: &VisionSetup,
-        user: &str,
+        by: &Actor,
     ) -> Result<(), StoreError>;
 }
 
@@ -78,62 +84,14 @@ pub struct StoredVision {
     pub taught_at: SystemTime,
 }
 
-/// The roles of the station, least to most rights.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Role {
-    Operator,
-    Technician,
-    Engineer,
-    Supervisor,
-    Admin,
-}
-
-impl Role {
-    /// Every role, in the order the UI lists them.
-    pub const ALL: [Role; 5] = [
-        Role::Operator,
-        Role::Technician,
-        Role::Engineer,
-        Role::Supervisor,
-        Role::Admin,
-    ];
-
-    /// Stable name (`operator`…), also the Fluent key stem `role-<name>`.
-    pub fn name(self) -> &'static str {
-        match self {
-            Role::Operator => "operator",
-            Role::Technician => "technician",
-            Role::Engineer => "engineer",
-            Role::Supervisor => "supervisor",
-            Role::Admin => "admin",
-        }
-    }
-
-    /// Whether this role may change recipe parameters (saving a draft version).
-    pub fn can_edit_recipes(self) -> bool {
-        self == Role::Engineer
-    }
-
-    /// Whether this role may release a recipe version.
-    pub fn can_release_recipes(self) -> bool {
-        self == Role::Engineer
-    }
-
-    /// Whether this role may add users.
-    pub fn can_manage_users(self) -> bool {
-        self == Role::Admin
-    }
-}
-
-/// A user as the directory stores it. The PIN is kept only as an argon2 PHC string.
+/// A user as the UI sees them. The PIN never leaves the directory: it keeps only a
+/// hash made by `bonder-credentials`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct UserRecord {
     /// What the badge scanner types.
     pub badge: String,
     pub name: String,
     pub role: Role,
-    /// `$argon2id$…` (see [`crate::users::hash_pin`]).
-    pub pin_hash: String,
     /// The language the UI switches to when this user logs in.
     pub lang: Lang,
 }
@@ -142,10 +100,13 @@ pub struct UserRecord {
 pub trait UserDirectory: Send + Sync + std::fmt::Debug {
     /// Whether no user exists (first run: the UI asks for the administrator).
     fn is_empty(&self) -> Result<bool, StoreError>;
-    /// The user with a badge id.
-    fn find(&self, badge: &str) -> Result<Option<UserRecord>, StoreError>;
-    /// Adds a user; [`StoreError::Conflict`] when the badge id is taken.
-    fn add(&self, user: UserRecord) -> Result<(), StoreError>;
+    /// The user of `badge` if `pin` is theirs; `None` otherwise. An unknown badge takes
+    /// as long as a wrong PIN (`bonder_credentials::verify_user`). Slow: call it off the
+    /// UI thread.
+    fn authenticate(&self, badge: &str, pin: &str) -> Result<Option<UserRecord>, StoreError>;
+    /// Adds a user with their PIN (hashed here); [`StoreError::Conflict`] when the
+    /// badge id is taken. Slow: call it off the UI thread.
+    fn add(&self, user: UserRecord, pin: &str) -> Result<(), StoreError>;
     /// Remembers a user's language.
     fn set_language(&self, badge: &str, lang: Lang) -> Result<(), StoreError>;
 }
@@ -171,223 +132,72 @@ pub trait ShiftLog: Send + Sync + std::fmt::Debug {
     fn close(&self, shift: ShiftRecord) -> Result<(), StoreError>;
 }
 
-/// One entry of the audit trail: a login, a gated action, a refusal.
+/// What the UI audits. Recipe saves, releases and vision setups are audited by the
+/// store itself, in the same transaction as the change, and are not sent here.
+#[derive(Debug, Clone, PartialEq)]
+pub enum AuditEvent {
+    /// The entry's user logged in.
+    Login,
+    /// A badge and PIN that did not match (or an unknown badge).
+    LoginFailed { badge: String },
+    /// The user logged out.
+    Logout,
+    /// The idle lock logged the user out.
+    IdleLock,
+    /// The first administrator was created (first run).
+    AdminCreated { badge: String },
+    /// An administrator added a user.
+    UserAdded { badge: String, role: Role },
+    /// An active alarm acknowledged.
+    AlarmAck { code: u16 },
+    /// A machine command sent from the panel.
+    MachineCommand(Command),
+    /// The shift closed and handed over.
+    ShiftHandover,
+    /// A pad template taught (what, where).
+    VisionTaught { detail: String },
+    /// The camera calibrated (scale, angle, from what).
+    VisionCalibrated { detail: String },
+    /// A gated action the permission table refused; `what` names the object.
+    Refused {
+        permission: Permission,
+        what: String,
+    },
+}
+
+impl AuditEvent {
+    /// A stable name for logs and tests (`login`, `alarm.ack`, …).
+    pub fn name(&self) -> &'static str {
+        match self {
+            AuditEvent::Login => "login",
+            AuditEvent::LoginFailed { .. } => "login.failed",
+            AuditEvent::Logout => "logout",
+            AuditEvent::IdleLock => "lock.idle",
+            AuditEvent::AdminCreated { .. } => "user.create-admin",
+            AuditEvent::UserAdded { .. } => "user.add",
+            AuditEvent::AlarmAck { .. } => "alarm.ack",
+            AuditEvent::MachineCommand(_) => "machine.command",
+            AuditEvent::ShiftHandover => "shift.handover",
+            AuditEvent::VisionTaught { .. } => "vision.teach",
+            AuditEvent::VisionCalibrated { .. } => "vision.calibrate",
+            AuditEvent::Refused { .. } => "refused",
+        }
+    }
+}
+
+/// One entry of the audit trail, as the UI hands it over.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AuditEntry {
     pub time: SystemTime,
-    /// Badge id (empty when nobody is logged in).
+    /// Badge id of the logged-in user (empty when nobody is).
     pub user: String,
-    /// Machine-readable action, e.g. `login`, `recipe.save`, `alarm.ack`.
-    pub action: String,
-    pub detail: String,
+    /// Their role (`None` when nobody is logged in).
+    pub role: Option<Role>,
+    pub event: AuditEvent,
 }
 
-/// The audit trail (append only).
+/// The audit trail (append only). An entry that cannot be recorded is an error, never
+/// dropped silently.
 pub trait AuditLog: Send + Sync + std::fmt::Debug {
     fn record(&self, entry: AuditEntry) -> Result<(), StoreError>;
-}
-
-/// In-memory implementations (lost when the process ends) until the store lands.
-pub mod mem {
-    use super::*;
-    use std::sync::{Mutex, MutexGuard};
-
-    fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-        m.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    /// Recipe versions in a `Vec`.
-    #[derive(Debug, Default)]
-    pub struct MemRecipeLibrary {
-        versions: Mutex<Vec<RecipeVersion>>,
-        vision: Mutex<Vec<(String, StoredVision)>>,
-    }
-
-    impl MemRecipeLibrary {
-        /// A library holding `recipes` as they are (their versions and states kept).
-        pub fn new(recipes: impl IntoIterator<Item = Recipe>) -> MemRecipeLibrary {
-            let versions = recipes
-                .into_iter()
-                .map(|recipe| RecipeVersion {
-                    recipe,
-                    saved_by: String::new(),
-                    reason: String::new(),
-                    saved_at: SystemTime::now(),
-                })
-                .collect();
-            MemRecipeLibrary {
-                versions: Mutex::new(versions),
-                vision: Mutex::new(Vec::new()),
-            }
-        }
-    }
-
-    impl RecipeLibrary for MemRecipeLibrary {
-        fn versions(&self, name: &str) -> Result<Vec<RecipeVersion>, StoreError> {
-            let mut out: Vec<_> = lock(&self.versions)
-                .iter()
-                .filter(|v| v.recipe.name == name)
-                .cloned()
-                .collect();
-            out.sort_by_key(|v| std::cmp::Reverse(v.recipe.version));
-            Ok(out)
-        }
-
-        fn get(&self, name: &str, version: u32) -> Result<RecipeVersion, StoreError> {
-            lock(&self.versions)
-                .iter()
-                .find(|v| v.recipe.name == name && v.recipe.version == version)
-                .cloned()
-                .ok_or_else(|| StoreError::NotFound(format!("{name}@{version}")))
-        }
-
-        fn save_new_version(
-            &self,
-            recipe: &Recipe,
-            user: &str,
-            reason: &str,
-        ) -> Result<Recipe, StoreError> {
-            let mut all = lock(&self.versions);
-            let next = all
-                .iter()
-                .filter(|v| v.recipe.name == recipe.name)
-                .map(|v| v.recipe.version)
-                .max()
-                .unwrap_or(0)
-                + 1;
-            let mut saved = recipe.clone();
-            saved.version = next;
-            saved.state = RecipeState::Draft;
-            saved.validate().map_err(StoreError::Invalid)?;
-            all.push(RecipeVersion {
-                recipe: saved.clone(),
-                saved_by: user.into(),
-                reason: reason.into(),
-                saved_at: SystemTime::now(),
-            });
-            Ok(saved)
-        }
-
-        fn release(&self, name: &str, version: u32, user: &str) -> Result<Recipe, StoreError> {
-            let mut all = lock(&self.versions);
-            let v = all
-                .iter_mut()
-                .find(|v| v.recipe.name == name && v.recipe.version == version)
-                .ok_or_else(|| StoreError::NotFound(format!("{name}@{version}")))?;
-            if v.recipe.state != RecipeState::Draft {
-                return Err(StoreError::Conflict(format!(
-                    "{name}@{version} is not a draft"
-                )));
-            }
-            v.recipe.state = RecipeState::Released;
-            v.saved_by = user.into();
-            Ok(v.recipe.clone())
-        }
-
-        fn vision(&self, name: &str) -> Result<Option<StoredVision>, StoreError> {
-            Ok(lock(&self.vision)
-                .iter()
-                .rev()
-                .find(|(n, _)| n == name)
-                .map(|(_, v)| v.clone()))
-        }
-
-        fn save_vision(
-            &self,
-            recipe: &Recipe,
-            setup: &VisionSetup,
-            user: &str,
-        ) -> Result<(), StoreError> {
-            setup
-                .check()
-                .map_err(|e| StoreError::Conflict(e.to_string()))?;
-            lock(&self.vision).push((
-                recipe.name.clone(),
-                StoredVision {
-                    setup: setup.clone(),
-                    recipe_version: recipe.version,
-                    taught_by: user.into(),
-                    taught_at: SystemTime::now(),
-                },
-            ));
-            Ok(())
-        }
-    }
-
-    /// Users in a `Vec`.
-    #[derive(Debug, Default)]
-    pub struct MemUserDirectory {
-        users: Mutex<Vec<UserRecord>>,
-    }
-
-    impl UserDirectory for MemUserDirectory {
-        fn is_empty(&self) -> Result<bool, StoreError> {
-            Ok(lock(&self.users).is_empty())
-        }
-
-        fn find(&self, badge: &str) -> Result<Option<UserRecord>, StoreError> {
-            Ok(lock(&self.users).iter().find(|u| u.badge == badge).cloned())
-        }
-
-        fn add(&self, user: UserRecord) -> Result<(), StoreError> {
-            let mut users = lock(&self.users);
-            if users.iter().any(|u| u.badge == user.badge) {
-                return Err(StoreError::Conflict(format!("badge {}", user.badge)));
-            }
-            users.push(user);
-            Ok(())
-        }
-
-        fn set_language(&self, badge: &str, lang: Lang) -> Result<(), StoreError> {
-            let mut users = lock(&self.users);
-            let u = users
-                .iter_mut()
-                .find(|u| u.badge == badge)
-                .ok_or_else(|| StoreError::NotFound(format!("badge {badge}")))?;
-            u.lang = lang;
-            Ok(())
-        }
-    }
-
-    /// Closed shifts in a `Vec`.
-    #[derive(Debug, Default)]
-    pub struct MemShiftLog {
-        shifts: Mutex<Vec<ShiftRecord>>,
-    }
-
-    impl ShiftLog for MemShiftLog {
-        fn previous(&self, limit: usize) -> Result<Vec<ShiftRecord>, StoreError> {
-            Ok(lock(&self.shifts)
-                .iter()
-                .rev()
-                .take(limit)
-                .cloned()
-                .collect())
-        }
-
-        fn close(&self, shift: ShiftRecord) -> Result<(), StoreError> {
-            lock(&self.shifts).push(shift);
-            Ok(())
-        }
-    }
-
-    /// The audit trail in a `Vec`.
-    #[derive(Debug, Default)]
-    pub struct MemAuditLog {
-        entries: Mutex<Vec<AuditEntry>>,
-    }
-
-    impl MemAuditLog {
-        /// Everything recorded so far, oldest first.
-        pub fn entries(&self) -> Vec<AuditEntry> {
-            lock(&self.entries).clone()
-        }
-    }
-
-    impl AuditLog for MemAuditLog {
-        fn record(&self, entry: AuditEntry) -> Result<(), StoreError> {
-            lock(&self.entries).push(entry);
-            Ok(())
-        }
-    }
 }

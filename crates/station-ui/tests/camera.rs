@@ -160,7 +160,7 @@ fn live_frames_teach_a_pad_and_inspections_join_the_bonds() {
         rig.audit
             .entries()
             .iter()
-            .any(|e| e.action == "vision.teach" && e.user == ENGINEER.0),
+            .any(|e| e.event.name() == "vision.teach" && e.user == ENGINEER.0),
         "the teach is audited"
     );
 
@@ -214,7 +214,7 @@ fn live_frames_teach_a_pad_and_inspections_join_the_bonds() {
         rig.audit
             .entries()
             .iter()
-            .any(|e| e.action == "vision.calibrate" && e.user == ENGINEER.0),
+            .any(|e| e.event.name() == "vision.calibrate" && e.user == ENGINEER.0),
         "the calibration is audited"
     );
 

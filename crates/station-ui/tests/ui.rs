@@ -6,11 +6,12 @@ mod common;
 
 use bonder_core::AlarmCode;
 use bonder_i18n::{Lang, tr};
-use bonder_station_ui::store::RecipeLibrary;
+use bonder_station_ui::store::{AuditEvent, Permission, RecipeLibrary, Role};
 use bonder_station_ui::{AlarmsAdapter, AppAdapter, Page, RecipesAdapter};
-use common::{ENGINEER, OPERATOR, buttons, click, log_in, rig, visible_labels, wait_for};
+use common::{ENGINEER, OPERATOR, buttons, click, log_in, rig, visible_labels, wait_for, wait_ui};
 use slint::{ComponentHandle, Model};
 use std::collections::HashSet;
+use std::time::Duration;
 
 const NAV: [(&str, Page); 8] = [
     ("nav-production", Page::Production),
@@ -67,12 +68,15 @@ fn an_operator_cannot_change_a_recipe() {
     assert!(r.get_message_error());
     assert!(r.get_message().contains("Operator"), "{}", r.get_message());
     assert_eq!(rig.recipes.versions("SOT23-AU25").unwrap().len(), 1);
-    assert!(
-        rig.audit
-            .entries()
-            .iter()
-            .any(|e| e.action == "recipe.edit.refused" && e.user == OPERATOR.0)
-    );
+    assert!(rig.audit.entries().iter().any(|e| e.user == OPERATOR.0
+        && e.role == Some(Role::Operator)
+        && matches!(
+            &e.event,
+            AuditEvent::Refused {
+                permission: Permission::EditRecipe,
+                what
+            } if what == "ball.force_gf"
+        )));
 }
 
 #[test]
@@ -170,7 +174,7 @@ fn an_alarm_is_acknowledged_by_the_logged_in_user() {
         rig.audit
             .entries()
             .iter()
-            .any(|e| e.action == "alarm.ack" && e.user == OPERATOR.0)
+            .any(|e| e.event.name() == "alarm.ack" && e.user == OPERATOR.0)
     );
 }
 
@@ -227,8 +231,29 @@ fn a_wrong_pin_is_refused() {
     s.set_badge(ENGINEER.0.into());
     s.set_pin("9999".into());
     click(app, &tr(Lang::EnUs, "login-button"));
+    assert!(wait_ui(&rig, Duration::from_secs(10), || !s
+        .get_error()
+        .is_empty()));
     assert!(!app.global::<AppAdapter>().get_logged_in());
     assert_eq!(s.get_error(), tr(Lang::EnUs, "login-failed"));
+    // The refusal is audited with the badge tried, as nobody (no role made up).
+    assert!(rig.audit.entries().iter().any(|e| e.role.is_none()
+        && e.event
+            == AuditEvent::LoginFailed {
+                badge: ENGINEER.0.into()
+            }));
+    // An unknown badge is refused the same way.
+    s.set_badge("no-such-badge".into());
+    s.set_pin("1111".into());
+    click(app, &tr(Lang::EnUs, "login-button"));
+    assert!(wait_ui(&rig, Duration::from_secs(10), || rig
+        .audit
+        .entries()
+        .iter()
+        .any(
+            |e| matches!(&e.event, AuditEvent::LoginFailed { badge } if badge == "no-such-badge")
+        )));
+    assert!(!app.global::<AppAdapter>().get_logged_in());
     assert!(buttons(app, &tr(Lang::EnUs, "nav-recipes"))[0].accessible_enabled() == Some(false));
 }
 

@@ -14,6 +14,7 @@ use tokio::sync::{mpsc, watch};
 const BONDS_CURSOR: &str = "bonds";
 
 /// Store and forward over the station's SQLite file.
+#[allow(missing_debug_implementations)] // holds a SQLite reader; nothing to print
 pub struct StoreOutbox {
     store: Arc<Store>,
     reader: Reader,

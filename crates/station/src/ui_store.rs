@@ -4,8 +4,8 @@
 
 use bonder_core::recipe::Recipe;
 use bonder_station_ui::store::{
-    AuditEntry, AuditLog, RecipeLibrary, RecipeVersion, Role as UiRole, StoreError as UiError,
-    StoredVision, UserDirectory,
+    AuditEntry, AuditEvent, AuditLog, RecipeLibrary, RecipeVersion, StoreError as UiError,
+    StoredVision, UserDirectory, UserRecord,
 };
 use bonder_store::{
     Actor, AuditAction, AuditRecord, Role, Store, StoreError, WriteOp, WriterHandle,
@@ -14,16 +14,6 @@ use bonder_vision::VisionSetup;
 use std::sync::Arc;
 use std::time::SystemTime;
 use time::OffsetDateTime;
-
-fn role(r: UiRole) -> Role {
-    match r {
-        UiRole::Operator => Role::Operator,
-        UiRole::Technician => Role::Technician,
-        UiRole::Engineer => Role::Engineer,
-        UiRole::Supervisor => Role::Supervisor,
-        UiRole::Admin => Role::Admin,
-    }
-}
 
 fn ui_err(e: StoreError) -> UiError {
     match e {
@@ -36,21 +26,10 @@ fn ui_err(e: StoreError) -> UiError {
     }
 }
 
-/// Who a badge is, for the store's role checks and audit rows.
-fn actor(users: &dyn UserDirectory, badge: &str) -> Actor {
-    let r = users
-        .find(badge)
-        .ok()
-        .flatten()
-        .map_or(Role::Operator, |u| role(u.role));
-    Actor::new(badge, r)
-}
-
 /// Recipe versions in the store.
 #[derive(Debug)]
 pub struct StoreRecipes {
     pub store: Arc<Store>,
-    pub users: Arc<dyn UserDirectory>,
 }
 
 impl StoreRecipes {
@@ -89,12 +68,11 @@ impl RecipeLibrary for StoreRecipes {
     fn save_new_version(
         &self,
         recipe: &Recipe,
-        user: &str,
+        who: &Actor,
         reason: &str,
     ) -> Result<Recipe, UiError> {
         recipe.validate().map_err(UiError::Invalid)?;
         let repo = self.store.recipes();
-        let who = actor(self.users.as_ref(), user);
         let base = repo
             .versions(&recipe.name)
             .map_err(ui_err)?
@@ -102,17 +80,16 @@ impl RecipeLibrary for StoreRecipes {
             .map(|v| v.version)
             .max();
         let info = match base {
-            Some(b) => repo.edit(b, recipe, &who, reason),
-            None => repo.create(recipe, &who, reason),
+            Some(b) => repo.edit(b, recipe, who, reason),
+            None => repo.create(recipe, who, reason),
         }
         .map_err(ui_err)?;
         repo.get(&info.name, info.version).map_err(ui_err)
     }
 
-    fn release(&self, name: &str, version: u32, user: &str) -> Result<Recipe, UiError> {
+    fn release(&self, name: &str, version: u32, who: &Actor) -> Result<Recipe, UiError> {
         let repo = self.store.recipes();
-        let who = actor(self.users.as_ref(), user);
-        repo.release(name, version, &who, "released on the station")
+        repo.release(name, version, who, "released on the station")
             .map_err(ui_err)?;
         repo.get(name, version).map_err(ui_err)
     }
@@ -134,7 +111,12 @@ impl RecipeLibrary for StoreRecipes {
         }))
     }
 
-    fn save_vision(&self, recipe: &Recipe, setup: &VisionSetup, user: &str) -> Result<(), UiError> {
+    fn save_vision(
+        &self,
+        recipe: &Recipe,
+        setup: &VisionSetup,
+        who: &Actor,
+    ) -> Result<(), UiError> {
         setup
             .check()
             .map_err(|e| UiError::Conflict(e.to_string()))?;
@@ -145,7 +127,7 @@ impl RecipeLibrary for StoreRecipes {
                 recipe.version,
                 &setup.to_json(),
                 &setup.summary(),
-                &actor(self.users.as_ref(), user),
+                who,
             )
             .map_err(ui_err)
     }
@@ -215,61 +197,87 @@ pub fn last_changeover_recipe(store: &Store) -> Result<Option<Recipe>, StoreErro
     }
 }
 
-/// The UI's audit entries into the store's hash-chained trail (through the writer).
-/// Recipe saves and releases are audited by the store itself and not repeated here.
+/// The UI's audit entries into the store's hash-chained trail (through the writer), as
+/// the role the UI's session holds (never looked up or guessed from a badge). Recipe
+/// saves, releases and vision setups are audited by the store itself.
 #[derive(Debug)]
 pub struct StoreAudit {
     pub writer: WriterHandle,
-    pub users: Arc<dyn UserDirectory>,
+}
+
+/// The store's action, object and value of a UI audit event.
+fn audit_row(e: &AuditEntry) -> (AuditAction, String, Option<String>) {
+    let user = || format!("user:{}", e.user);
+    match &e.event {
+        AuditEvent::Login => (AuditAction::Login, user(), None),
+        AuditEvent::LoginFailed { badge } => (
+            AuditAction::Refused,
+            format!("login:{badge}"),
+            Some("wrong badge or PIN".into()),
+        ),
+        AuditEvent::Logout => (AuditAction::Logout, user(), None),
+        AuditEvent::IdleLock => (AuditAction::Logout, user(), Some("idle lock".into())),
+        AuditEvent::AdminCreated { badge } => (
+            AuditAction::Create,
+            format!("user:{badge}"),
+            Some(Role::Admin.name().into()),
+        ),
+        AuditEvent::UserAdded { badge, role } => (
+            AuditAction::Create,
+            format!("user:{badge}"),
+            Some(role.name().into()),
+        ),
+        AuditEvent::AlarmAck { code } => (AuditAction::AlarmAck, format!("alarm:{code}"), None),
+        AuditEvent::MachineCommand(c) => (
+            AuditAction::Command,
+            "machine".into(),
+            Some(format!("{c:?}")),
+        ),
+        AuditEvent::ShiftHandover => (AuditAction::Modify, "shift".into(), None),
+        AuditEvent::VisionTaught { detail } => (
+            AuditAction::Modify,
+            "vision:template".into(),
+            Some(detail.clone()),
+        ),
+        AuditEvent::VisionCalibrated { detail } => (
+            AuditAction::Modify,
+            "vision:calibration".into(),
+            Some(detail.clone()),
+        ),
+        AuditEvent::Refused { permission, what } => {
+            (AuditAction::Refused, format!("{permission}:{what}"), None)
+        }
+    }
 }
 
 impl AuditLog for StoreAudit {
     fn record(&self, e: AuditEntry) -> Result<(), UiError> {
         let backend = |e: StoreError| UiError::Backend(e.to_string());
+        let time = OffsetDateTime::from(e.time);
         // An acknowledgement marks the alarm's history row (who, when); the store's
         // writer appends its audit row.
-        if e.action == "alarm.ack" {
-            if let Some(code) = e
-                .detail
-                .strip_prefix("alarm ")
-                .and_then(|c| c.trim().parse::<u16>().ok())
-            {
-                let who = actor(self.users.as_ref(), &e.user);
-                return self
-                    .writer
-                    .send(WriteOp::AlarmAck(bonder_store::AlarmAck {
-                        code: bonder_core::AlarmCode::from_code(code)
-                            .unwrap_or(bonder_core::AlarmCode::Other(code)),
-                        time: OffsetDateTime::from(e.time),
-                        user: who.user,
-                        role: who.role,
-                    }))
-                    .map_err(backend);
-            }
+        if let (AuditEvent::AlarmAck { code }, Some(role)) = (&e.event, e.role) {
+            return self
+                .writer
+                .send(WriteOp::AlarmAck(bonder_store::AlarmAck {
+                    code: bonder_core::AlarmCode::from_code(*code)
+                        .unwrap_or(bonder_core::AlarmCode::Other(*code)),
+                    time,
+                    user: e.user,
+                    role,
+                }))
+                .map_err(backend);
         }
-        let (action, object) = match e.action.as_str() {
-            "login" => (AuditAction::Login, format!("user:{}", e.user)),
-            "logout" | "lock" => (AuditAction::Logout, format!("user:{}", e.user)),
-            "alarm.ack" => (AuditAction::AlarmAck, "alarm".to_string()),
-            "machine.command" => (AuditAction::Command, "machine".to_string()),
-            "user.add" | "user.create-admin" => (AuditAction::Create, "user".to_string()),
-            "shift.handover" => (AuditAction::Modify, "shift".to_string()),
-            "recipe.save" | "recipe.release" => return Ok(()),
-            a if a.contains("refused") || a.contains("failed") => {
-                (AuditAction::Refused, a.to_string())
-            }
-            a => (AuditAction::Modify, a.to_string()),
-        };
-        let r = actor(self.users.as_ref(), &e.user).role;
+        let (action, object, new_value) = audit_row(&e);
         self.writer
             .send(WriteOp::Audit(AuditRecord {
-                time: OffsetDateTime::from(e.time),
+                time,
                 user: e.user,
-                role: r,
+                role: e.role,
                 action,
                 object,
                 old_value: None,
-                new_value: Some(e.detail),
+                new_value,
                 reason: None,
             }))
             .map_err(backend)
@@ -282,13 +290,12 @@ pub struct StoreUsers {
     pub store: Arc<Store>,
 }
 
-fn ui_role(r: Role) -> UiRole {
-    match r {
-        Role::Operator | Role::System => UiRole::Operator,
-        Role::Technician => UiRole::Technician,
-        Role::Engineer => UiRole::Engineer,
-        Role::Supervisor => UiRole::Supervisor,
-        Role::Admin => UiRole::Admin,
+fn ui_user(u: bonder_store::UserRow) -> UserRecord {
+    UserRecord {
+        badge: u.badge,
+        name: u.name,
+        role: u.role,
+        lang: bonder_i18n::Lang::from_code(&u.lang).unwrap_or(bonder_i18n::Lang::EnUs),
     }
 }
 
@@ -297,24 +304,18 @@ impl UserDirectory for StoreUsers {
         Ok(self.store.user_count().map_err(ui_err)? == 0)
     }
 
-    fn find(&self, badge: &str) -> Result<Option<bonder_station_ui::store::UserRecord>, UiError> {
-        Ok(self.store.find_user(badge).map_err(ui_err)?.map(|u| {
-            bonder_station_ui::store::UserRecord {
-                badge: u.badge,
-                name: u.name,
-                role: ui_role(u.role),
-                pin_hash: u.pin_hash,
-                lang: bonder_i18n::Lang::from_code(&u.lang).unwrap_or(bonder_i18n::Lang::EnUs),
-            }
-        }))
+    fn authenticate(&self, badge: &str, pin: &str) -> Result<Option<UserRecord>, UiError> {
+        let found = self.store.find_user(badge).map_err(ui_err)?;
+        let ok = bonder_credentials::verify_user(pin, found.as_ref().map(|u| u.pin_hash.as_str()));
+        Ok(found.filter(|_| ok).map(ui_user))
     }
 
-    fn add(&self, u: bonder_station_ui::store::UserRecord) -> Result<(), UiError> {
+    fn add(&self, u: UserRecord, pin: &str) -> Result<(), UiError> {
         let row = bonder_store::UserRow {
             badge: u.badge.clone(),
             name: u.name,
-            role: role(u.role),
-            pin_hash: u.pin_hash,
+            role: u.role,
+            pin_hash: bonder_credentials::hash(pin).map_err(|e| UiError::Backend(e.to_string()))?,
             lang: u.lang.code().into(),
         };
         match self.store.add_user(&row).map_err(ui_err)? {
@@ -338,22 +339,13 @@ impl UserDirectory for StoreUsers {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use bonder_station_ui::store::UserRecord;
-    use bonder_station_ui::store::mem::MemUserDirectory;
 
-    fn users() -> Arc<dyn UserDirectory> {
-        let u = MemUserDirectory::default();
-        for (badge, r) in [("E7", UiRole::Engineer), ("OP1", UiRole::Operator)] {
-            u.add(UserRecord {
-                badge: badge.into(),
-                name: badge.into(),
-                role: r,
-                pin_hash: String::new(),
-                lang: bonder_i18n::Lang::EnUs,
-            })
-            .unwrap();
-        }
-        Arc::new(u)
+    fn engineer() -> Actor {
+        Actor::new("E7", Role::Engineer)
+    }
+
+    fn operator() -> Actor {
+        Actor::new("OP1", Role::Operator)
     }
 
     /// The camera page's setup goes to the file and back; an operator may not store one;
@@ -365,23 +357,22 @@ mod tests {
         let store = Arc::new(Store::open(dir.path().join("s.sqlite")).unwrap());
         let lib = StoreRecipes {
             store: store.clone(),
-            users: users(),
         };
         let recipe = Recipe::default_au();
         assert_eq!(lib.vision(&recipe.name).unwrap(), None);
         let mut setup = VisionSetup::new(bonder_vision::Calibration::uniform(0.65));
         setup.pad_pitch_um = Some(60.0);
-        lib.save_vision(&recipe, &setup, "E7").unwrap();
+        lib.save_vision(&recipe, &setup, &engineer()).unwrap();
         let back = lib.vision(&recipe.name).unwrap().unwrap();
         assert_eq!((back.setup, back.taught_by.as_str()), (setup.clone(), "E7"));
         assert!(matches!(
-            lib.save_vision(&recipe, &setup, "OP1"),
+            lib.save_vision(&recipe, &setup, &operator()),
             Err(UiError::Conflict(_))
         ));
         let mut bad = setup.clone();
         bad.calibration.um_per_px_x = -1.0;
         assert!(matches!(
-            lib.save_vision(&recipe, &bad, "E7"),
+            lib.save_vision(&recipe, &bad, &engineer()),
             Err(UiError::Conflict(_))
         ));
         // A file edited by hand (or a broken write) holds something unreadable.
@@ -416,13 +407,14 @@ mod tests {
         assert!(library_version(&store, &other).unwrap().is_none());
         let lib = StoreRecipes {
             store: store.clone(),
-            users: users(),
         };
         assert_eq!(lib.versions("SOT23-AU25").unwrap().len(), 1);
 
         let mut edited = recipe.clone();
         edited.ball.us_power_pct.0 = 62.0;
-        let saved = lib.save_new_version(&edited, "E7", "NSOP trend").unwrap();
+        let saved = lib
+            .save_new_version(&edited, &engineer(), "NSOP trend")
+            .unwrap();
         assert_eq!(
             (saved.version, saved.state),
             (2, bonder_core::recipe::RecipeState::Draft)
@@ -438,12 +430,12 @@ mod tests {
         );
         assert!(
             matches!(
-                lib.release("SOT23-AU25", 2, "OP1"),
+                lib.release("SOT23-AU25", 2, &operator()),
                 Err(UiError::Conflict(_))
             ),
             "an operator cannot release"
         );
-        lib.release("SOT23-AU25", 2, "E7").unwrap();
+        lib.release("SOT23-AU25", 2, &engineer()).unwrap();
         assert!(store.recipes().sendable("SOT23-AU25", 2).is_ok());
 
         let writer = store
@@ -451,21 +443,36 @@ mod tests {
             .unwrap();
         let audit = StoreAudit {
             writer: writer.clone(),
-            users: users(),
         };
         audit
             .record(AuditEntry {
                 time: SystemTime::now(),
                 user: "OP1".into(),
-                action: "login".into(),
-                detail: String::new(),
+                role: Some(Role::Operator),
+                event: AuditEvent::Login,
+            })
+            .unwrap();
+        // Nobody logged in: a refused login is stored as such, with no role made up.
+        audit
+            .record(AuditEntry {
+                time: SystemTime::now(),
+                user: String::new(),
+                role: None,
+                event: AuditEvent::LoginFailed { badge: "X9".into() },
             })
             .unwrap();
         writer.close().await.unwrap();
         let rows = store.reader().unwrap().audit(0, 100).unwrap();
         assert!(
-            rows.iter()
-                .any(|r| r.action == AuditAction::Login.name() && r.user == "OP1"),
+            rows.iter().any(|r| r.action == AuditAction::Login.name()
+                && r.user == "OP1"
+                && r.role == "operator"),
+            "{rows:?}"
+        );
+        assert!(
+            rows.iter().any(|r| r.action == AuditAction::Refused.name()
+                && r.object == "login:X9"
+                && r.role == bonder_store::audit::NO_ROLE),
             "{rows:?}"
         );
         assert_eq!(
@@ -715,12 +722,19 @@ mod user_tests {
             let admin = UserRecord {
                 badge: "A1".into(),
                 name: "王工".into(),
-                role: UiRole::Admin,
-                pin_hash: "$argon2id$v=19$m=8,t=1,p=1$c2FsdHNhbHQ$aGFzaA".into(),
+                role: Role::Admin,
                 lang: bonder_i18n::Lang::ZhCn,
             };
-            users.add(admin.clone()).unwrap();
-            assert!(matches!(users.add(admin), Err(UiError::Conflict(_))));
+            users.add(admin.clone(), "4711").unwrap();
+            assert!(matches!(
+                users.add(admin, "0000"),
+                Err(UiError::Conflict(_))
+            ));
+            // The PIN is stored as an argon2id hash of the one parameter set.
+            let row = store.find_user("A1").unwrap().unwrap();
+            assert!(row.pin_hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"));
+            assert!(users.authenticate("A1", "0000").unwrap().is_none());
+            assert!(users.authenticate("nobody", "4711").unwrap().is_none());
             users.set_language("A1", bonder_i18n::Lang::EnUs).unwrap();
 
             let writer = store
@@ -736,16 +750,13 @@ mod user_tests {
                 .unwrap();
             let audit = StoreAudit {
                 writer: writer.clone(),
-                users: Arc::new(StoreUsers {
-                    store: store.clone(),
-                }),
             };
             audit
                 .record(AuditEntry {
                     time: SystemTime::now(),
                     user: "A1".into(),
-                    action: "alarm.ack".into(),
-                    detail: "alarm 104".into(),
+                    role: Some(Role::Admin),
+                    event: AuditEvent::AlarmAck { code: 104 },
                 })
                 .unwrap();
             writer.close().await.unwrap();
@@ -761,10 +772,13 @@ mod user_tests {
         }
         // A restart finds the user, with the language they chose.
         let store = Arc::new(Store::open(&path).unwrap());
-        let u = StoreUsers { store }.find("A1").unwrap().unwrap();
+        let u = StoreUsers { store }
+            .authenticate("A1", "4711")
+            .unwrap()
+            .unwrap();
         assert_eq!(
             (u.name.as_str(), u.role, u.lang),
-            ("王工", UiRole::Admin, bonder_i18n::Lang::EnUs)
+            ("王工", Role::Admin, bonder_i18n::Lang::EnUs)
         );
     }
 }

@@ -22,8 +22,8 @@
 //! alone; a copy of the last hash kept elsewhere, e.g. published, would detect it.)
 
 use crate::StoreError;
-use crate::recipes::Role;
 use crate::timefmt::rfc3339_ms;
+use bonder_core::permissions::Role;
 use rusqlite::{Connection, OptionalExtension, params};
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
@@ -97,6 +97,16 @@ impl AuditAction {
     }
 }
 
+/// The stored role of an audit row made while nobody was logged in.
+pub const NO_ROLE: &str = "none";
+
+impl AuditRecord {
+    /// The role's stored name ([`NO_ROLE`] for nobody).
+    pub fn role_name(&self) -> &'static str {
+        self.role.map_or(NO_ROLE, Role::name)
+    }
+}
+
 /// An audited action, to be appended (directly by the recipe repository, or through
 /// the writer with [`WriteOp::Audit`](crate::WriteOp::Audit) for logins and the like).
 #[derive(Debug, Clone, PartialEq)]
@@ -105,8 +115,9 @@ pub struct AuditRecord {
     pub time: OffsetDateTime,
     /// Who did it.
     pub user: String,
-    /// In which role.
-    pub role: Role,
+    /// In which role; `None` when nobody was logged in (a refused login), stored as
+    /// [`NO_ROLE`].
+    pub role: Option<Role>,
     /// What was done.
     pub action: AuditAction,
     /// What was acted on, e.g. `recipe:SOT23-AU25@8`, `alarm:102#17`, `user:OP1042`.
@@ -205,7 +216,7 @@ pub(crate) fn append(conn: &Connection, rec: &AuditRecord) -> Result<i64, StoreE
         [
             Some(&ts),
             Some(&rec.user),
-            Some(rec.role.name()),
+            Some(rec.role_name()),
             Some(rec.action.name()),
             Some(&rec.object),
             rec.old_value.as_deref(),
@@ -222,7 +233,7 @@ pub(crate) fn append(conn: &Connection, rec: &AuditRecord) -> Result<i64, StoreE
         id,
         ts,
         rec.user,
-        rec.role.name(),
+        rec.role_name(),
         rec.action.name(),
         rec.object,
         rec.old_value,

@@ -1,6 +1,5 @@
 //! The store's error type.
 
-use crate::recipes::Role;
 use bonder_core::recipe::{RecipeError, RecipeState};
 
 /// Everything that can go wrong in the store.
@@ -29,13 +28,16 @@ pub enum StoreError {
     /// An edit, release or retirement without a reason.
     #[error("a reason is required")]
     ReasonRequired,
-    /// The role may not do this.
-    #[error("role {role} may not {action}")]
-    Forbidden {
-        /// What was attempted (`"release a recipe"`).
-        action: &'static str,
-        /// The role that attempted it.
-        role: Role,
+    /// The permission table refuses the actor's role this.
+    #[error(transparent)]
+    Forbidden(#[from] bonder_core::Forbidden),
+    /// A user row whose role no person can hold (unknown to this build, or `system`).
+    #[error("user {badge} has the role {role:?}, which no person can hold")]
+    UnknownRole {
+        /// The user's badge id.
+        badge: String,
+        /// The stored role name.
+        role: String,
     },
     /// No such recipe, or no such version (`name` or `name@version`).
     #[error("recipe {0} not found")]

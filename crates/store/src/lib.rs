@@ -44,7 +44,8 @@ pub use error::StoreError;
 pub use export::EXPORT_KEYS;
 pub use reader::Reader;
 pub use recipes::{
-    Actor, ParamChange, RecipeRepo, RecipeVersionInfo, RecipeVisionRow, Role, recipe_diff,
+    Actor, ParamChange, Permission, RecipeRepo, RecipeVersionInfo, RecipeVisionRow, Role,
+    recipe_diff,
 };
 pub use records::{
     AlarmAck, AlarmEntry, AlarmRecord, BondRecord, Changeover, ChangeoverEnd, ChangeoverProgress,

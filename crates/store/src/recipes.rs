@@ -5,7 +5,9 @@
 //!   highest so far + 1) as a draft, with the parameter-level diff against the version
 //!   it came from; nothing is ever updated in place (SQL triggers refuse it).
 //! * Life cycle: draft → released → retired, or draft → retired. Releasing and retiring
-//!   need [`Role::Engineer`]. Only a released version is [sendable](RecipeRepo::sendable).
+//!   need [`Permission::ReleaseRecipe`]. Only a released version is [sendable](RecipeRepo::sendable).
+//! * Creating, editing and importing need [`Permission::EditRecipe`] (engineers, and the
+//!   station itself for the gateway's `cmd/recipe`).
 //! * Every change needs a reason and appends an audit row in the same transaction.
 //!
 //! Recipes change rarely, so the repository writes synchronously through the store's
@@ -17,72 +19,9 @@ use crate::timefmt::{from_unix_ms, unix_ms};
 use crate::{Store, StoreError};
 use bonder_core::recipe::{Param, Recipe, RecipeError, RecipeState};
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
-use std::fmt;
 use time::OffsetDateTime;
 
-/// A user's role. The UI issue adds login; until then the caller states who acts.
-///
-/// * `Operator`: runs the machine, acknowledges alarms, writes shift notes.
-/// * `Technician`: sets machines up and does changeovers.
-/// * `Engineer`: owns the process; the only role that releases or retires recipes.
-/// * `Supervisor`: runs the shift (shifts, reports); no recipe authority.
-/// * `Admin`: manages users; no recipe authority.
-/// * `System`: the station itself or a remote system (the gateway's `cmd/recipe`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Role {
-    /// Runs the machine.
-    Operator,
-    /// Sets machines up, does changeovers.
-    Technician,
-    /// Owns the process; releases and retires recipes.
-    Engineer,
-    /// Runs the shift.
-    Supervisor,
-    /// Manages users; no recipe authority.
-    Admin,
-    /// The station itself or a remote system.
-    System,
-}
-
-impl Role {
-    /// Every role.
-    pub const ALL: [Role; 6] = [
-        Self::Operator,
-        Self::Technician,
-        Self::Engineer,
-        Self::Supervisor,
-        Self::Admin,
-        Self::System,
-    ];
-
-    /// The stored name (`audit.role`).
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::Operator => "operator",
-            Self::Technician => "technician",
-            Self::Engineer => "engineer",
-            Self::Supervisor => "supervisor",
-            Self::Admin => "admin",
-            Self::System => "system",
-        }
-    }
-
-    /// The role of a stored name.
-    pub fn from_name(s: &str) -> Option<Role> {
-        Self::ALL.into_iter().find(|r| r.name() == s)
-    }
-
-    /// Whether this role may release and retire recipe versions.
-    pub fn can_release_recipes(self) -> bool {
-        self == Self::Engineer
-    }
-}
-
-impl fmt::Display for Role {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
+pub use bonder_core::permissions::{Permission, Role};
 
 /// Who does something.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -270,6 +209,7 @@ impl<'a> RecipeRepo<'a> {
         actor: &Actor,
         reason: &str,
     ) -> Result<RecipeVersionInfo, StoreError> {
+        bonder_core::permissions::check(actor.role, Permission::EditRecipe)?;
         let reason = required_reason(reason)?;
         let r = as_draft(recipe, 1)?;
         let mut conn = self.store.lock();
@@ -292,6 +232,7 @@ impl<'a> RecipeRepo<'a> {
         actor: &Actor,
         reason: &str,
     ) -> Result<RecipeVersionInfo, StoreError> {
+        bonder_core::permissions::check(actor.role, Permission::EditRecipe)?;
         let reason = required_reason(reason)?;
         let mut conn = self.store.lock();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -317,6 +258,7 @@ impl<'a> RecipeRepo<'a> {
         actor: &Actor,
         reason: &str,
     ) -> Result<RecipeVersionInfo, StoreError> {
+        bonder_core::permissions::check(actor.role, Permission::EditRecipe)?;
         let doc = Recipe::from_json(json)?;
         let reason = required_reason(reason)?;
         let mut conn = self.store.lock();
@@ -335,7 +277,7 @@ impl<'a> RecipeRepo<'a> {
         Ok(self.get(name, version)?.to_json())
     }
 
-    /// Releases a draft. Needs [`Role::Engineer`].
+    /// Releases a draft. Needs [`Permission::ReleaseRecipe`].
     pub fn release(
         &self,
         name: &str,
@@ -346,7 +288,7 @@ impl<'a> RecipeRepo<'a> {
         self.transition(name, version, RecipeState::Released, actor, reason)
     }
 
-    /// Retires a released version or a draft. Needs [`Role::Engineer`].
+    /// Retires a released version or a draft. Needs [`Permission::ReleaseRecipe`].
     pub fn retire(
         &self,
         name: &str,
@@ -365,16 +307,11 @@ impl<'a> RecipeRepo<'a> {
         actor: &Actor,
         reason: &str,
     ) -> Result<(), StoreError> {
-        let (action, what) = match to {
-            RecipeState::Released => (AuditAction::Release, "release a recipe"),
-            _ => (AuditAction::Retire, "retire a recipe"),
+        let action = match to {
+            RecipeState::Released => AuditAction::Release,
+            _ => AuditAction::Retire,
         };
-        if !actor.role.can_release_recipes() {
-            return Err(StoreError::Forbidden {
-                action: what,
-                role: actor.role,
-            });
-        }
+        bonder_core::permissions::check(actor.role, Permission::ReleaseRecipe)?;
         let reason = required_reason(reason)?;
         let mut conn = self.store.lock();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -411,7 +348,7 @@ impl<'a> RecipeRepo<'a> {
             &AuditRecord {
                 time: now,
                 user: actor.user.clone(),
-                role: actor.role,
+                role: Some(actor.role),
                 action,
                 object: format!("recipe:{recipe}"),
                 old_value: Some(state_name(from).into()),
@@ -436,12 +373,7 @@ impl<'a> RecipeRepo<'a> {
         summary: &str,
         actor: &Actor,
     ) -> Result<(), StoreError> {
-        if !matches!(actor.role, Role::Technician | Role::Engineer | Role::System) {
-            return Err(StoreError::Forbidden {
-                action: "teach the vision",
-                role: actor.role,
-            });
-        }
+        bonder_core::permissions::check(actor.role, Permission::TeachVision)?;
         let now = OffsetDateTime::now_utc();
         let digest = {
             use sha2::Digest;
@@ -471,7 +403,7 @@ impl<'a> RecipeRepo<'a> {
             &AuditRecord {
                 time: now,
                 user: actor.user.clone(),
-                role: actor.role,
+                role: Some(actor.role),
                 action: AuditAction::Modify,
                 object: format!("recipe-vision:{name}"),
                 old_value,
@@ -675,7 +607,7 @@ fn insert_version(
         &AuditRecord {
             time: now,
             user: actor.user.clone(),
-            role: actor.role,
+            role: Some(actor.role),
             action,
             object: format!("recipe:{}", r.id()),
             old_value,
@@ -751,13 +683,5 @@ mod tests {
             (d[1].old_value.as_str(), d[1].new_value.as_str()),
             ("30", "32.5")
         );
-    }
-
-    #[test]
-    fn role_names_round_trip_and_only_engineers_release() {
-        for r in Role::ALL {
-            assert_eq!(Role::from_name(r.name()), Some(r));
-            assert_eq!(r.can_release_recipes(), r == Role::Engineer);
-        }
     }
 }

@@ -2,7 +2,7 @@
 //! changeovers. These are written through the writer ([`WriteOp`](crate::WriteOp)) and
 //! read back by the [`Reader`](crate::Reader).
 
-use crate::recipes::Role;
+use bonder_core::permissions::Role;
 use bonder_core::{AlarmCode, BondEvent, BondKind, Curve, Judgement, MachineState, Verdict};
 use time::OffsetDateTime;
 

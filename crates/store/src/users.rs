@@ -1,9 +1,9 @@
 //! The station's users: badge id, name, role, PIN hash (argon2 PHC string, made by the
 //! UI) and the language the UI switches to when they log in.
 
-use crate::recipes::Role;
 use crate::timefmt::unix_ms;
 use crate::{Store, StoreError};
+use bonder_core::permissions::Role;
 use rusqlite::OptionalExtension;
 use time::OffsetDateTime;
 
@@ -49,17 +49,32 @@ impl Store {
                 },
             )
             .optional()?;
-        Ok(row.map(|(badge, name, role, pin_hash, lang)| UserRow {
-            badge,
-            name,
-            role: Role::from_name(&role).unwrap_or(Role::Operator),
-            pin_hash,
-            lang,
-        }))
+        row.map(|(badge, name, role, pin_hash, lang)| {
+            // A role this build does not know (or `system`) is refused, never read as
+            // an operator.
+            let role = Role::person_from_name(&role).ok_or(StoreError::UnknownRole {
+                badge: badge.clone(),
+                role,
+            })?;
+            Ok(UserRow {
+                badge,
+                name,
+                role,
+                pin_hash,
+                lang,
+            })
+        })
+        .transpose()
     }
 
     /// Adds a user; `false` when the badge id is taken (nothing changed).
     pub fn add_user(&self, u: &UserRow) -> Result<bool, StoreError> {
+        if !u.role.is_person() {
+            return Err(StoreError::UnknownRole {
+                badge: u.badge.clone(),
+                role: u.role.name().into(),
+            });
+        }
         let n = self.lock().execute(
             "INSERT OR IGNORE INTO users (badge, name, role, pin_hash, lang, created_ms)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6)",

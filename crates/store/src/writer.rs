@@ -656,7 +656,7 @@ fn alarm_ack(conn: &Connection, a: &AlarmAck) -> Result<(), StoreError> {
         &AuditRecord {
             time: a.time,
             user: a.user.clone(),
-            role: a.role,
+            role: Some(a.role),
             action: AuditAction::AlarmAck,
             object: format!("alarm:{code}#{id}"),
             old_value: None,
@@ -703,7 +703,7 @@ fn changeover_end(conn: &Connection, c: &ChangeoverEnd) -> Result<(), StoreError
         &AuditRecord {
             time: c.time,
             user: c.user.clone(),
-            role: c.role,
+            role: Some(c.role),
             action: AuditAction::Changeover,
             object: format!("changeover:{}", c.id),
             old_value: from,

@@ -23,7 +23,7 @@ async fn audited_store() -> (tempfile::TempDir, Store) {
         .send(WriteOp::Audit(AuditRecord {
             time: T0,
             user: "E7".into(),
-            role: Role::Engineer,
+            role: Some(Role::Engineer),
             action: AuditAction::Login,
             object: "user:E7".into(),
             old_value: None,
@@ -62,7 +62,7 @@ async fn audited_store() -> (tempfile::TempDir, Store) {
         .send(WriteOp::Audit(AuditRecord {
             time: T0,
             user: "E7".into(),
-            role: Role::Engineer,
+            role: Some(Role::Engineer),
             action: AuditAction::Logout,
             object: "user:E7".into(),
             old_value: None,

@@ -48,11 +48,21 @@ fn edits_make_new_versions_with_their_diff_and_never_overwrite() {
     let mut edited = repo.get("SOT23-AU25", 1).unwrap();
     edited.ball.force_gf.0 = 32.0;
     edited.limits.placement_um.0 = 2.5;
+    // The permission table: a technician may not edit a recipe; nothing is written.
+    assert!(matches!(
+        repo.edit(
+            1,
+            &edited,
+            &Actor::new("T3", Role::Technician),
+            "NSOP on lot 4711"
+        ),
+        Err(StoreError::Forbidden(f)) if f.role == Role::Technician
+    ));
     let v2 = repo
         .edit(
             1,
             &edited,
-            &Actor::new("T3", Role::Technician),
+            &Actor::new("E7", Role::Engineer),
             "NSOP on lot 4711",
         )
         .unwrap();
@@ -62,7 +72,7 @@ fn edits_make_new_versions_with_their_diff_and_never_overwrite() {
     );
     assert_eq!(
         (v2.created_by.as_str(), v2.reason.as_str()),
-        ("T3", "NSOP on lot 4711")
+        ("E7", "NSOP on lot 4711")
     );
     let expected = vec![
         change("ball.force_gf", "30", "32"),
@@ -168,13 +178,13 @@ fn release_rules_and_roles() {
         assert!(
             matches!(
                 repo.release(name, 1, &Actor::new("X", role), "please"),
-                Err(StoreError::Forbidden { role: r, .. }) if r == role
+                Err(StoreError::Forbidden(f)) if f.role == role
             ),
             "{role}"
         );
         assert!(matches!(
             repo.retire(name, 1, &Actor::new("X", role), "please"),
-            Err(StoreError::Forbidden { .. })
+            Err(StoreError::Forbidden(_))
         ));
     }
     assert!(matches!(
@@ -222,7 +232,11 @@ fn release_rules_and_roles() {
     // A draft can be abandoned; an unknown version is not found.
     let mut v2 = repo.get(name, 1).unwrap();
     v2.loop_height_um.0 = 240;
-    repo.edit(1, &v2, &operator(), "lower loop").unwrap();
+    assert!(matches!(
+        repo.edit(1, &v2, &operator(), "lower loop"),
+        Err(StoreError::Forbidden(_))
+    ));
+    repo.edit(1, &v2, &engineer(), "lower loop").unwrap();
     repo.retire(name, 2, &engineer(), "abandoned").unwrap();
     assert!(matches!(
         repo.release(name, 7, &engineer(), "?"),
@@ -243,7 +257,7 @@ fn release_rules_and_roles() {
             "create recipe:SOT23-AU25@1 E7",
             "release recipe:SOT23-AU25@1 E7",
             "retire recipe:SOT23-AU25@1 E7",
-            "modify recipe:SOT23-AU25@2 OP1042",
+            "modify recipe:SOT23-AU25@2 E7",
             "retire recipe:SOT23-AU25@2 E7",
         ]
     );
@@ -369,7 +383,7 @@ fn vision_setups_are_kept_per_recipe_name_and_audited() {
             .unwrap();
         let refused = repo.save_vision("SOT23-AU25", 2, "{}", "no", &operator());
         assert!(
-            matches!(refused, Err(StoreError::Forbidden { .. })),
+            matches!(refused, Err(StoreError::Forbidden(_))),
             "{refused:?}"
         );
     }

@@ -19,7 +19,7 @@ fn login() -> WriteOp {
     WriteOp::Audit(AuditRecord {
         time: T0,
         user: "OP1042".into(),
-        role: Role::Operator,
+        role: Some(Role::Operator),
         action: AuditAction::Login,
         object: "user:OP1042".into(),
         old_value: None,

@@ -304,7 +304,7 @@ async fn alarms_shifts_events_states_and_changeovers_round_trip() {
         WriteOp::Audit(AuditRecord {
             time: at(41),
             user: "OP1042".into(),
-            role: Role::Operator,
+            role: Some(Role::Operator),
             action: AuditAction::Login,
             object: "user:OP1042".into(),
             old_value: None,

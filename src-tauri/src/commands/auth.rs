@@ -80,11 +80,7 @@ pub fn session(state: State<'_, AppState>) -> Option<Session> {
 
 /// The signed-in administrator, or `login_required` / `forbidden`.
 fn admin(state: &AppState) -> CmdResult<Session> {
-    let me = state.user()?;
-    if me.role != "admin" {
-        return Err(CmdError::forbidden("only admins manage users"));
-    }
-    Ok(me)
+    state.user_may(users::Permission::ManageUsers)
 }
 
 impl From<UserRefused> for CmdError {
@@ -108,7 +104,7 @@ pub fn user_set(
     password: String,
 ) -> CmdResult<()> {
     let me = admin(&state)?;
-    if name == me.user && role != "admin" {
+    if name == me.user && role != users::Role::Admin.name() {
         return Err(UserRefused::OwnAccount.into());
     }
     users::set_user(&mut state.sv.db(), &name, &role, &password)?;

@@ -159,12 +159,7 @@ pub fn backfill(
     from_seq: u64,
     to_seq: u64,
 ) -> CmdResult<String> {
-    let me = state.user()?;
-    if bonder_fleet::users::rank(&me.role) < bonder_fleet::users::rank("technician") {
-        return Err(CmdError::forbidden(
-            "only technicians and up ask for backfills",
-        ));
-    }
+    let me = state.user_may(bonder_fleet::users::Permission::RequestBackfill)?;
     if to_seq < from_seq {
         return Err(CmdError::new("invalid", "to_seq is below from_seq"));
     }

@@ -40,12 +40,7 @@ pub fn recipe_diff(
 /// Imports a recipe document (a file's text); returns `name@version`.
 #[tauri::command]
 pub fn recipe_import(state: State<'_, AppState>, doc: String) -> CmdResult<String> {
-    let me = state.user()?;
-    if users::rank(&me.role) < users::rank("engineer") {
-        return Err(CmdError::forbidden(
-            "only engineers and above import recipes",
-        ));
-    }
+    let me = state.user_may(users::Permission::EditRecipe)?;
     let (name, version, _) =
         recipes::import(&mut state.sv.db(), &doc, &format!("file ({})", me.user))?;
     Ok(format!("{name}@{version}"))
@@ -68,10 +63,7 @@ pub fn recipe_send(
     version: u32,
     stations: Vec<String>,
 ) -> CmdResult<Vec<Sent>> {
-    let me = state.user()?;
-    if !users::can_send_recipes(&me.role) {
-        return Err(CmdError::forbidden("only engineers and above send recipes"));
-    }
+    let me = state.user_may(users::Permission::SendRecipe)?;
     let d = doc(&state, &name, version)?;
     let released = serde_json::from_str::<serde_json::Value>(&d)
         .ok()
@@ -112,12 +104,7 @@ pub fn workorder_send(
     recipe: String,
     quantity: u64,
 ) -> CmdResult<String> {
-    let me = state.user()?;
-    if !users::can_send_work_orders(&me.role) {
-        return Err(CmdError::forbidden(
-            "only technicians and above send work orders",
-        ));
-    }
+    let me = state.user_may(users::Permission::SendWorkOrder)?;
     if work_order.trim().is_empty() || recipe.trim().is_empty() || quantity == 0 {
         return Err(CmdError::new(
             "invalid",

@@ -93,12 +93,7 @@ pub fn gateway_get(state: State<'_, AppState>) -> CmdResult<GatewayView> {
 /// Saves the gateway settings and reconnects (supervisors and admins).
 #[tauri::command]
 pub fn gateway_set(state: State<'_, AppState>, settings: GatewaySettings) -> CmdResult<()> {
-    let me = state.user()?;
-    if bonder_fleet::users::rank(&me.role) < bonder_fleet::users::rank("supervisor") {
-        return Err(CmdError::forbidden(
-            "only supervisors and admins change the gateway",
-        ));
-    }
+    state.user_may(bonder_fleet::users::Permission::ConfigureGateway)?;
     state.connect(settings.clone())?;
     state.sv.db().set_setting(
         GATEWAY_KEY,

@@ -102,7 +102,7 @@ pub(crate) fn acknowledge(inner: &Inner, code: u16) {
         inner.state.borrow_mut().alarms.message = Some(Message::new("alarm-ack-needs-login"));
         return;
     };
-    inner.audit("alarm.ack", format!("alarm {code}"));
+    inner.audit(crate::store::AuditEvent::AlarmAck { code });
     let mut s = inner.state.borrow_mut();
     s.alarms.acked.insert(code, (user.name, SystemTime::now()));
     s.alarms.message = None;

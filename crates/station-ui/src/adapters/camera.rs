@@ -9,7 +9,7 @@ use super::{model, num};
 use crate::app::Inner;
 use crate::camera_feed::{CameraFeed, CameraSettings, FeedFrame};
 use crate::camera_view::{self, Mapping, OFFSET_GAIN, Overlay, View};
-use crate::store::Role;
+use crate::store::{AuditEvent, Permission, Role};
 use crate::tr::{Arg, Message, Texts};
 use crate::ui::{AppAdapter, CamLabel, CameraAdapter, CountRow, MainWindow, Page};
 use bonder_i18n::Lang;
@@ -309,18 +309,22 @@ fn roi_between(a: [f64; 2], b: [f64; 2], fw: u32, fh: u32) -> Roi {
     }
 }
 
+/// The first role the permission table lets teach (for the refusal's text).
+fn least_teacher() -> Role {
+    Permission::TeachVision
+        .least_person()
+        .unwrap_or(Role::Technician)
+}
+
 fn set_teach(inner: &Inner, on: bool) {
     inner.touch();
-    let allowed = inner.role().is_some_and(|r| r >= Role::Technician);
+    let allowed = Permission::TeachVision.allows_opt(inner.role());
     let mut s = inner.state.borrow_mut();
     if on && !allowed {
         s.camera.note = Some((
             Message::with(
                 "cam-err-role",
-                vec![(
-                    "role",
-                    Arg::key(format!("role-{}", Role::Technician.name())),
-                )],
+                vec![("role", Arg::key(format!("role-{}", least_teacher().name())))],
             ),
             2,
         ));
@@ -335,17 +339,14 @@ fn set_teach(inner: &Inner, on: bool) {
 
 /// Whether the user may teach and calibrate; otherwise notes the refusal.
 fn may_teach(inner: &Inner) -> bool {
-    if inner.role().is_some_and(|r| r >= Role::Technician) {
+    if Permission::TeachVision.allows_opt(inner.role()) {
         return true;
     }
     let mut s = inner.state.borrow_mut();
     s.camera.note = Some((
         Message::with(
             "cam-err-role",
-            vec![(
-                "role",
-                Arg::key(format!("role-{}", Role::Technician.name())),
-            )],
+            vec![("role", Arg::key(format!("role-{}", least_teacher().name())))],
         ),
         2,
     ));
@@ -381,9 +382,11 @@ fn set_calibrating(inner: &Inner, on: bool) {
 /// show when that fails (the setup stays in use until the station restarts).
 fn save_setup(inner: &Inner, feed: &CameraFeed) -> Option<Message> {
     let recipe = inner.station.recipe();
-    let user = inner.badge();
+    let Some(by) = inner.actor() else {
+        return Some(Message::new("cmd-needs-login"));
+    };
     let setup = feed.settings().setup();
-    match inner.opts.recipes.save_vision(&recipe, &setup, &user) {
+    match inner.opts.recipes.save_vision(&recipe, &setup, &by) {
         Ok(()) => {
             inner.state.borrow_mut().camera.recipe_key = Some(recipe.id());
             None
@@ -471,16 +474,15 @@ fn calibrate(inner: &Inner) {
             2,
         );
     }
-    inner.audit(
-        "vision.calibrate",
-        format!(
+    inner.audit(AuditEvent::VisionCalibrated {
+        detail: format!(
             "{:.4} µm/px, {:.2} mrad from {} pads at {pitch} µm pitch on frame {}",
             c.um_per_px(),
             c.angle_rad * 1000.0,
             centres.len(),
             f.seq
         ),
-    );
+    });
     inner.state.borrow_mut().camera.calibrating = false;
     let failed = save_setup(inner, &feed);
     let level = if failed.is_some() { 2 } else { 0 };
@@ -593,13 +595,12 @@ fn confirm(inner: &Inner) {
     });
     match taught {
         Ok((t, pads)) => {
-            inner.audit(
-                "vision.teach",
-                format!(
+            inner.audit(AuditEvent::VisionTaught {
+                detail: format!(
                     "pad template {}x{} px at ({}, {}) on frame {}",
                     roi.width, roi.height, roi.x, roi.y, f.seq
                 ),
-            );
+            });
             {
                 let mut s = inner.state.borrow_mut();
                 s.camera.taught = Some((t, SystemTime::now()));

@@ -156,7 +156,9 @@ pub(crate) fn wire(inner: &Rc<Inner>, w: &MainWindow) {
     a.on_abandon(move || {
         if let Some(inner) = i.upgrade() {
             let by = user(&inner);
-            let role = store_role(&inner);
+            let Some(role) = logged_in_role(&inner) else {
+                return;
+            };
             run(&inner, move |svc| async move {
                 svc.abandon(&by, role).await.map(|()| {
                     Some(CoNote {
@@ -174,11 +176,21 @@ fn user(inner: &Inner) -> String {
     inner.badge()
 }
 
-fn store_role(inner: &Inner) -> bonder_store::Role {
-    inner
-        .role()
-        .and_then(|r| bonder_store::Role::from_name(r.name()))
-        .unwrap_or(bonder_store::Role::Operator)
+/// The logged-in user's role; with nobody logged in, notes so and gives `None` (the
+/// service's permission checks need a real role).
+fn logged_in_role(inner: &Inner) -> Option<bonder_core::Role> {
+    let role = inner.role();
+    if role.is_none() {
+        done(
+            inner,
+            Err(CoNote {
+                key: "cmd-needs-login".into(),
+                args: vec![],
+                level: 2,
+            }),
+        );
+    }
+    role
 }
 
 /// Runs a service call on the runtime; its note (or refusal) comes back to the UI.
@@ -238,7 +250,9 @@ fn action(inner: &Inner) {
     };
     let a = w.global::<ChangeoverAdapter>();
     let by = user(inner);
-    let role = store_role(inner);
+    let Some(role) = logged_in_role(inner) else {
+        return;
+    };
     match step {
         Step::Select => run(inner, move |svc| async move {
             svc.confirm_select(&by).await.map(|_| None)

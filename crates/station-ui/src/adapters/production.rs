@@ -3,6 +3,7 @@
 use super::{model, num};
 use crate::app::{Inner, UiMsg, message_text};
 use crate::plot::{self, PlotInput};
+use crate::store::{AuditEvent, Permission};
 use crate::tr::{Arg, Message, Texts};
 use crate::ui::{
     AppAdapter, BondCell, Condition, CountRow, MachineCommand, MainWindow, Page, ProductionAdapter,
@@ -71,11 +72,29 @@ fn command_key(cmd: Command) -> &'static str {
 fn send_command(inner: &Inner, c: MachineCommand) {
     inner.touch();
     let (cmd, key) = command_of(c);
-    if inner.role().is_none() {
+    let role = inner.role();
+    if role.is_none() {
         inner.state.borrow_mut().production.command = Some((Message::new("cmd-needs-login"), 1));
         return;
     }
-    inner.audit("machine.command", format!("{cmd:?}"));
+    if !Permission::RunMachine.allows_opt(role) {
+        inner.audit(AuditEvent::Refused {
+            permission: Permission::RunMachine,
+            what: format!("{cmd:?}"),
+        });
+        inner.state.borrow_mut().production.command = Some((
+            Message::with(
+                "cmd-role-refused",
+                vec![(
+                    "role",
+                    Arg::key(format!("role-{}", role.map_or("", |r| r.name()))),
+                )],
+            ),
+            1,
+        ));
+        return;
+    }
+    inner.audit(AuditEvent::MachineCommand(cmd));
     inner.state.borrow_mut().production.command = Some((
         Message::with("cmd-sending", vec![("cmd", Arg::key(key))]),
         0,

@@ -3,7 +3,7 @@
 
 use super::{model, num};
 use crate::app::Inner;
-use crate::store::{RecipeVersion, StoreError};
+use crate::store::{AuditEvent, Permission, RecipeVersion, StoreError};
 use crate::tr::{Arg, Message, Texts};
 use crate::ui::{MainWindow, ParamRow, RecipesAdapter, VersionRow};
 use bonder_core::recipe::{Param, Reason, Recipe, RecipeState, Violation, WireMaterial};
@@ -213,14 +213,14 @@ fn start_edit(inner: &Inner, idx: i32) {
         return;
     };
     let role = inner.role();
-    if !role.is_some_and(|r| r.can_edit_recipes()) {
+    if !Permission::EditRecipe.allows_opt(role) {
         let role_key = role.map_or("user-not-logged-in".to_string(), |r| {
             format!("role-{}", r.name())
         });
-        inner.audit(
-            "recipe.edit.refused",
-            format!("{} by {role_key}", p.spec().key),
-        );
+        inner.audit(AuditEvent::Refused {
+            permission: Permission::EditRecipe,
+            what: p.spec().key.to_string(),
+        });
         inner.state.borrow_mut().recipes.message = Some((
             Message::with("recipes-role-refused", vec![("role", Arg::key(role_key))]),
             true,
@@ -261,8 +261,10 @@ fn save(inner: &Inner) {
     }) else {
         return;
     };
-    let user = inner.state.borrow().user.clone();
-    let Some(user) = user.filter(|u| u.role.can_edit_recipes()) else {
+    let Some(by) = inner
+        .actor()
+        .filter(|a| Permission::EditRecipe.allows(a.role))
+    else {
         inner.state.borrow_mut().recipes.editing = None;
         return;
     };
@@ -289,19 +291,10 @@ fn save(inner: &Inner) {
     match inner
         .opts
         .recipes
-        .save_new_version(&candidate, &user.badge, &reason)
+        .save_new_version(&candidate, &by, &reason)
     {
         Ok(saved) => {
-            inner.audit(
-                "recipe.save",
-                format!(
-                    "{} {}: {} -> {} ({reason})",
-                    saved.id(),
-                    spec.key,
-                    base.value(p),
-                    value
-                ),
-            );
+            // The store audited the save (with its parameter diff) in its transaction.
             {
                 let mut s = inner.state.borrow_mut();
                 s.recipes.editing = None;
@@ -349,9 +342,21 @@ fn violation_message(v: Option<&Violation>) -> Message {
 
 fn release(inner: &Inner) {
     inner.touch();
-    let user = inner.state.borrow().user.clone();
-    let Some(user) = user.filter(|u| u.role.can_release_recipes()) else {
-        inner.audit("recipe.release.refused", String::new());
+    let Some(by) = inner
+        .actor()
+        .filter(|a| Permission::ReleaseRecipe.allows(a.role))
+    else {
+        let what = inner
+            .state
+            .borrow()
+            .recipes
+            .selected_recipe()
+            .map(|r| r.id())
+            .unwrap_or_default();
+        inner.audit(AuditEvent::Refused {
+            permission: Permission::ReleaseRecipe,
+            what,
+        });
         inner.state.borrow_mut().recipes.message =
             Some((Message::new("recipes-release-refused"), true));
         return;
@@ -363,10 +368,9 @@ fn release(inner: &Inner) {
     match inner
         .opts
         .recipes
-        .release(&recipe.name, recipe.version, &user.badge)
+        .release(&recipe.name, recipe.version, &by)
     {
         Ok(r) => {
-            inner.audit("recipe.release", r.id());
             inner.state.borrow_mut().recipes.message = Some((
                 Message::with("recipes-released", vec![("id", r.id().into())]),
                 false,
@@ -438,9 +442,9 @@ pub(crate) fn refresh(inner: &Inner, w: &MainWindow) {
     let half = rows.len().div_ceil(2);
     r.set_params_left(model(rows[..half].to_vec()));
     r.set_params_right(model(rows[half..].to_vec()));
-    r.set_can_edit(role.is_some_and(|r| r.can_edit_recipes()));
+    r.set_can_edit(Permission::EditRecipe.allows_opt(role));
     r.set_can_release(
-        role.is_some_and(|r| r.can_release_recipes())
+        Permission::ReleaseRecipe.allows_opt(role)
             && rs
                 .selected_recipe()
                 .is_some_and(|r| r.state == RecipeState::Draft),

@@ -1,8 +1,12 @@
-//! `SessionAdapter`: login by badge id + PIN (argon2), the first-run administrator, the
-//! idle lock, the language per user, adding users.
+//! `SessionAdapter`: login by badge id + PIN, the first-run administrator, the idle
+//! lock, the language per user, adding users.
+//!
+//! PINs are checked and hashed by the user directory (argon2id, tens of ms by design)
+//! on the Tokio runtime's blocking pool, never on the UI thread; the answer comes back
+//! as a [`UiMsg`] and is applied by [`login_done`] / [`user_added`].
 
-use crate::app::Inner;
-use crate::store::{Role, UserRecord};
+use crate::app::{Inner, UiMsg};
+use crate::store::{AuditEvent, Permission, Role, StoreError, UserRecord};
 use crate::tr::{Arg, Message};
 use crate::ui::{AppAdapter, MainWindow, Page, SessionAdapter};
 use crate::users::{self, PIN_MIN_DIGITS, SessionUser};
@@ -58,14 +62,32 @@ fn login(inner: &Inner) {
     let badge = s.get_badge().trim().to_string();
     let pin = s.get_pin().to_string();
     s.set_pin("".into());
-    let found = inner.opts.users.find(&badge).unwrap_or_else(|e| {
+    s.set_busy(true);
+    let users = inner.opts.users.clone();
+    let tx = inner.tx.clone();
+    inner.rt.spawn_blocking(move || {
+        let result = users.authenticate(&badge, &pin);
+        let _ = tx.send(UiMsg::Login { badge, result });
+    });
+}
+
+/// The directory's answer to a login attempt.
+pub(crate) fn login_done(
+    inner: &Inner,
+    badge: String,
+    result: Result<Option<UserRecord>, StoreError>,
+) {
+    if let Some(w) = inner.window.upgrade() {
+        w.global::<SessionAdapter>().set_busy(false);
+    }
+    let found = result.unwrap_or_else(|e| {
         tracing::error!("user directory: {e}");
         None
     });
-    match found.filter(|u| users::verify_pin(&pin, &u.pin_hash)) {
+    match found {
         Some(user) => start_session(inner, &user),
         None => {
-            inner.audit("login.failed", format!("badge {badge}"));
+            inner.audit(AuditEvent::LoginFailed { badge });
             show_error(inner, Some(Message::new("login-failed")));
         }
     }
@@ -83,7 +105,7 @@ fn start_session(inner: &Inner, user: &UserRecord) {
             st.shift.set_started_by(&user.name);
         }
     }
-    inner.audit("login", format!("role {}", user.role.name()));
+    inner.audit(AuditEvent::Login);
     if let Some(w) = inner.window.upgrade() {
         let s = w.global::<SessionAdapter>();
         s.set_badge("".into());
@@ -118,40 +140,106 @@ fn create_admin(inner: &Inner) {
         return show_error(inner, problem);
     }
     let lang = inner.state.borrow().lang;
-    let user = match users::hash_pin(&pin, &inner.opts.pin_params) {
-        Ok(pin_hash) => UserRecord {
-            badge,
-            name,
-            role: Role::Admin,
-            pin_hash,
-            lang,
-        },
-        Err(e) => {
-            tracing::error!("cannot hash the PIN: {e}");
-            return;
-        }
+    let user = UserRecord {
+        badge,
+        name,
+        role: Role::Admin,
+        lang,
     };
     s.set_pin("".into());
     s.set_pin_again("".into());
     s.set_name("".into());
-    match inner.opts.users.add(user.clone()) {
+    add_in_background(inner, user, pin, true);
+}
+
+/// Adds `user` with `pin` on the blocking pool (the directory hashes the PIN); the
+/// answer comes back as [`UiMsg::UserAdded`].
+fn add_in_background(inner: &Inner, user: UserRecord, pin: String, first_admin: bool) {
+    if let Some(w) = inner.window.upgrade() {
+        w.global::<SessionAdapter>().set_busy(true);
+    }
+    let users = inner.opts.users.clone();
+    let tx = inner.tx.clone();
+    inner.rt.spawn_blocking(move || {
+        let result = users.add(user.clone(), &pin);
+        let _ = tx.send(UiMsg::UserAdded {
+            user,
+            first_admin,
+            result,
+        });
+    });
+}
+
+/// The directory's answer to adding a user (the first administrator, or by an admin).
+pub(crate) fn user_added(
+    inner: &Inner,
+    user: UserRecord,
+    first_admin: bool,
+    result: Result<(), StoreError>,
+) {
+    let Some(w) = inner.window.upgrade() else {
+        return;
+    };
+    let s = w.global::<SessionAdapter>();
+    s.set_busy(false);
+    if first_admin {
+        return match result {
+            Ok(()) => {
+                inner.audit(AuditEvent::AdminCreated {
+                    badge: user.badge.clone(),
+                });
+                start_session(inner, &user);
+            }
+            Err(e) => show_error(
+                inner,
+                Some(Message::with(
+                    "user-add-failed",
+                    vec![("detail", e.to_string().into())],
+                )),
+            ),
+        };
+    }
+    let t = inner.texts();
+    let fail = |m: Message| s.set_add_message(m.text(t).into());
+    match result {
         Ok(()) => {
-            inner.audit("user.create-admin", user.badge.clone());
-            start_session(inner, &user);
+            inner.audit(AuditEvent::UserAdded {
+                badge: user.badge.clone(),
+                role: user.role,
+            });
+            s.set_add_badge("".into());
+            s.set_add_name("".into());
+            s.set_add_pin("".into());
+            s.set_add_message(
+                Message::with(
+                    "user-added",
+                    vec![
+                        ("name", Arg::from(user.name)),
+                        ("role", Arg::key(format!("role-{}", user.role.name()))),
+                    ],
+                )
+                .text(t)
+                .into(),
+            );
         }
-        Err(e) => show_error(
-            inner,
-            Some(Message::with(
-                "user-add-failed",
-                vec![("detail", e.to_string().into())],
-            )),
-        ),
+        Err(StoreError::Conflict(_)) => fail(Message::with(
+            "user-add-failed",
+            vec![("detail", Arg::key("user-exists"))],
+        )),
+        Err(e) => fail(Message::with(
+            "user-add-failed",
+            vec![("detail", Arg::from(e.to_string()))],
+        )),
     }
 }
 
 /// Logs the user out; `idle`: because of the idle lock.
 pub(crate) fn lock(inner: &Inner, idle: bool) {
-    inner.audit(if idle { "lock.idle" } else { "logout" }, String::new());
+    inner.audit(if idle {
+        AuditEvent::IdleLock
+    } else {
+        AuditEvent::Logout
+    });
     {
         let mut st = inner.state.borrow_mut();
         st.user = None;
@@ -180,14 +268,14 @@ fn add_user(inner: &Inner) {
     let Some(w) = inner.window.upgrade() else {
         return;
     };
-    if !inner.role().is_some_and(Role::can_manage_users) {
+    if !Permission::ManageUsers.allows_opt(inner.role()) {
         return;
     }
     let s = w.global::<SessionAdapter>();
     let badge = s.get_add_badge().trim().to_string();
     let name = s.get_add_name().trim().to_string();
     let pin = s.get_add_pin().to_string();
-    let role = Role::ALL
+    let role = Role::PEOPLE
         .get(s.get_add_role().max(0) as usize)
         .copied()
         .unwrap_or(Role::Operator);
@@ -202,48 +290,14 @@ fn add_user(inner: &Inner) {
             vec![("n", Arg::from(PIN_MIN_DIGITS.to_string()))],
         ));
     }
-    let pin_hash = match users::hash_pin(&pin, &inner.opts.pin_params) {
-        Ok(h) => h,
-        Err(e) => {
-            tracing::error!("cannot hash the PIN: {e}");
-            return;
-        }
-    };
     let lang = inner.state.borrow().lang;
     let record = UserRecord {
-        badge: badge.clone(),
-        name: name.clone(),
+        badge,
+        name,
         role,
-        pin_hash,
         lang,
     };
-    match inner.opts.users.add(record) {
-        Ok(()) => {
-            inner.audit("user.add", format!("{badge} as {}", role.name()));
-            s.set_add_badge("".into());
-            s.set_add_name("".into());
-            s.set_add_pin("".into());
-            s.set_add_message(
-                Message::with(
-                    "user-added",
-                    vec![
-                        ("name", Arg::from(name)),
-                        ("role", Arg::key(format!("role-{}", role.name()))),
-                    ],
-                )
-                .text(t)
-                .into(),
-            );
-        }
-        Err(crate::store::StoreError::Conflict(_)) => fail(Message::with(
-            "user-add-failed",
-            vec![("detail", Arg::key("user-exists"))],
-        )),
-        Err(e) => fail(Message::with(
-            "user-add-failed",
-            vec![("detail", Arg::from(e.to_string()))],
-        )),
-    }
+    add_in_background(inner, record, pin, false);
 }
 
 /// Login page and user page texts.
@@ -271,6 +325,6 @@ pub(crate) fn refresh(inner: &Inner, w: &MainWindow) {
         )
         .into(),
     );
-    s.set_is_admin(st.user.as_ref().is_some_and(|u| u.role.can_manage_users()));
+    s.set_is_admin(Permission::ManageUsers.allows_opt(st.user.as_ref().map(|u| u.role)));
     s.set_user_line(t.user_line(st.user.as_ref()).into());
 }

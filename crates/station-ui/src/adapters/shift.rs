@@ -106,7 +106,7 @@ fn end_shift(inner: &Inner) {
     };
     match inner.opts.shifts.close(record) {
         Ok(()) => {
-            inner.audit("shift.handover", String::new());
+            inner.audit(crate::store::AuditEvent::ShiftHandover);
             let mut s = inner.state.borrow_mut();
             s.shift = ShiftState::new(now);
             s.shift.started_by = user.name;

@@ -5,16 +5,17 @@ use bonder_core::recipe::Recipe;
 use bonder_i18n::Lang;
 use bonder_runtime::{RuntimeConfig, Station};
 use bonder_station_ui::camera_feed::{CameraFeed, CameraSettings, MemInspectionLog, Recorder};
-use bonder_station_ui::store::mem::{MemAuditLog, MemRecipeLibrary, MemUserDirectory};
-use bonder_station_ui::store::{RecipeLibrary, Role, UserDirectory, UserRecord};
-use bonder_station_ui::users::hash_pin;
-use bonder_station_ui::{MainWindow, SessionAdapter, StationUi, UiOptions};
+use bonder_station_ui::store::{Actor, RecipeLibrary, Role, UserDirectory, UserRecord};
+use bonder_station_ui::{MainWindow, SessionAdapter, StationUi, UiOptions, UiStores};
 use bonder_vision::VisionSetup;
 use bondersim::{SimConfig, Simulator, WireRate};
 use i_slint_backend_testing::{AccessibleRole, ElementHandle, ElementRoot};
 use slint::ComponentHandle;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
+
+pub mod fakes;
+use fakes::{MemAuditLog, MemRecipeLibrary, MemShiftLog, MemUserDirectory};
 
 pub const OPERATOR: (&str, &str) = ("100", "1111");
 pub const ENGINEER: (&str, &str) = ("200", "2222");
@@ -81,26 +82,28 @@ fn rig_with(camera: bool, stored: Option<VisionSetup>) -> Rig {
         let _g = rt.enter();
         Arc::new(Station::start(cfg))
     };
-    // A cheap argon2 cost: these tests run unoptimised.
-    let fast = argon2::Params::new(256, 1, 1, None).unwrap();
     let users = Arc::new(MemUserDirectory::default());
     for ((badge, pin), name, role) in [
         (OPERATOR, "Wang Fang", Role::Operator),
         (ENGINEER, "Li Wei", Role::Engineer),
     ] {
         users
-            .add(UserRecord {
-                badge: badge.into(),
-                name: name.into(),
-                role,
-                pin_hash: hash_pin(pin, &fast).unwrap(),
-                lang: Lang::EnUs,
-            })
+            .add(
+                UserRecord {
+                    badge: badge.into(),
+                    name: name.into(),
+                    role,
+                    lang: Lang::EnUs,
+                },
+                pin,
+            )
             .unwrap();
     }
     let recipes = Arc::new(MemRecipeLibrary::new([recipe.clone()]));
     if let Some(setup) = stored {
-        recipes.save_vision(&recipe, &setup, ENGINEER.0).unwrap();
+        recipes
+            .save_vision(&recipe, &setup, &Actor::new(ENGINEER.0, Role::Engineer))
+            .unwrap();
     }
     let audit = Arc::new(MemAuditLog::default());
     // The changeover runs over a real SQLite file with the Au and Cu recipes released.
@@ -123,12 +126,16 @@ fn rig_with(camera: bool, stored: Option<VisionSetup>) -> Rig {
     let changeover = Arc::new(
         bonder_changeover::ChangeoverService::new(station.clone(), store, writer, co_cfg).unwrap(),
     );
-    let mut opts = UiOptions::new(recipe);
+    let mut opts = UiOptions::new(
+        recipe,
+        UiStores {
+            recipes: recipes.clone(),
+            users,
+            shifts: Arc::new(MemShiftLog::default()),
+            audit: audit.clone(),
+        },
+    );
     opts.changeover = Some(changeover.clone());
-    opts.pin_params = fast;
-    opts.users = users;
-    opts.recipes = recipes.clone();
-    opts.audit = audit.clone();
     let inspections = Arc::new(MemInspectionLog::default());
     if camera {
         let feed = CameraFeed::start(
@@ -192,12 +199,32 @@ pub fn log_in(rig: &Rig, (badge, pin): (&str, &str)) {
     s.set_badge(badge.into());
     s.set_pin(pin.into());
     click(app, &bonder_i18n::tr(rig.ui.lang(), "login-button"));
-    assert!(
+    // The PIN is checked off the UI thread; its answer arrives on a later beat.
+    let logged_in = wait_ui(rig, Duration::from_secs(10), || {
         app.global::<bonder_station_ui::AppAdapter>()
-            .get_logged_in(),
+            .get_logged_in()
+            || !s.get_error().is_empty()
+    });
+    assert!(
+        logged_in && s.get_error().is_empty(),
         "login of {badge} failed: {}",
         s.get_error()
     );
+}
+
+/// Beats the UI until `done` holds or `within` passes; whether it held.
+pub fn wait_ui(rig: &Rig, within: Duration, done: impl Fn() -> bool) -> bool {
+    let end = Instant::now() + within;
+    loop {
+        rig.ui.refresh_now();
+        if done() {
+            return true;
+        }
+        if Instant::now() > end {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
 }
 
 /// Every accessible label in the window now.

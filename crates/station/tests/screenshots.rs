@@ -2,7 +2,8 @@
 //! and Chinese glyphs really drawn (without a CJK font they silently vanish).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use bonder_station_ui::{SCREENSHOT_PAGES, ScreenshotRun, render_screenshots_with_simulator};
+use bonder_station::demo::render_screenshots_with_simulator;
+use bonder_station_ui::{SCREENSHOT_PAGES, ScreenshotRun};
 use std::path::Path;
 use std::time::Duration;
 

@@ -2,14 +2,14 @@
 //! against an in-process simulator for 10 s, the window repainted by the software
 //! renderer on every beat.
 //!
-//! `cargo run --release -p bonder-station-ui --example camera_page_load [-- SECONDS]`
+//! `cargo run --release -p bonder-station --example camera_page_load [-- SECONDS]`
 
-fn main() -> Result<(), Box<dyn std::error::Error>> {
+fn main() -> anyhow::Result<()> {
     let secs = std::env::args()
         .nth(1)
         .and_then(|s| s.parse().ok())
         .unwrap_or(10.0);
-    let f = bonder_station_ui::measure_camera_page((1280, 800), secs)?;
+    let f = bonder_station::demo::measure_camera_page((1280, 800), secs)?;
     println!(
         "camera page 1280x800, {:.1} s: {} beats, {} camera frames ({:.1} fps)",
         f.seconds,

@@ -1,0 +1,222 @@
+//! In-memory doubles of the UI's storage traits for the UI tests (the station's real
+//! adapters over SQLite are in `bonder-station`'s `ui_store`). They check the
+//! permission table as the store does.
+#![allow(dead_code)]
+
+use bonder_core::permissions::{Permission, check};
+use bonder_core::recipe::{Recipe, RecipeState};
+use bonder_i18n::Lang;
+use bonder_station_ui::store::*;
+use bonder_vision::VisionSetup;
+use std::time::SystemTime;
+
+use std::sync::{Mutex, MutexGuard};
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Recipe versions in a `Vec`.
+#[derive(Debug, Default)]
+pub struct MemRecipeLibrary {
+    versions: Mutex<Vec<RecipeVersion>>,
+    vision: Mutex<Vec<(String, StoredVision)>>,
+}
+
+impl MemRecipeLibrary {
+    /// A library holding `recipes` as they are (their versions and states kept).
+    pub fn new(recipes: impl IntoIterator<Item = Recipe>) -> MemRecipeLibrary {
+        let versions = recipes
+            .into_iter()
+            .map(|recipe| RecipeVersion {
+                recipe,
+                saved_by: String::new(),
+                reason: String::new(),
+                saved_at: SystemTime::now(),
+            })
+            .collect();
+        MemRecipeLibrary {
+            versions: Mutex::new(versions),
+            vision: Mutex::new(Vec::new()),
+        }
+    }
+}
+
+impl RecipeLibrary for MemRecipeLibrary {
+    fn versions(&self, name: &str) -> Result<Vec<RecipeVersion>, StoreError> {
+        let mut out: Vec<_> = lock(&self.versions)
+            .iter()
+            .filter(|v| v.recipe.name == name)
+            .cloned()
+            .collect();
+        out.sort_by_key(|v| std::cmp::Reverse(v.recipe.version));
+        Ok(out)
+    }
+
+    fn get(&self, name: &str, version: u32) -> Result<RecipeVersion, StoreError> {
+        lock(&self.versions)
+            .iter()
+            .find(|v| v.recipe.name == name && v.recipe.version == version)
+            .cloned()
+            .ok_or_else(|| StoreError::NotFound(format!("{name}@{version}")))
+    }
+
+    fn save_new_version(
+        &self,
+        recipe: &Recipe,
+        by: &Actor,
+        reason: &str,
+    ) -> Result<Recipe, StoreError> {
+        check(by.role, Permission::EditRecipe).map_err(|e| StoreError::Conflict(e.to_string()))?;
+        let mut all = lock(&self.versions);
+        let next = all
+            .iter()
+            .filter(|v| v.recipe.name == recipe.name)
+            .map(|v| v.recipe.version)
+            .max()
+            .unwrap_or(0)
+            + 1;
+        let mut saved = recipe.clone();
+        saved.version = next;
+        saved.state = RecipeState::Draft;
+        saved.validate().map_err(StoreError::Invalid)?;
+        all.push(RecipeVersion {
+            recipe: saved.clone(),
+            saved_by: by.user.clone(),
+            reason: reason.into(),
+            saved_at: SystemTime::now(),
+        });
+        Ok(saved)
+    }
+
+    fn release(&self, name: &str, version: u32, by: &Actor) -> Result<Recipe, StoreError> {
+        check(by.role, Permission::ReleaseRecipe)
+            .map_err(|e| StoreError::Conflict(e.to_string()))?;
+        let mut all = lock(&self.versions);
+        let v = all
+            .iter_mut()
+            .find(|v| v.recipe.name == name && v.recipe.version == version)
+            .ok_or_else(|| StoreError::NotFound(format!("{name}@{version}")))?;
+        if v.recipe.state != RecipeState::Draft {
+            return Err(StoreError::Conflict(format!(
+                "{name}@{version} is not a draft"
+            )));
+        }
+        v.recipe.state = RecipeState::Released;
+        v.saved_by = by.user.clone();
+        Ok(v.recipe.clone())
+    }
+
+    fn vision(&self, name: &str) -> Result<Option<StoredVision>, StoreError> {
+        Ok(lock(&self.vision)
+            .iter()
+            .rev()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.clone()))
+    }
+
+    fn save_vision(
+        &self,
+        recipe: &Recipe,
+        setup: &VisionSetup,
+        by: &Actor,
+    ) -> Result<(), StoreError> {
+        check(by.role, Permission::TeachVision).map_err(|e| StoreError::Conflict(e.to_string()))?;
+        setup
+            .check()
+            .map_err(|e| StoreError::Conflict(e.to_string()))?;
+        lock(&self.vision).push((
+            recipe.name.clone(),
+            StoredVision {
+                setup: setup.clone(),
+                recipe_version: recipe.version,
+                taught_by: by.user.clone(),
+                taught_at: SystemTime::now(),
+            },
+        ));
+        Ok(())
+    }
+}
+
+/// Users in a `Vec`, PINs hashed by `bonder-credentials` as the station's store does.
+#[derive(Debug, Default)]
+pub struct MemUserDirectory {
+    users: Mutex<Vec<(UserRecord, String)>>,
+}
+
+impl UserDirectory for MemUserDirectory {
+    fn is_empty(&self) -> Result<bool, StoreError> {
+        Ok(lock(&self.users).is_empty())
+    }
+
+    fn authenticate(&self, badge: &str, pin: &str) -> Result<Option<UserRecord>, StoreError> {
+        let found = lock(&self.users)
+            .iter()
+            .find(|(u, _)| u.badge == badge)
+            .cloned();
+        let ok = bonder_credentials::verify_user(pin, found.as_ref().map(|(_, h)| h.as_str()));
+        Ok(found.filter(|_| ok).map(|(u, _)| u))
+    }
+
+    fn add(&self, user: UserRecord, pin: &str) -> Result<(), StoreError> {
+        let hash = bonder_credentials::hash(pin).map_err(|e| StoreError::Backend(e.to_string()))?;
+        let mut users = lock(&self.users);
+        if users.iter().any(|(u, _)| u.badge == user.badge) {
+            return Err(StoreError::Conflict(format!("badge {}", user.badge)));
+        }
+        users.push((user, hash));
+        Ok(())
+    }
+
+    fn set_language(&self, badge: &str, lang: Lang) -> Result<(), StoreError> {
+        let mut users = lock(&self.users);
+        let (u, _) = users
+            .iter_mut()
+            .find(|(u, _)| u.badge == badge)
+            .ok_or_else(|| StoreError::NotFound(format!("badge {badge}")))?;
+        u.lang = lang;
+        Ok(())
+    }
+}
+
+/// Closed shifts in a `Vec`.
+#[derive(Debug, Default)]
+pub struct MemShiftLog {
+    shifts: Mutex<Vec<ShiftRecord>>,
+}
+
+impl ShiftLog for MemShiftLog {
+    fn previous(&self, limit: usize) -> Result<Vec<ShiftRecord>, StoreError> {
+        Ok(lock(&self.shifts)
+            .iter()
+            .rev()
+            .take(limit)
+            .cloned()
+            .collect())
+    }
+
+    fn close(&self, shift: ShiftRecord) -> Result<(), StoreError> {
+        lock(&self.shifts).push(shift);
+        Ok(())
+    }
+}
+
+/// The audit trail in a `Vec`.
+#[derive(Debug, Default)]
+pub struct MemAuditLog {
+    entries: Mutex<Vec<AuditEntry>>,
+}
+
+impl MemAuditLog {
+    /// Everything recorded so far, oldest first.
+    pub fn entries(&self) -> Vec<AuditEntry> {
+        lock(&self.entries).clone()
+    }
+}
+
+impl AuditLog for MemAuditLog {
+    fn record(&self, entry: AuditEntry) -> Result<(), StoreError> {
+        lock(&self.entries).push(entry);
+        Ok(())
+    }
+}

@@ -1,0 +1,381 @@
+//! The command line: flags, subcommands, settings from flags and the config file, logs,
+//! and [`run`], which the binary calls.
+
+use crate::config::{self, FileConfig};
+use crate::{demo, export, wiring};
+use anyhow::Context;
+use bonder_core::recipe::Recipe;
+use bonder_gateway::StationId;
+use bonder_link::StreamEndpoint;
+use bonder_store::Store;
+use clap::{Parser, Subcommand};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// The operator station of a wire bonder.
+#[derive(Debug, Parser)]
+#[command(name = "bonder-station", version)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Option<Cmd>,
+    /// Run without a display: the same core, a status line a second on stdout.
+    #[arg(long)]
+    headless: bool,
+    /// Full screen (panel PCs).
+    #[arg(long)]
+    fullscreen: bool,
+    /// Config file (default: the platform's config dir, bonder-station/station.toml).
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Controller Modbus TCP address. Absent everywhere: start the built-in simulator.
+    #[arg(long)]
+    controller: Option<String>,
+    /// Bond event stream: tcp://HOST:PORT or serial:///dev/ttyX?baud=921600. Absent: the
+    /// TCP port the controller announces.
+    #[arg(long)]
+    stream: Option<String>,
+    /// ISA-95 station id (site/area/line/station), the gateway's topic prefix.
+    #[arg(long)]
+    station_id: Option<String>,
+    /// SQLite file (default: station.sqlite in the platform's data dir).
+    #[arg(long)]
+    db: Option<PathBuf>,
+    /// Gateway broker URL, mqtt://HOST[:PORT] or mqtts://HOST[:PORT]. Absent: an
+    /// embedded broker on 127.0.0.1:1883.
+    #[arg(long)]
+    gateway: Option<String>,
+    /// Where the embedded broker listens when no --gateway is given (port 0: a free
+    /// port, logged at start).
+    #[arg(long, default_value = bonder_gateway::broker::DEFAULT_ADDR)]
+    embedded_broker: SocketAddr,
+    /// Gateway user name.
+    #[arg(long)]
+    gateway_user: Option<String>,
+    /// Gateway password.
+    #[arg(long)]
+    gateway_password: Option<String>,
+    /// CA certificate (PEM) for mqtts://.
+    #[arg(long)]
+    gateway_ca: Option<PathBuf>,
+    /// Client certificate (PEM) for mutual TLS.
+    #[arg(long)]
+    gateway_cert: Option<PathBuf>,
+    /// Client key (PEM) for mutual TLS.
+    #[arg(long)]
+    gateway_key: Option<PathBuf>,
+    /// Recipe document (JSON) to judge against and download.
+    #[arg(long)]
+    recipe: Option<PathBuf>,
+    /// Log filter (`EnvFilter` syntax, e.g. info, debug, `warn,bonder_gateway=debug`).
+    /// Default: warn,bonder=info (our crates at info, dependencies at warnings).
+    #[arg(long)]
+    log: Option<String>,
+    /// Stop after this many seconds and print the summary.
+    #[arg(long)]
+    for_seconds: Option<u64>,
+    /// Camera: tcp://HOST:PORT (bondersim's camera), /dev/videoN (built with the `v4l`
+    /// feature) or none. Absent: the built-in simulator's camera.
+    #[arg(long)]
+    camera: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Cmd {
+    /// The audit trail.
+    Audit {
+        #[command(subcommand)]
+        action: AuditCmd,
+    },
+    /// Renders every page in both languages to DIR/<page>-<lang>.png with the software
+    /// renderer (no display needed), against a built-in simulator.
+    Screenshots {
+        #[arg(long)]
+        out: PathBuf,
+        /// Window size, WIDTHxHEIGHT.
+        #[arg(long, default_value = "1280x800")]
+        size: String,
+        /// Seconds of bonding before the first picture.
+        #[arg(long, default_value_t = 4)]
+        fill_seconds: u64,
+    },
+    /// Exports from the store, with headers in the chosen language.
+    Export {
+        #[command(subcommand)]
+        what: ExportCmd,
+    },
+    /// Copies the store to a file while the station runs (SQLite online backup).
+    Backup {
+        /// Store file (default: the configured one).
+        #[arg(long)]
+        db: Option<PathBuf>,
+        /// Backup file to write.
+        #[arg(long)]
+        to: PathBuf,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ExportCmd {
+    /// Bond records (seq range) to CSV.
+    Bonds {
+        #[arg(long)]
+        db: Option<PathBuf>,
+        /// First seq (default 1).
+        #[arg(long, default_value_t = 1)]
+        from: u64,
+        /// Last seq (default: the newest).
+        #[arg(long)]
+        to: Option<u64>,
+        /// en-US or zh-CN.
+        #[arg(long, default_value = "en-US")]
+        lang: String,
+        /// Output file (.csv).
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// A shift report to CSV or XLSX (by the output's extension).
+    Shift {
+        #[arg(long)]
+        db: Option<PathBuf>,
+        /// Shift id (default: the newest).
+        #[arg(long)]
+        id: Option<i64>,
+        /// en-US or zh-CN.
+        #[arg(long, default_value = "en-US")]
+        lang: String,
+        /// Output file (.csv or .xlsx).
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// The changeover report (per step median and p90 minutes, slowest first) to CSV.
+    Changeovers {
+        #[arg(long)]
+        db: Option<PathBuf>,
+        /// Over the last N completed changeovers.
+        #[arg(long, default_value_t = 20)]
+        last: usize,
+        /// en-US or zh-CN.
+        #[arg(long, default_value = "en-US")]
+        lang: String,
+        /// Output file (.csv).
+        #[arg(long)]
+        out: PathBuf,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCmd {
+    /// Checks the hash chain: exit 0 and the row count when intact, non-zero naming the
+    /// first broken row otherwise.
+    Verify {
+        /// Store file (default: the configured one).
+        #[arg(long)]
+        db: Option<PathBuf>,
+    },
+}
+
+#[derive(Debug)]
+pub struct Settings {
+    pub controller: Option<SocketAddr>,
+    pub stream: Option<StreamEndpoint>,
+    pub station_id: StationId,
+    pub db: PathBuf,
+    pub gateway: Option<String>,
+    /// `--embedded-broker`.
+    pub embedded_broker: SocketAddr,
+    pub file: FileConfig,
+    pub recipe: Recipe,
+    /// The recipe came from a flag or the config file (else: the last changeover's).
+    pub recipe_explicit: bool,
+    pub log: String,
+    /// `--camera` or the config's `camera`.
+    pub camera: Option<String>,
+}
+
+/// The log filter unless `--log` or the config says otherwise: our crates (`bonder_*`,
+/// `bondersim`) at info, every dependency (the embedded broker's connection lines
+/// among them) at warnings.
+pub const DEFAULT_LOG: &str = "warn,bonder=info";
+
+/// Settings from flags, then the config file, then defaults.
+pub fn settings(cli: &Cli) -> anyhow::Result<Settings> {
+    let dirs = config::project_dirs();
+    let (path, explicit) = match &cli.config {
+        Some(p) => (p.clone(), true),
+        None => match &dirs {
+            Some(d) => (d.config_dir().join("station.toml"), false),
+            None => (PathBuf::from("station.toml"), false),
+        },
+    };
+    let file = FileConfig::load(&path, explicit)?;
+    let pick = |flag: &Option<String>, file: &Option<String>| flag.clone().or_else(|| file.clone());
+    let controller = match pick(&cli.controller, &file.controller) {
+        Some(s) => Some(s.parse::<SocketAddr>().with_context(|| {
+            format!("controller {s:?}: expected HOST:PORT, e.g. 127.0.0.1:1502")
+        })?),
+        None => None,
+    };
+    let stream = match pick(&cli.stream, &file.stream) {
+        Some(s) => Some(s.parse::<StreamEndpoint>()?),
+        None => None,
+    };
+    let recipe_explicit = cli.recipe.is_some() || file.recipe.is_some();
+    let recipe = match cli.recipe.clone().or(file.recipe.clone()) {
+        Some(p) => {
+            let text = std::fs::read_to_string(&p)
+                .with_context(|| format!("recipe file {}", p.display()))?;
+            Recipe::from_json(&text).with_context(|| format!("recipe file {}", p.display()))?
+        }
+        None => Recipe::default_au(),
+    };
+    let station_id: StationId = pick(&cli.station_id, &file.station_id)
+        .unwrap_or_else(|| "sz1/assembly/l1/wb-01".into())
+        .parse()?;
+    let db = match cli.db.clone().or(file.db.clone()) {
+        Some(p) => p,
+        None => {
+            let d = dirs
+                .as_ref()
+                .map(|d| d.data_dir().to_path_buf())
+                .unwrap_or_else(|| PathBuf::from("."));
+            std::fs::create_dir_all(&d).with_context(|| format!("data dir {}", d.display()))?;
+            d.join("station.sqlite")
+        }
+    };
+    let mut file = file;
+    // Flags win over the file for the gateway's settings too.
+    file.gateway_user = pick(&cli.gateway_user, &file.gateway_user);
+    file.gateway_password = pick(&cli.gateway_password, &file.gateway_password);
+    file.gateway_ca = cli.gateway_ca.clone().or(file.gateway_ca);
+    file.gateway_cert = cli.gateway_cert.clone().or(file.gateway_cert);
+    file.gateway_key = cli.gateway_key.clone().or(file.gateway_key);
+    Ok(Settings {
+        controller,
+        stream,
+        station_id,
+        db,
+        gateway: pick(&cli.gateway, &file.gateway),
+        embedded_broker: cli.embedded_broker,
+        recipe,
+        recipe_explicit,
+        log: pick(&cli.log, &file.log).unwrap_or_else(|| DEFAULT_LOG.into()),
+        camera: pick(&cli.camera, &file.camera),
+        file,
+    })
+}
+
+/// Logs to stderr and a daily file in the data dir; `filter` is an `EnvFilter`.
+pub fn init_logs(
+    filter: &str,
+) -> anyhow::Result<Option<tracing_appender::non_blocking::WorkerGuard>> {
+    use tracing_subscriber::prelude::*;
+    let env = tracing_subscriber::EnvFilter::try_new(filter)
+        .with_context(|| format!("log filter {filter:?}"))?;
+    let stderr = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
+    let (file, guard) = match config::project_dirs().map(|d| d.data_dir().join("logs")) {
+        Some(dir) if std::fs::create_dir_all(&dir).is_ok() => {
+            let appender = tracing_appender::rolling::Builder::new()
+                .rotation(tracing_appender::rolling::Rotation::DAILY)
+                .filename_prefix("station")
+                .filename_suffix("log")
+                .max_log_files(14)
+                .build(&dir)
+                .context("log file")?;
+            let (nb, guard) = tracing_appender::non_blocking(appender);
+            (
+                Some(
+                    tracing_subscriber::fmt::layer()
+                        .with_ansi(false)
+                        .with_writer(nb),
+                ),
+                Some(guard),
+            )
+        }
+        _ => (None, None),
+    };
+    tracing_subscriber::registry()
+        .with(env)
+        .with(stderr)
+        .with(file)
+        .init();
+    Ok(guard)
+}
+
+fn parse_size(s: &str) -> anyhow::Result<(u32, u32)> {
+    let (w, h) = s
+        .split_once('x')
+        .with_context(|| format!("size {s:?}: expected WIDTHxHEIGHT, e.g. 1280x800"))?;
+    Ok((
+        w.parse().with_context(|| format!("size {s:?}"))?,
+        h.parse().with_context(|| format!("size {s:?}"))?,
+    ))
+}
+
+/// The station: a subcommand, or the station itself (the touch UI where there is a
+/// display and `--headless` is not given, else headless).
+pub fn run() -> anyhow::Result<()> {
+    bonder_station_ui::mark_process_start();
+    bonder_station_ui::init_local_time();
+    let cli = Cli::parse();
+    let settings = settings(&cli)?;
+    let _guard = init_logs(&settings.log)?;
+    match &cli.command {
+        Some(Cmd::Audit {
+            action: AuditCmd::Verify { db },
+        }) => return export::audit_verify(db.as_ref().unwrap_or(&settings.db)),
+        Some(Cmd::Backup { db, to }) => {
+            let db = db.as_ref().unwrap_or(&settings.db);
+            Store::open(db)?
+                .backup_to(to)
+                .with_context(|| format!("backup to {}", to.display()))?;
+            println!("backup written to {}", to.display());
+            return Ok(());
+        }
+        Some(Cmd::Export { what }) => return export::export(what, &settings.db),
+        Some(Cmd::Screenshots {
+            out,
+            size,
+            fill_seconds,
+        }) => {
+            std::fs::create_dir_all(out)
+                .with_context(|| format!("screenshot dir {}", out.display()))?;
+            let run = bonder_station_ui::ScreenshotRun {
+                size_px: parse_size(size)?,
+                fill: Duration::from_secs(*fill_seconds),
+            };
+            let files = demo::render_screenshots_with_simulator(out, &run)?;
+            for f in files {
+                println!("{}", f.display());
+            }
+            return Ok(());
+        }
+        None => {}
+    }
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    let running = rt.block_on(wiring::start(settings))?;
+    if cli.headless || !wiring::has_display() {
+        if !cli.headless {
+            tracing::info!("no display (DISPLAY/WAYLAND_DISPLAY unset): running headless");
+        }
+        rt.block_on(wiring::headless(&running, cli.for_seconds));
+    } else {
+        // Slint's event loop runs on the main thread; the core keeps running on the
+        // Tokio workers. Users, recipes, the audit trail and shift handovers live in
+        // the store.
+        let mut opts = bonder_station_ui::UiOptions::new(
+            running.recipe.clone(),
+            wiring::ui_stores(&running, rt.handle()),
+        );
+        opts.fullscreen = cli.fullscreen;
+        opts.work_order = running.next_job.clone();
+        opts.changeover = Some(running.changeover.clone());
+        opts.operator = running.operator.clone();
+        opts.camera = running.camera.clone();
+        bonder_station_ui::run(running.station.clone(), rt.handle().clone(), opts)?;
+    }
+    rt.block_on(wiring::stop(running))
+}

@@ -1,0 +1,261 @@
+//! Wiring of a running station: store, runtime, camera, gateway, changeover; the
+//! headless loop; the UI's options over the store.
+
+use crate::cli::Settings;
+use crate::{backfill, camera, gateway_link, persist, status, ui_store};
+use anyhow::Context;
+use bonder_core::recipe::Recipe;
+use bonder_gateway::{Gateway, GatewayConfig};
+use bonder_runtime::{RuntimeConfig, Station};
+use bonder_store::{ShiftStart, Store, WriterConfig};
+use bondersim::{SimConfig, Simulator};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use time::OffsetDateTime;
+use tokio::sync::{mpsc, watch};
+
+/// The shift to record bonds under: the newest one if still open, else a new one.
+fn current_shift(store: &Store, writer: &bonder_store::WriterHandle) -> anyhow::Result<i64> {
+    let reader = store.reader()?;
+    if let Some(id) = reader.max_shift_id()? {
+        if reader.shift(id)?.is_some_and(|s| s.ended.is_none()) {
+            return Ok(id);
+        }
+    }
+    let id = reader.max_shift_id()?.unwrap_or(0) + 1;
+    writer.send(bonder_store::WriteOp::ShiftStart(ShiftStart {
+        id,
+        time: OffsetDateTime::now_utc(),
+        operator: "unassigned".into(),
+        team: String::new(),
+    }))?;
+    Ok(id)
+}
+
+/// Everything a running station holds.
+#[allow(missing_debug_implementations)] // handles of tasks and services; nothing to print
+pub struct Running {
+    pub station: Arc<Station>,
+    pub next_job: gateway_link::NextJob,
+    pub store: Arc<Store>,
+    pub current_shift: ui_store::CurrentShift,
+    pub gateway: Gateway,
+    pub writer: bonder_store::WriterHandle,
+    pub sim: Option<Simulator>,
+    pub recipe: Recipe,
+    pub changeover: Arc<bonder_changeover::ChangeoverService>,
+    pub operator: bonder_station_ui::OperatorName,
+    pub camera: Option<Arc<bonder_station_ui::camera_feed::CameraFeed>>,
+}
+
+pub async fn start(settings: Settings) -> anyhow::Result<Running> {
+    tracing::info!(station = %settings.station_id, db = %settings.db.display(), "starting");
+
+    // The store: everything recorded goes through its batching writer.
+    let store = Arc::new(
+        Store::open(&settings.db).with_context(|| format!("store {}", settings.db.display()))?,
+    );
+    let writer = store.spawn_writer(WriterConfig::default())?;
+    let last_seq = store.reader()?.max_bond_seq()?.unwrap_or(0);
+    let shift_id = current_shift(&store, &writer)?;
+
+    // No controller configured: the embedded default, an in-process simulator.
+    let mut sim = None;
+    let controller = match settings.controller {
+        Some(a) => a,
+        None => {
+            let s = Simulator::start(SimConfig {
+                autostart: true,
+                ..SimConfig::default()
+            })
+            .await
+            .context("cannot start the built-in simulator")?;
+            tracing::info!(modbus = %s.modbus_addr, "no controller configured: using the built-in simulator");
+            let a = s.modbus_addr;
+            sim = Some(s);
+            a
+        }
+    };
+    // The recipe: a flag or the config file, else the one the last completed changeover
+    // went to (so a restart does not download the old recipe back), else the default.
+    let mut recipe = settings.recipe.clone();
+    if !settings.recipe_explicit {
+        if let Some(r) = ui_store::last_changeover_recipe(&store)? {
+            tracing::info!(recipe = %r.id(), "recipe of the last changeover");
+            recipe = r;
+        }
+    }
+    ui_store::seed_recipe(&store, &recipe)?;
+    if let Some(r) = ui_store::library_version(&store, &recipe)? {
+        recipe = r;
+    }
+    if sim.is_some() {
+        // The built-in simulator also gets a copper recipe to change over to.
+        ui_store::seed_recipe(&store, &Recipe::default_cu())?;
+    }
+    let recipe_id = recipe.id();
+    let mut cfg = RuntimeConfig::new(controller);
+    cfg.stream = settings.stream;
+    cfg.recipe = recipe.clone();
+    cfg.last_seq = last_seq;
+    let shift_now: ui_store::CurrentShift = Arc::new(std::sync::atomic::AtomicI64::new(shift_id));
+    cfg.sink = Some(persist::sink(writer.clone(), shift_now.clone()));
+    let station = Arc::new(Station::start(cfg));
+    let camera = camera::start(
+        settings.camera.as_deref(),
+        sim.as_ref().and_then(Simulator::camera_addr),
+        &recipe,
+        camera::stored_setup(&store, &recipe),
+        &station,
+        &writer,
+    );
+
+    // The gateway: the configured broker, or an embedded one on 127.0.0.1:1883.
+    let url = match &settings.gateway {
+        Some(u) => u.clone(),
+        None => {
+            let addr = settings.embedded_broker;
+            match bonder_gateway::broker::start(addr) {
+                Ok(a) => {
+                    tracing::info!(broker = %a, "embedded MQTT broker");
+                    format!("mqtt://{a}")
+                }
+                Err(e) => {
+                    tracing::warn!("{e}; assuming a broker already listens there");
+                    format!("mqtt://{addr}")
+                }
+            }
+        }
+    };
+    let mut gcfg = GatewayConfig::new(url, settings.station_id.clone());
+    gcfg.username = settings.file.gateway_user.clone();
+    gcfg.password = settings.file.gateway_password.clone();
+    gcfg.ca_file = settings.file.gateway_ca.clone();
+    gcfg.client_cert = settings.file.gateway_cert.clone();
+    gcfg.client_key = settings.file.gateway_key.clone();
+    let (status_tx, status_rx) = watch::channel(gateway_link::status_msg(
+        &station.snapshot(),
+        &recipe_id,
+        None,
+    ));
+    let (cmd_tx, cmd_rx) = mpsc::channel(16);
+    let gateway = Gateway::start(
+        gcfg.clone(),
+        gateway_link::StoreOutbox::new(store.clone())?,
+        status_rx,
+        cmd_tx,
+    )?;
+    tokio::spawn(backfill::serve(gcfg, store.clone()));
+    let operator = bonder_station_ui::OperatorName::default();
+    tokio::spawn(gateway_link::feed_status(
+        station.clone(),
+        operator.clone(),
+        status_tx,
+    ));
+    let next_job = gateway_link::NextJob::default();
+    tokio::spawn(gateway_link::serve_commands(
+        cmd_rx,
+        store.clone(),
+        writer.clone(),
+        next_job.clone(),
+    ));
+
+    // E10 time starts with the machine's state as first polled; later changes come from
+    // the stream through the sink.
+    {
+        let (station, writer) = (station.clone(), writer.clone());
+        tokio::spawn(async move {
+            let mut rx = station.watch();
+            loop {
+                if let Some(m) = rx.borrow_and_update().machine_state {
+                    let _ = writer.send(persist::state_op(m, OffsetDateTime::now_utc()));
+                    return;
+                }
+                if rx.changed().await.is_err() {
+                    return;
+                }
+            }
+        });
+    }
+    let changeover = Arc::new(bonder_changeover::ChangeoverService::new(
+        station.clone(),
+        store.clone(),
+        writer.clone(),
+        bonder_changeover::ServiceConfig::new(settings.station_id.to_string()),
+    )?);
+    Ok(Running {
+        operator,
+        camera,
+        changeover,
+        station,
+        store,
+        current_shift: shift_now,
+        next_job,
+        gateway,
+        writer,
+        sim,
+        recipe,
+    })
+}
+
+/// The headless loop: a status line a second until Ctrl-C or `--for-seconds`.
+pub async fn headless(r: &Running, for_seconds: Option<u64>) {
+    let started = Instant::now();
+    let deadline = for_seconds.map(|s| tokio::time::Instant::now() + Duration::from_secs(s));
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    tick.tick().await;
+    loop {
+        tokio::select! {
+            _ = tick.tick() => println!("{}", status::status_line(&r.station.snapshot(), Some(&r.gateway.state()), started.elapsed())),
+            _ = tokio::signal::ctrl_c() => break,
+            () = async { match deadline { Some(d) => tokio::time::sleep_until(d).await, None => std::future::pending().await } } => break,
+        }
+    }
+    let s = r.station.snapshot();
+    let elapsed = started.elapsed();
+    println!(
+        "summary: {}",
+        status::status_line(&s, Some(&r.gateway.state()), elapsed)
+    );
+    println!("{}", status::usage_line(&s, elapsed));
+}
+
+pub async fn stop(r: Running) -> anyhow::Result<()> {
+    // The link first, so nothing reaches the writer after it closed.
+    r.station.shutdown().await;
+    let info = r.writer.close().await?;
+    tracing::info!(max_seq = info.max_bond_seq, "store closed");
+    r.gateway.shutdown().await;
+    if let Some(sim) = r.sim {
+        sim.shutdown().await;
+    }
+    Ok(())
+}
+
+/// Whether a display is there (X11 or Wayland).
+pub fn has_display() -> bool {
+    ["DISPLAY", "WAYLAND_DISPLAY"]
+        .iter()
+        .any(|v| std::env::var_os(v).is_some_and(|x| !x.is_empty()))
+}
+
+/// The UI's stores over the station's SQLite file.
+pub fn ui_stores(r: &Running, rt: &tokio::runtime::Handle) -> bonder_station_ui::UiStores {
+    bonder_station_ui::UiStores {
+        users: Arc::new(ui_store::StoreUsers {
+            store: r.store.clone(),
+        }),
+        recipes: Arc::new(ui_store::StoreRecipes {
+            store: r.store.clone(),
+        }),
+        audit: Arc::new(ui_store::StoreAudit {
+            writer: r.writer.clone(),
+        }),
+        shifts: Arc::new(ui_store::StoreShifts {
+            store: r.store.clone(),
+            writer: r.writer.clone(),
+            current: r.current_shift.clone(),
+            rt: rt.clone(),
+        }),
+    }
+}
