@@ -6,7 +6,7 @@
 use bonder_core::bond::{BondKind, Defect, Verdict};
 use bonder_core::recipe::{Param, Recipe};
 use bonder_core::state::{Command, CommandRefusal, MachineState};
-use bonder_e2e::wait_for;
+use bonder_e2e::{wait_for, wait_settled};
 use bonder_link::{Controller, DownloadFault, StreamEndpoint, block_crc};
 use bonder_runtime::{CommandError, JudgedBond, LinkState, RuntimeConfig, Station, StationEvent};
 use bondersim::{SimConfig, Simulator, WireRate};
@@ -15,11 +15,14 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
+/// The simulator's random seed (bond curves, defects): printed by every test.
+const SEED: u64 = 7;
+
 fn sim_config(rate: f64, defect_rate: f64) -> SimConfig {
     SimConfig {
         wire_rate: WireRate::PerSecond(rate),
         defect_rate,
-        seed: 7,
+        seed: SEED,
         autostart: true,
         ctrl_verdicts: false,
         ..SimConfig::default()
@@ -106,6 +109,7 @@ fn check_verdicts(sim: &Simulator, bonds: &[Arc<JudgedBond>], learn_bonds: u32) 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tcp_stream_bonds_arrive_complete_and_defects_are_judged_from_the_curves() {
+    println!("seed {SEED}");
     let sim = Simulator::start(sim_config(100.0, 0.08)).await.unwrap();
     let mut cfg = RuntimeConfig::new(sim.modbus_addr);
     cfg.recipe.envelope.learn_bonds = 60;
@@ -127,6 +131,7 @@ async fn tcp_stream_bonds_arrive_complete_and_defects_are_judged_from_the_curves
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn serial_pty_stream_with_tokio_serial_loses_nothing() {
+    println!("seed {SEED}");
     let cfg = SimConfig {
         serial_pty: true,
         stream_tcp: None,
@@ -160,6 +165,7 @@ async fn serial_pty_stream_with_tokio_serial_loses_nothing() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn recipe_download_apply_and_crc_readback() {
+    println!("seed {SEED}");
     let sim = Simulator::start(SimConfig {
         autostart: false,
         ..sim_config(10.0, 0.0)
@@ -247,6 +253,7 @@ async fn recipe_download_apply_and_crc_readback() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn station_downloads_its_recipe_and_runs_commands() {
+    println!("seed {SEED}");
     let sim = Simulator::start(SimConfig {
         autostart: false,
         ..sim_config(50.0, 0.0)
@@ -292,6 +299,7 @@ async fn station_downloads_its_recipe_and_runs_commands() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn controller_killed_mid_stream_goes_offline_reconnects_and_counts_no_phantom_bonds() {
+    println!("seed {SEED}");
     let sim1 = Simulator::start(sim_config(50.0, 0.0)).await.unwrap();
     let (modbus, stream) = (sim1.modbus_addr, sim1.stream_addr.unwrap());
     let station = Station::start(RuntimeConfig::new(modbus));
@@ -301,9 +309,14 @@ async fn controller_killed_mid_stream_goes_offline_reconnects_and_counts_no_phan
     sim1.shutdown().await;
     let s = wait_for(&station, 10, "offline", |s| s.link == LinkState::Offline).await;
     assert!(!s.stream_connected || !s.modbus_connected);
-    // Let the reader drain what was in flight.
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    let got1 = station.snapshot().bonds_received;
+    // The reader drains what was in flight: wait until the count stops changing.
+    let got1 = wait_settled(
+        "the bonds in flight to be drained",
+        Duration::from_secs(10),
+        5,
+        || station.snapshot().bonds_received,
+    )
+    .await;
     assert!(
         got1 <= sent1,
         "phantom bonds: received {got1}, sent {sent1}"
@@ -314,6 +327,7 @@ async fn controller_killed_mid_stream_goes_offline_reconnects_and_counts_no_phan
         station.snapshot()
     );
     // Nothing arrives while the controller is away.
+    // Deliberate: an absence is tested, so time must pass; no state to wait for.
     tokio::time::sleep(Duration::from_secs(1)).await;
     assert_eq!(station.snapshot().bonds_received, got1);
 
@@ -331,9 +345,19 @@ async fn controller_killed_mid_stream_goes_offline_reconnects_and_counts_no_phan
     .await;
     assert!(s.reconnects >= 1);
     sim2.command(Command::Stop).unwrap();
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    let sent2 = sim2.stats().bonds_delivered.load(Ordering::SeqCst);
-    let total = station.snapshot().bonds_received;
+    // At rest: the simulator has stopped sending and the station has read it all.
+    let (sent2, total) = wait_settled(
+        "the simulator to stop and the station to read the last bonds",
+        Duration::from_secs(10),
+        5,
+        || {
+            (
+                sim2.stats().bonds_delivered.load(Ordering::SeqCst),
+                station.snapshot().bonds_received,
+            )
+        },
+    )
+    .await;
     assert!(
         total <= got1 + sent2,
         "phantom bonds: {total} > {got1} + {sent2}"

@@ -6,7 +6,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests: a panic is the failure report
 
-use bonder_e2e::Mosquitto;
+use bonder_e2e::{Mosquitto, wait_until};
 use bonder_gateway::payload::{BondMsg, StatusMsg};
 use bonder_gateway::{
     CommandRequest, Gateway, GatewayCommand, GatewayConfig, Outbox, OutboxError, QueuedMessage,
@@ -303,12 +303,24 @@ async fn broker_outage_loses_no_seq_and_last_will_says_offline() {
             // 40 bonds/s (a 20 wires/s bonder) for 14 s.
             for _ in 0..140 {
                 outbox.add_bonds(4);
+                // Deliberate: the pace of a running bonder, so bonds keep coming
+                // before, during and after the outage.
                 tokio::time::sleep(Duration::from_millis(100)).await;
             }
         })
     };
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    // The outage starts mid-stream: once the broker has acknowledged some bonds.
+    wait_until(
+        "the first bonds acknowledged before the outage",
+        Duration::from_secs(15),
+        || {
+            let st = gw.state();
+            st.connects >= 1 && st.acked_seq > 0
+        },
+    )
+    .await;
     broker.stop();
+    // Deliberate: an outage of a given length (10 s of bonds to store and forward).
     tokio::time::sleep(Duration::from_secs(10)).await;
     broker.restart();
     producer.await.unwrap();
@@ -384,7 +396,10 @@ async fn mqtts_with_the_plants_ca_connects_and_a_wrong_ca_is_refused() {
     let mut c = cfg(format!("mqtts://127.0.0.1:{tls_port}"));
     c.ca_file = Some(wrong.ca_cert);
     let gw = Gateway::start(c, outbox, status_rx, cmd_tx).unwrap();
-    tokio::time::sleep(Duration::from_secs(3)).await;
+    wait_until("the TLS handshake to fail", Duration::from_secs(15), || {
+        gw.state().last_error.is_some()
+    })
+    .await;
     let st = gw.state();
     assert!(!st.connected && st.connects == 0, "{st:?}");
     let err = st.last_error.unwrap_or_default().to_lowercase();

@@ -29,6 +29,42 @@ pub async fn wait_for(
     }
 }
 
+/// Polls `cond` every 100 ms until it holds, or panics after `within` naming `what`.
+/// For state that has no watch channel (a gateway's error, counters that must settle).
+pub async fn wait_until(what: &str, within: Duration, mut cond: impl FnMut() -> bool) {
+    let deadline = tokio::time::Instant::now() + within;
+    while !cond() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out after {within:?} waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Waits until `value` has returned the same thing `polls` times in a row (100 ms
+/// apart), or panics after `within`; returns that settled value.
+pub async fn wait_settled<T: PartialEq + Clone + std::fmt::Debug>(
+    what: &str,
+    within: Duration,
+    polls: usize,
+    mut value: impl FnMut() -> T,
+) -> T {
+    let mut last: Option<T> = None;
+    let mut same = 0;
+    wait_until(what, within, || {
+        let v = value();
+        if last.as_ref() == Some(&v) {
+            same += 1;
+        } else {
+            (last, same) = (Some(v), 1);
+        }
+        same >= polls
+    })
+    .await;
+    last.expect("polled at least once")
+}
+
 /// A real mosquitto broker on a free loopback port, with persistence in a temp dir so
 /// persistent sessions survive a restart. Stopped (SIGTERM) on drop.
 #[derive(Debug)]

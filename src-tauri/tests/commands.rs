@@ -63,30 +63,32 @@ fn answer(w: &WebviewWindow<MockRuntime>, request_id: &str) -> Option<Value> {
 }
 
 /// Publishes the synthetic station's status and one bond batch with known ball
-/// diameters.
+/// diameters (returns once the broker has acknowledged both).
 fn publish_synthetic(port: u16, balls: &[f64]) {
-    let rt = tokio::runtime::Runtime::new().unwrap();
-    rt.block_on(async {
-        let mut o = rumqttc::MqttOptions::new("synthetic-station", "127.0.0.1", port);
-        o.set_keep_alive(Duration::from_secs(5));
-        let (client, mut ev) = rumqttc::AsyncClient::new(o, 64);
-        let poll = tokio::spawn(async move { while ev.poll().await.is_ok() {} });
-        let now = bonder_gateway::payload::ts(time::OffsetDateTime::now_utc());
-        let status = json!({"v":1,"ts":now,"state":"running","recipe":"SOT23-CU20@3","operator":"OP7",
-            "wires_bonded":5,"wire_rate_per_min":300.0,"yield_pct":100.0,"alarm":null});
-        let bonds: Vec<Value> = balls.iter().enumerate().map(|(i, b)| json!({"seq": i + 1, "ts": now,
-            "unit": 1, "wire": i + 1, "kind": "ball", "verdict": "ok", "dx_um": 0.5, "dy_um": -0.5,
-            "ball_um": b, "peak_force_gf": 24.0, "us_energy_mj": 1.2, "deform_um": 3.0})).collect();
-        let batch = json!({"v":1,"ts":now,"first_seq":1,"last_seq":balls.len(),"bonds":bonds});
-        for (t, p, retain) in [("status", status, true), ("bonds", batch, false)] {
-            client
-                .publish(format!("{SYNTHETIC}/{t}"), rumqttc::QoS::AtLeastOnce, retain, serde_json::to_vec(&p).unwrap())
-                .await
-                .unwrap();
-        }
-        tokio::time::sleep(Duration::from_millis(500)).await;
-        poll.abort();
-    });
+    let now = bonder_gateway::payload::ts(time::OffsetDateTime::now_utc());
+    let status = json!({"v":1,"ts":now,"state":"running","recipe":"SOT23-CU20@3","operator":"OP7",
+        "wires_bonded":5,"wire_rate_per_min":300.0,"yield_pct":100.0,"alarm":null});
+    let bonds: Vec<Value> = balls
+        .iter()
+        .enumerate()
+        .map(|(i, b)| {
+            json!({"seq": i + 1, "ts": now, "unit": 1, "wire": i + 1, "kind": "ball",
+                "verdict": "ok", "dx_um": 0.5, "dy_um": -0.5, "ball_um": b,
+                "peak_force_gf": 24.0, "us_energy_mj": 1.2, "deform_um": 3.0})
+        })
+        .collect();
+    let batch = json!({"v":1,"ts":now,"first_seq":1,"last_seq":balls.len(),"bonds":bonds});
+    let msgs = [("status", status, true), ("bonds", batch, false)]
+        .into_iter()
+        .map(|(t, p, retain)| {
+            (
+                format!("{SYNTHETIC}/{t}"),
+                serde_json::to_vec(&p).unwrap(),
+                retain,
+            )
+        })
+        .collect();
+    common::publish(port, "synthetic-station", msgs);
 }
 
 #[test]
@@ -413,8 +415,7 @@ fn a_gap_after_a_restart_is_backfilled_without_being_asked() {
     let before = sv.db().seq_span(S).unwrap().unwrap();
     drop(app);
     drop(sv);
-    // The station keeps bonding meanwhile (a few seconds, 100 bonds at least).
-    std::thread::sleep(Duration::from_secs(3));
+    // The station keeps bonding meanwhile (100 bonds at least).
     let station_max = || {
         bonder_store::Store::open(&station_db)
             .unwrap()
@@ -460,15 +461,27 @@ fn a_gap_after_a_restart_is_backfilled_without_being_asked() {
     );
     assert_eq!(backfills().len(), 1, "one request: {:?}", backfills());
 
-    // Stop the station, let the last messages land, then compare at rest.
+    // Stop the station, let the last messages land, then compare at rest: no hole, and
+    // neither the messages received nor the history changed for 5 polls in a row.
     drop(station);
-    std::thread::sleep(Duration::from_secs(2));
-    let span = wait_for(30, "a history without holes", || {
+    let link = sv.link_state();
+    let mut last = None;
+    let mut same = 0;
+    let span = wait_for(30, "a history without holes, at rest", || {
         sv.flush();
-        sv.db()
-            .seq_span(S)
-            .unwrap()
-            .filter(|s| s.missing() == 0 && s.last > to)
+        let reading = (
+            link.borrow().messages,
+            sv.db()
+                .seq_span(S)
+                .unwrap()
+                .filter(|s| s.missing() == 0 && s.last > to),
+        );
+        if reading.1.is_some() && last == Some(reading) {
+            same += 1;
+        } else {
+            (last, same) = (Some(reading), 1);
+        }
+        if same >= 5 { reading.1 } else { None }
     });
     assert_eq!(span.first, before.first, "{span:?} vs {before:?}");
     // Every seq the station stored in that range is in the history, counted once.

@@ -8,6 +8,8 @@ use bonder_fleet::{Condition, Supervisor, synth};
 
 #[test]
 fn status_bonds_alarms_and_duplicates() {
+    let seed = 1;
+    println!("seed {seed}");
     let dir = tempfile::tempdir().unwrap();
     let sv = Supervisor::open(&dir.path().join("h.sqlite")).unwrap();
     let s = "sz1/assembly/l1/wb-01";
@@ -21,7 +23,7 @@ fn status_bonds_alarms_and_duplicates() {
         None,
     );
     sv.on_message(&format!("{s}/status"), &serde_json::to_vec(&st).unwrap());
-    let mut rng = synth::Rng::new(1);
+    let mut rng = synth::Rng::new(seed);
     let b = synth::bonds(&mut rng, 1, 50, 0.0);
     let payload = serde_json::to_vec(&b).unwrap();
     sv.on_message(&format!("{s}/bonds"), &payload);
@@ -79,11 +81,13 @@ fn history_survives_a_restart() {
 
 #[test]
 fn seq_span_shows_holes() {
+    let seed = 2;
+    println!("seed {seed}");
     let dir = tempfile::tempdir().unwrap();
     let sv = Supervisor::open(&dir.path().join("h.sqlite")).unwrap();
     let s = "sz1/assembly/l1/wb-02";
     assert_eq!(sv.db().seq_span(s).unwrap(), None);
-    let mut rng = synth::Rng::new(2);
+    let mut rng = synth::Rng::new(seed);
     // Bonds 1..=100, then 201..=300: a hole of 100 (not connected, so no backfill).
     for first in [1, 201] {
         let b = synth::bonds(&mut rng, first, 50, 0.0);
@@ -106,6 +110,8 @@ fn seq_span_shows_holes() {
 #[test]
 fn a_long_hole_is_asked_for_in_several_requests() {
     use bonder_fleet::service::MAX_BACKFILL;
+    let seed = 3;
+    println!("seed {seed}");
     let rt = tokio::runtime::Runtime::new().unwrap();
     let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("mqtt://{}", silent.local_addr().unwrap());
@@ -113,9 +119,25 @@ fn a_long_hole_is_asked_for_in_several_requests() {
     let sv = Supervisor::open(&dir.path().join("h.sqlite")).unwrap();
     sv.connect(rt.handle(), bonder_fleet::GatewaySettings::new(url))
         .unwrap();
-    std::thread::sleep(std::time::Duration::from_millis(300));
+    // The session is up (its client made, so requests can be queued) once it has
+    // opened its connection to the silent "broker".
+    silent.set_nonblocking(true).unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let _session = loop {
+        match silent.accept() {
+            Ok((conn, _)) => break conn,
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                assert!(
+                    std::time::Instant::now() < deadline,
+                    "the supervisor never connected to the silent broker"
+                );
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            Err(e) => panic!("accept: {e}"),
+        }
+    };
     let s = "sz1/assembly/l1/wb-03";
-    let mut rng = synth::Rng::new(3);
+    let mut rng = synth::Rng::new(seed);
     let first = synth::bonds(&mut rng, 1, 50, 0.0);
     sv.on_message(&format!("{s}/bonds"), &serde_json::to_vec(&first).unwrap());
     let hole = 2 * MAX_BACKFILL + 50_000;

@@ -11,6 +11,9 @@ fn station() -> Command {
     c.env("HOME", &home)
         .env("XDG_CONFIG_HOME", home.join("config"))
         .env("XDG_DATA_HOME", home.join("data"));
+    // No --gateway in these tests: the embedded broker on a free port, not on 1883
+    // (which parallel tests, or a broker on this machine, would share).
+    c.args(["--embedded-broker", "127.0.0.1:0"]);
     c
 }
 

@@ -82,13 +82,13 @@ async fn collect_until(
 async fn kill_9_mid_run_loses_no_seq_and_the_last_will_says_offline() {
     let broker = Mosquitto::start();
     let mut rx = subscriber(broker.port).await;
-    let sim = Simulator::start(SimConfig {
+    let sim_cfg = SimConfig {
         wire_rate: WireRate::PerSecond(20.0),
         autostart: true,
         ..SimConfig::default()
-    })
-    .await
-    .unwrap();
+    };
+    println!("seed {}", sim_cfg.seed);
+    let sim = Simulator::start(sim_cfg).await.unwrap();
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("station.sqlite");
     let mut seen = BTreeSet::new();
@@ -185,12 +185,12 @@ fn audit_verify_names_the_first_hand_edited_row() {
 async fn gateway_recipe_becomes_a_draft_and_bad_commands_change_nothing() {
     let broker = Mosquitto::start();
     let mut rx = subscriber(broker.port).await;
-    let sim = Simulator::start(SimConfig {
+    let sim_cfg = SimConfig {
         autostart: true,
         ..SimConfig::default()
-    })
-    .await
-    .unwrap();
+    };
+    println!("seed {}", sim_cfg.seed);
+    let sim = Simulator::start(sim_cfg).await.unwrap();
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("station.sqlite");
     let mut child = station(&db, sim.modbus_addr, &broker.url(), dir.path());
@@ -364,13 +364,13 @@ fn exports_have_localized_headers() {
 async fn broker_down_10_s_while_the_simulator_bonds_loses_no_seq() {
     let mut broker = Mosquitto::start();
     let mut rx = subscriber(broker.port).await;
-    let sim = Simulator::start(SimConfig {
+    let sim_cfg = SimConfig {
         wire_rate: WireRate::PerSecond(20.0),
         autostart: true,
         ..SimConfig::default()
-    })
-    .await
-    .unwrap();
+    };
+    println!("seed {}", sim_cfg.seed);
+    let sim = Simulator::start(sim_cfg).await.unwrap();
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("station.sqlite");
     let mut child = station(&db, sim.modbus_addr, &broker.url(), dir.path());
@@ -380,6 +380,8 @@ async fn broker_down_10_s_while_the_simulator_bonds_loses_no_seq() {
     })
     .await;
     broker.stop();
+    // Deliberate: an outage of a given length (the assertion below counts ~10 s of
+    // bonds stored meanwhile), so time, not state, is what is tested.
     tokio::time::sleep(Duration::from_secs(10)).await;
     broker.restart();
     let during = Store::open(&db)
