@@ -6,8 +6,13 @@
 //! [`Snapshot`] (front ends pull it on a timer), a `broadcast` of [`StationEvent`]s (the
 //! store, the gateway and the UI subscribe) and a command sender.
 //!
+//! [`camera_feed`] is the camera's side of the same run time: a thread that inspects
+//! every frame and joins the inspections to the bond events.
+//!
 //! **Architecture invariant:** no UI and no storage here; both reconnect loops back off
 //! and never give up; nothing from the wire can make them panic.
+
+pub mod camera_feed;
 
 use bonder_core::counters::{CounterSnapshot, Counters};
 use bonder_core::judge::{Judge, Judgement};

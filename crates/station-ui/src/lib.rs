@@ -16,7 +16,6 @@
 
 pub mod adapters;
 mod app;
-pub mod camera_feed;
 pub mod camera_view;
 pub mod fonts;
 mod headless;
@@ -107,7 +106,7 @@ pub struct UiOptions {
     /// The guided changeover (none: the page only says so).
     pub changeover: Option<Arc<bonder_changeover::ChangeoverService>>,
     /// The camera and its vision (none: the camera page says so).
-    pub camera: Option<Arc<camera_feed::CameraFeed>>,
+    pub camera: Option<Arc<bonder_runtime::camera_feed::CameraFeed>>,
 }
 
 /// The storage the UI works on (every field required: nothing is silently in memory).

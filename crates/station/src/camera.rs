@@ -1,5 +1,5 @@
 //! The station's camera: which source (`--camera` / config `camera`, else the built-in
-//! simulator's camera), the feed that inspects every frame (`bonder_station_ui::camera_feed`,
+//! simulator's camera), the feed that inspects every frame (`bonder_runtime::camera_feed`,
 //! shared by the UI's camera page and the headless station), and the store log that
 //! writes the inspection of each bond beside its record (`vision_inspections`, keyed by
 //! the bond's seq; the feed matches a frame's bond to the record, see its docs).
@@ -8,7 +8,7 @@ use anyhow::{Context, bail};
 use bonder_camera::CameraSource;
 use bonder_core::recipe::Recipe;
 use bonder_runtime::Station;
-use bonder_station_ui::camera_feed::{
+use bonder_runtime::camera_feed::{
     CameraFeed, CameraSettings, InspectionLog, Recorder, VisionRecord,
 };
 use bonder_store::{Store, VisionInspection, WriteOp, WriterHandle};

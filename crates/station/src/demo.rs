@@ -5,13 +5,12 @@
 //! The station's recipes, users, audit trail and shifts are a real SQLite file in a
 //! temporary directory, opened and wired exactly as a running station does.
 
-use crate::ui_store;
 use anyhow::Context;
 use bonder_core::AlarmCode;
 use bonder_core::recipe::Recipe;
+use bonder_runtime::camera_feed::{CameraFeed, CameraSettings};
 use bonder_runtime::{RuntimeConfig, Station};
-use bonder_station_ui::camera_feed::{CameraFeed, CameraSettings};
-use bonder_station_ui::{CameraPageFigures, ScreenshotRun, UiOptions, UiStores};
+use bonder_station_ui::{CameraPageFigures, ScreenshotRun, UiOptions};
 use bonder_store::{Actor, Role, Store, WriterConfig, WriterHandle};
 use bondersim::{SimConfig, Simulator, WireRate};
 use std::path::{Path, PathBuf};
@@ -71,23 +70,12 @@ impl Demo {
 
     /// The UI's options over the demo's store, with the simulator's camera if asked.
     fn options(&self, camera: bool) -> anyhow::Result<UiOptions> {
-        let stores = UiStores {
-            users: Arc::new(ui_store::StoreUsers {
-                store: self.store.clone(),
-            }),
-            recipes: Arc::new(ui_store::StoreRecipes {
-                store: self.store.clone(),
-            }),
-            audit: Arc::new(ui_store::StoreAudit {
-                writer: self.writer.clone(),
-            }),
-            shifts: Arc::new(ui_store::StoreShifts {
-                store: self.store.clone(),
-                writer: self.writer.clone(),
-                current: Arc::new(std::sync::atomic::AtomicI64::new(1)),
-                rt: self.rt.handle().clone(),
-            }),
-        };
+        let stores = crate::wiring::ui_stores_over(
+            &self.store,
+            &self.writer,
+            &Arc::new(std::sync::atomic::AtomicI64::new(1)),
+            self.rt.handle(),
+        );
         let mut opts = UiOptions::new(self.recipe.clone(), stores);
         if camera {
             let addr = self

@@ -45,7 +45,7 @@ pub struct Running {
     pub recipe: Recipe,
     pub changeover: Arc<bonder_changeover::ChangeoverService>,
     pub operator: bonder_station_ui::OperatorName,
-    pub camera: Option<Arc<bonder_station_ui::camera_feed::CameraFeed>>,
+    pub camera: Option<Arc<bonder_runtime::camera_feed::CameraFeed>>,
 }
 
 pub async fn start(settings: Settings) -> anyhow::Result<Running> {
@@ -241,20 +241,30 @@ pub fn has_display() -> bool {
 
 /// The UI's stores over the station's SQLite file.
 pub fn ui_stores(r: &Running, rt: &tokio::runtime::Handle) -> bonder_station_ui::UiStores {
+    ui_stores_over(&r.store, &r.writer, &r.current_shift, rt)
+}
+
+/// The UI's stores over a store, its writer and the current shift.
+pub fn ui_stores_over(
+    store: &Arc<Store>,
+    writer: &bonder_store::WriterHandle,
+    current_shift: &ui_store::CurrentShift,
+    rt: &tokio::runtime::Handle,
+) -> bonder_station_ui::UiStores {
     bonder_station_ui::UiStores {
         users: Arc::new(ui_store::StoreUsers {
-            store: r.store.clone(),
+            store: store.clone(),
         }),
         recipes: Arc::new(ui_store::StoreRecipes {
-            store: r.store.clone(),
+            store: store.clone(),
         }),
         audit: Arc::new(ui_store::StoreAudit {
-            writer: r.writer.clone(),
+            writer: writer.clone(),
         }),
         shifts: Arc::new(ui_store::StoreShifts {
-            store: r.store.clone(),
-            writer: r.writer.clone(),
-            current: r.current_shift.clone(),
+            store: store.clone(),
+            writer: writer.clone(),
+            current: current_shift.clone(),
             rt: rt.clone(),
         }),
     }

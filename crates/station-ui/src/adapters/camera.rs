@@ -1,18 +1,18 @@
 //! `CameraAdapter`: the live camera view with the vision's overlays, zoom and drag to
 //! pan, teach mode, the readouts of the bond in view, and the production page's tile.
 //!
-//! The frames and their inspections come from [`crate::camera_feed::CameraFeed`] (its
+//! The frames and their inspections come from [`bonder_runtime::camera_feed::CameraFeed`] (its
 //! own thread); every UI beat takes the newest and redraws only when it is new or the
 //! view changed, at the pixel size of the page's view area.
 
 use super::{model, num};
 use crate::app::Inner;
-use crate::camera_feed::{CameraFeed, CameraSettings, FeedFrame};
 use crate::camera_view::{self, Mapping, OFFSET_GAIN, Overlay, View};
 use crate::store::{AuditEvent, Permission, Role};
 use crate::tr::{Arg, Message, Texts};
 use crate::ui::{AppAdapter, CamLabel, CameraAdapter, CountRow, MainWindow, Page};
 use bonder_i18n::Lang;
+use bonder_runtime::camera_feed::{CameraFeed, CameraSettings, FeedFrame};
 use bonder_vision::{
     Calibration, ImageView, Inspector, Roi, TeachOptions, Template, VisionError, VisionVerdict,
 };

@@ -6,6 +6,7 @@
 use bonder_core::permissions::{Permission, check};
 use bonder_core::recipe::{Recipe, RecipeState};
 use bonder_i18n::Lang;
+use bonder_runtime::camera_feed::{InspectionLog, VisionRecord};
 use bonder_station_ui::store::*;
 use bonder_vision::VisionSetup;
 use std::time::SystemTime;
@@ -218,5 +219,22 @@ impl AuditLog for MemAuditLog {
     fn record(&self, entry: AuditEntry) -> Result<(), StoreError> {
         lock(&self.entries).push(entry);
         Ok(())
+    }
+}
+
+/// Inspections kept in memory (the station stores them in its SQLite file).
+#[derive(Debug, Default)]
+pub struct MemInspectionLog(Mutex<Vec<VisionRecord>>);
+
+impl MemInspectionLog {
+    /// Everything recorded so far.
+    pub fn records(&self) -> Vec<VisionRecord> {
+        lock(&self.0).clone()
+    }
+}
+
+impl InspectionLog for MemInspectionLog {
+    fn record(&self, rec: VisionRecord) {
+        lock(&self.0).push(rec);
     }
 }

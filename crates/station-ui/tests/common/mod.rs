@@ -3,8 +3,8 @@
 
 use bonder_core::recipe::Recipe;
 use bonder_i18n::Lang;
+use bonder_runtime::camera_feed::{CameraFeed, CameraSettings, Recorder};
 use bonder_runtime::{RuntimeConfig, Station};
-use bonder_station_ui::camera_feed::{CameraFeed, CameraSettings, MemInspectionLog, Recorder};
 use bonder_station_ui::store::{Actor, RecipeLibrary, Role, UserDirectory, UserRecord};
 use bonder_station_ui::{MainWindow, SessionAdapter, StationUi, UiOptions, UiStores};
 use bonder_vision::VisionSetup;
@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 pub mod fakes;
-use fakes::{MemAuditLog, MemRecipeLibrary, MemShiftLog, MemUserDirectory};
+use fakes::{MemAuditLog, MemInspectionLog, MemRecipeLibrary, MemShiftLog, MemUserDirectory};
 
 pub const OPERATOR: (&str, &str) = ("100", "1111");
 pub const ENGINEER: (&str, &str) = ("200", "2222");

@@ -15,9 +15,9 @@
 //! match is exact; a frame whose bond the station has not judged yet waits (at most
 //! [`PENDING_FOR`]) for the event. The first inspected frame of a bond is the one kept.
 
+use crate::StationEvent;
 use bonder_camera::{BondRef, CameraError, CameraSource, Frame};
 use bonder_core::bond::BondKind;
-use bonder_runtime::StationEvent;
 use bonder_vision::{
     Calibration, FrameInspection, ImageView, Inspection, InspectionLimits, Inspector, Template,
     VisionError, VisionSetup,
@@ -48,27 +48,10 @@ pub struct VisionRecord {
     pub inspection: Inspection,
 }
 
-/// Where the feed writes inspections (the station's store; [`MemInspectionLog`] in
-/// tests). Called from the feed's thread; must not block for long.
+/// Where the feed writes inspections (the station's store; an in-memory double in
+/// the UI's tests). Called from the feed's thread; must not block for long.
 pub trait InspectionLog: Send + Sync + std::fmt::Debug {
     fn record(&self, rec: VisionRecord);
-}
-
-/// Inspections kept in memory (tests, demos).
-#[derive(Debug, Default)]
-pub struct MemInspectionLog(Mutex<Vec<VisionRecord>>);
-
-impl MemInspectionLog {
-    /// Everything recorded so far.
-    pub fn records(&self) -> Vec<VisionRecord> {
-        lock(&self.0).clone()
-    }
-}
-
-impl InspectionLog for MemInspectionLog {
-    fn record(&self, rec: VisionRecord) {
-        lock(&self.0).push(rec);
-    }
 }
 
 /// The vision settings of the recipe the station runs.
