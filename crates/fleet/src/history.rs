@@ -25,46 +25,6 @@ pub const SAMPLE_RETENTION_DAYS: i64 = 14;
 const MINUTE_MS: i64 = 60_000;
 const HOUR_MS: i64 = 3_600_000;
 
-const SCHEMA: &str = r#"
-CREATE TABLE IF NOT EXISTS bond_samples (
-  station TEXT NOT NULL, seq INTEGER NOT NULL, ts_ms INTEGER NOT NULL,
-  kind INTEGER NOT NULL, verdict TEXT NOT NULL,
-  ball_um REAL, dx_um REAL NOT NULL, dy_um REAL NOT NULL,
-  PRIMARY KEY (station, seq)) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS bond_samples_time ON bond_samples (station, ts_ms);
-CREATE TABLE IF NOT EXISTS bond_minutes (
-  station TEXT NOT NULL, bucket INTEGER NOT NULL, kind INTEGER NOT NULL, verdict TEXT NOT NULL,
-  n INTEGER NOT NULL, PRIMARY KEY (bucket, station, kind, verdict)) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS bond_hours (
-  station TEXT NOT NULL, bucket INTEGER NOT NULL, kind INTEGER NOT NULL, verdict TEXT NOT NULL,
-  n INTEGER NOT NULL, PRIMARY KEY (bucket, station, kind, verdict)) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS status_log (
-  station TEXT NOT NULL, ts_ms INTEGER NOT NULL, state TEXT NOT NULL,
-  recipe TEXT, operator TEXT, alarm INTEGER);
-CREATE INDEX IF NOT EXISTS status_log_time ON status_log (station, ts_ms);
-CREATE TABLE IF NOT EXISTS stations (
-  station TEXT PRIMARY KEY, last_status TEXT, last_seen_ms INTEGER NOT NULL);
-CREATE TABLE IF NOT EXISTS alarms (
-  station TEXT NOT NULL, ts_ms INTEGER NOT NULL, code INTEGER NOT NULL, name TEXT NOT NULL,
-  raised INTEGER NOT NULL, text_en TEXT NOT NULL, text_zh TEXT NOT NULL);
-CREATE INDEX IF NOT EXISTS alarms_time ON alarms (station, ts_ms);
-CREATE TABLE IF NOT EXISTS changeovers (
-  station TEXT NOT NULL, id TEXT NOT NULL, started_ms INTEGER NOT NULL, ended_ms INTEGER NOT NULL,
-  doc TEXT NOT NULL, PRIMARY KEY (station, id));
-CREATE TABLE IF NOT EXISTS shifts (
-  station TEXT NOT NULL, shift_id TEXT NOT NULL, started_ms INTEGER NOT NULL,
-  ended_ms INTEGER NOT NULL, doc TEXT NOT NULL, PRIMARY KEY (station, shift_id));
-CREATE TABLE IF NOT EXISTS commands (
-  request_id TEXT PRIMARY KEY, station TEXT NOT NULL, kind TEXT NOT NULL, sent_ms INTEGER NOT NULL,
-  summary TEXT NOT NULL, by_user TEXT NOT NULL, ok INTEGER, error TEXT, answered_ms INTEGER);
-CREATE TABLE IF NOT EXISTS recipes (
-  name TEXT NOT NULL, version INTEGER NOT NULL, state TEXT NOT NULL, doc TEXT NOT NULL,
-  source TEXT NOT NULL, added_ms INTEGER NOT NULL, PRIMARY KEY (name, version));
-CREATE TABLE IF NOT EXISTS users (
-  name TEXT PRIMARY KEY, role TEXT NOT NULL, phc TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-"#;
-
 /// Unix milliseconds of an RFC 3339 time (0 when unreadable).
 pub fn ts_ms(s: &str) -> i64 {
     parse_ts(s)
@@ -210,7 +170,9 @@ fn bool_i(b: bool) -> i64 {
 }
 
 impl History {
-    /// Opens (creating) the file.
+    /// Opens (creating) the file and brings its schema up to
+    /// [`SCHEMA_VERSION`](crate::schema::SCHEMA_VERSION) (a file of a newer build is
+    /// refused untouched: [`FleetError::NewerSchema`]).
     pub fn open(path: &Path) -> Result<History, FleetError> {
         let conn = Connection::open(path)?;
         Self::init(conn)
@@ -223,18 +185,11 @@ impl History {
 
     fn init(conn: Connection) -> Result<History, FleetError> {
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        // The version first: a newer build's file is refused before anything is written.
+        let mut conn = conn;
+        crate::schema::migrate(&mut conn)?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;
-        conn.execute_batch(SCHEMA)?;
-        // Added after the first release: a user can be disabled (kept, cannot sign in).
-        let has_disabled: bool = conn.query_row(
-            "SELECT COUNT(*) FROM pragma_table_info('users') WHERE name = 'disabled'",
-            [],
-            |r| r.get::<_, i64>(0).map(|n| n > 0),
-        )?;
-        if !has_disabled {
-            conn.execute_batch("ALTER TABLE users ADD COLUMN disabled INTEGER NOT NULL DEFAULT 0")?;
-        }
         Ok(History { conn })
     }
 

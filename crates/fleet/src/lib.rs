@@ -13,6 +13,7 @@ pub mod history;
 pub mod model;
 pub mod recipes;
 pub mod reports;
+pub mod schema;
 pub mod service;
 pub mod spc;
 pub mod synth;
@@ -27,6 +28,11 @@ pub use service::{GatewaySettings, LinkState, ResultEvent, Supervisor};
 pub enum FleetError {
     #[error("history: {0}")]
     Db(#[from] rusqlite::Error),
+    /// The history file was written by a newer build; it is left untouched.
+    #[error(
+        "the history file has schema version {found}; this build knows up to {supported}: use the newer build (the file was not changed)"
+    )]
+    NewerSchema { found: u32, supported: u32 },
     #[error("settings: {0}")]
     Config(String),
     #[error("not connected to the gateway")]

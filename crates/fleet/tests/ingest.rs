@@ -163,28 +163,3 @@ fn a_long_hole_is_asked_for_in_several_requests() {
     );
     sv.disconnect();
 }
-
-/// A history from before users could be disabled gets the column on open; its users
-/// stay enabled and can sign in.
-#[test]
-fn an_older_history_gets_the_disabled_column() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("old.sqlite");
-    {
-        let mut db = bonder_fleet::History::open(&path).unwrap();
-        bonder_fleet::users::set_user(&mut db, "li", "engineer", "secret").unwrap();
-    }
-    {
-        // Back to the old table: no `disabled`.
-        let c = rusqlite::Connection::open(&path).unwrap();
-        c.execute_batch("ALTER TABLE users DROP COLUMN disabled")
-            .unwrap();
-    }
-    let db = bonder_fleet::History::open(&path).unwrap();
-    assert!(db.users().unwrap()[0].enabled);
-    assert!(
-        bonder_fleet::users::login(&db, "li", "secret")
-            .unwrap()
-            .is_some()
-    );
-}
