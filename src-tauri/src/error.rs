@@ -36,6 +36,7 @@ impl From<FleetError> for CmdError {
     fn from(e: FleetError) -> CmdError {
         let code = match &e {
             FleetError::Db(_) => "history",
+            FleetError::NewerSchema { .. } => "history_newer",
             FleetError::Config(_) => "settings",
             FleetError::NotConnected => "not_connected",
             FleetError::Mqtt(_) => "gateway",

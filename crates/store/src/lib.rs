@@ -35,6 +35,7 @@ mod records;
 pub mod retention;
 mod schema;
 pub mod shift;
+mod shift_rows;
 pub mod timefmt;
 mod users;
 mod writer;

@@ -12,6 +12,7 @@ use crate::records::{
     StateChange, TimelineEvent, VisionInspection,
 };
 use crate::shift::{self, ShiftSummary};
+use crate::shift_rows::{SELECT_SHIFT, load_notes, load_shift, shift_from_row};
 use crate::timefmt::{from_unix_ms, unix_ms};
 use crate::{StoreError, curve};
 use bonder_core::{AlarmCode, Curve};
@@ -58,40 +59,6 @@ fn bond_from_row(r: &Row<'_>) -> rusqlite::Result<BondRecord> {
         shift_id: r.get(16)?,
         curve: None,
     })
-}
-
-fn shift_from_row(r: &Row<'_>) -> rusqlite::Result<Shift> {
-    Ok(Shift {
-        id: r.get(0)?,
-        started: from_unix_ms(r.get(1)?),
-        ended: r.get::<_, Option<i64>>(2)?.map(from_unix_ms),
-        operator: r.get(3)?,
-        team: r.get(4)?,
-    })
-}
-
-const SELECT_SHIFT: &str = "SELECT id, started_ms, ended_ms, operator, team FROM shifts";
-
-pub(crate) fn load_shift(conn: &Connection, id: i64) -> Result<Option<Shift>, StoreError> {
-    Ok(conn
-        .prepare_cached(&format!("{SELECT_SHIFT} WHERE id = ?1"))?
-        .query_row([id], shift_from_row)
-        .optional()?)
-}
-
-pub(crate) fn load_notes(conn: &Connection, shift_id: i64) -> Result<Vec<ShiftNote>, StoreError> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT time_ms, author, text FROM shift_notes WHERE shift_id = ?1 ORDER BY time_ms, id",
-    )?;
-    let rows = stmt.query_map([shift_id], |r| {
-        Ok(ShiftNote {
-            shift_id,
-            time: from_unix_ms(r.get(0)?),
-            author: r.get(1)?,
-            text: r.get(2)?,
-        })
-    })?;
-    Ok(rows.collect::<Result<_, _>>()?)
 }
 
 impl Reader {

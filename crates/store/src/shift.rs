@@ -22,8 +22,8 @@
 
 use crate::StoreError;
 use crate::codes::{defect_from_code, kind_code};
-use crate::reader::{load_notes, load_shift};
 use crate::records::{E10State, Shift, ShiftNote};
+use crate::shift_rows::{load_notes, load_shift};
 use crate::timefmt::{from_unix_ms, unix_ms};
 use bonder_core::{BondKind, Defect};
 use rusqlite::{Connection, OptionalExtension, params};
