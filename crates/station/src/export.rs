@@ -27,6 +27,17 @@ pub fn lang(code: &str) -> anyhow::Result<bonder_i18n::Lang> {
         .with_context(|| format!("language {code:?}: expected en-US or zh-CN"))
 }
 
+/// The store an export reads: `--db`, else the configured one.
+fn open_store(db: Option<&std::path::Path>, default_db: &std::path::Path) -> anyhow::Result<Store> {
+    let path = db.unwrap_or(default_db);
+    Store::open(path).with_context(|| format!("store {}", path.display()))
+}
+
+/// The export's output file.
+fn create(out: &std::path::Path) -> anyhow::Result<std::fs::File> {
+    std::fs::File::create(out).with_context(|| format!("export file {}", out.display()))
+}
+
 /// `export …`: bonds, a shift report or the changeover report to a file.
 pub fn export(cmd: &ExportCmd, default_db: &std::path::Path) -> anyhow::Result<()> {
     match cmd {
@@ -38,14 +49,13 @@ pub fn export(cmd: &ExportCmd, default_db: &std::path::Path) -> anyhow::Result<(
             out,
         } => {
             let l = lang(code)?;
-            let store = Store::open(db.as_deref().unwrap_or(default_db))?;
+            let store = open_store(db.as_deref(), default_db)?;
             let reader = store.reader()?;
             let to = match to {
                 Some(t) => *t,
                 None => reader.max_bond_seq()?.unwrap_or(0),
             };
-            let mut f = std::fs::File::create(out)
-                .with_context(|| format!("export file {}", out.display()))?;
+            let mut f = create(out)?;
             let n = reader.export_bonds_csv(*from..=to, &mut f, &|k| bonder_i18n::tr(l, k))?;
             println!("{n} bonds written to {}", out.display());
         }
@@ -56,7 +66,7 @@ pub fn export(cmd: &ExportCmd, default_db: &std::path::Path) -> anyhow::Result<(
             out,
         } => {
             let l = lang(code)?;
-            let store = Store::open(db.as_deref().unwrap_or(default_db))?;
+            let store = open_store(db.as_deref(), default_db)?;
             let reader = store.reader()?;
             let id = match id {
                 Some(i) => *i,
@@ -76,8 +86,7 @@ pub fn export(cmd: &ExportCmd, default_db: &std::path::Path) -> anyhow::Result<(
             {
                 summary.write_xlsx(out, &tr)?;
             } else {
-                let mut f = std::fs::File::create(out)
-                    .with_context(|| format!("export file {}", out.display()))?;
+                let mut f = create(out)?;
                 summary.write_csv(&mut f, &tr)?;
             }
             println!("shift {id} report written to {}", out.display());
@@ -89,10 +98,9 @@ pub fn export(cmd: &ExportCmd, default_db: &std::path::Path) -> anyhow::Result<(
             out,
         } => {
             let l = lang(code)?;
-            let store = Store::open(db.as_deref().unwrap_or(default_db))?;
+            let store = open_store(db.as_deref(), default_db)?;
             let (n, stats) = bonder_changeover::step_report(&store, *last)?;
-            let mut f = std::fs::File::create(out)
-                .with_context(|| format!("export file {}", out.display()))?;
+            let mut f = create(out)?;
             bonder_changeover::write_report_csv(&stats, &mut f, &|k| bonder_i18n::tr(l, k))?;
             println!(
                 "changeover report over {n} changeovers written to {}",
