@@ -1,6 +1,6 @@
 //! Secrets (station PINs, supervisor passwords) as argon2id PHC strings.
 //!
-//! **One parameter set** ([`PARAMS`]: argon2id, 19 MiB, 2 passes, 1 lane — OWASP's
+//! **One parameter set** (argon2id, [`MEMORY_KIB`] 19 MiB, [`PASSES`] 2, [`LANES`] 1 — OWASP's
 //! minimum) for every new hash in the product; salts of 16 bytes from the operating
 //! system's generator (`OsRng`), never from a clock. Verification reads the cost from
 //! the stored PHC string, so hashes made with older parameters still verify.
@@ -22,9 +22,6 @@ pub const MEMORY_KIB: u32 = 19 * 1024;
 pub const PASSES: u32 = 2;
 /// argon2id lanes of new hashes.
 pub const LANES: u32 = 1;
-
-/// The parameter set of every new hash: [`MEMORY_KIB`], [`PASSES`], [`LANES`].
-pub const PARAMS: (u32, u32, u32) = (MEMORY_KIB, PASSES, LANES);
 
 /// Why a secret could not be hashed.
 #[derive(Debug, thiserror::Error)]

@@ -72,12 +72,11 @@ fn command_key(cmd: Command) -> &'static str {
 fn send_command(inner: &Inner, c: MachineCommand) {
     inner.touch();
     let (cmd, key) = command_of(c);
-    let role = inner.role();
-    if role.is_none() {
+    let Some(role) = inner.role() else {
         inner.state.borrow_mut().production.command = Some((Message::new("cmd-needs-login"), 1));
         return;
-    }
-    if !Permission::RunMachine.allows_opt(role) {
+    };
+    if !Permission::RunMachine.allows(role) {
         inner.audit(AuditEvent::Refused {
             permission: Permission::RunMachine,
             what: format!("{cmd:?}"),
@@ -85,10 +84,7 @@ fn send_command(inner: &Inner, c: MachineCommand) {
         inner.state.borrow_mut().production.command = Some((
             Message::with(
                 "cmd-role-refused",
-                vec![(
-                    "role",
-                    Arg::key(format!("role-{}", role.map_or("", |r| r.name()))),
-                )],
+                vec![("role", Arg::key(format!("role-{}", role.name())))],
             ),
             1,
         ));
