@@ -174,6 +174,44 @@ impl Store {
         Ok(())
     }
 
+    /// The store's epoch (gateway contract v2): 16 hex digits drawn when the store was
+    /// created. Bond `seq` restarts only with a new epoch.
+    pub fn epoch(&self) -> Result<String, StoreError> {
+        Ok(self.lock().query_row(
+            "SELECT value FROM store_meta WHERE key = 'epoch'",
+            [],
+            |r| r.get(0),
+        )?)
+    }
+
+    /// Remembers a signed command's nonce until `expires_s` (Unix seconds) and forgets
+    /// those that expired before `now_s`. `false` when the nonce was already known (a
+    /// replay); the check and the insert are one statement, so two copies of a command
+    /// arriving together cannot both pass.
+    pub fn claim_nonce(&self, nonce: &str, expires_s: i64, now_s: i64) -> Result<bool, StoreError> {
+        let conn = self.lock();
+        conn.prepare_cached("DELETE FROM command_nonces WHERE expires_s < ?1")?
+            .execute([now_s])?;
+        let n = conn
+            .prepare_cached(
+                "INSERT INTO command_nonces (nonce, expires_s) VALUES (?1, ?2)
+                 ON CONFLICT (nonce) DO NOTHING",
+            )?
+            .execute(rusqlite::params![nonce, expires_s])?;
+        Ok(n == 1)
+    }
+
+    /// Appends an audit row now, on this store's connection (for rows that must be in
+    /// the file before the station answers, e.g. a refused gateway command). Returns
+    /// the row's id.
+    pub fn append_audit(&self, rec: &AuditRecord) -> Result<i64, StoreError> {
+        let mut conn = self.lock();
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let id = audit::append(&tx, rec)?;
+        tx.commit()?;
+        Ok(id)
+    }
+
     /// Copies the database, consistent as of one moment, to `dest` with SQLite's online
     /// backup API while the station keeps running. The copy is made in one step under
     /// a read transaction (in WAL mode the writer carries on meanwhile; a stepwise copy

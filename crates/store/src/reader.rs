@@ -348,6 +348,16 @@ impl Reader {
             .query_row("SELECT MAX(id) FROM changeovers", [], |r| r.get(0))?)
     }
 
+    /// The hash of the newest audit row (`None` while the trail is empty): published
+    /// as `audit_head` so that the trail's tail is anchored outside the station.
+    pub fn audit_head(&self) -> Result<Option<String>, StoreError> {
+        Ok(self
+            .conn
+            .prepare_cached("SELECT hash FROM audit ORDER BY id DESC LIMIT 1")?
+            .query_row([], |r| r.get(0))
+            .optional()?)
+    }
+
     /// Up to `limit` audit rows with an id above `after_id`, oldest first.
     pub fn audit(&self, after_id: i64, limit: usize) -> Result<Vec<AuditEntry>, StoreError> {
         let mut stmt = self.conn.prepare_cached(&format!(

@@ -107,6 +107,8 @@ fn every_fixture_migrates_and_keeps_its_data() {
             "v{version}"
         );
         assert_eq!(pragma_text(&c, "integrity_check"), "ok");
+        // v7: every store, old or new, has an epoch (gateway contract v2).
+        assert_eq!(store.epoch().unwrap().len(), 16, "v{version}");
         let r = store.reader().unwrap();
         assert_eq!(r.max_bond_seq().unwrap(), Some(FIXTURE_BONDS), "v{version}");
         assert_eq!(r.bonds_by_seq(1..=FIXTURE_BONDS).unwrap().len(), 20);
