@@ -164,7 +164,7 @@ impl Permission {
             Permission::EditRecipe => &[Engineer, System],
             Permission::ReleaseRecipe | Permission::SendRecipe => &[Engineer],
             Permission::SendWorkOrder => &[Technician, Engineer, Supervisor],
-            Permission::RequestBackfill => &[Technician, Engineer, Supervisor, System],
+            Permission::RequestBackfill => &[Engineer, Supervisor, Admin, System],
             Permission::ConfigureGateway => &[Supervisor, Admin],
             Permission::ManageUsers | Permission::ManageTrust => &[Admin],
             Permission::SwitchRemote => &[Technician, Engineer, Supervisor],
@@ -310,7 +310,7 @@ mod tests {
 | `release_recipe` |   |   | ✔ |   |   |   |
 | `send_recipe` |   |   | ✔ |   |   |   |
 | `send_work_order` |   | ✔ | ✔ | ✔ |   |   |
-| `request_backfill` |   | ✔ | ✔ | ✔ |   | ✔ |
+| `request_backfill` |   |   | ✔ | ✔ | ✔ | ✔ |
 | `configure_gateway` |   |   |   | ✔ | ✔ |   |
 | `manage_users` |   |   |   |   | ✔ |   |
 | `switch_remote` |   | ✔ | ✔ | ✔ |   |   |

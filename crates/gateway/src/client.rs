@@ -10,9 +10,11 @@
 //! bond at connect time) drains in order at a bounded rate, while the **live** lane sends
 //! new bonds as they are committed.
 
-use crate::commands::{self, GatewayCommand, Rejection};
+use crate::commands::GatewayCommand;
 use crate::config::{self, ConfigError, GatewayConfig};
+use crate::guard::CommandGuard;
 use crate::payload::{BondMsg, BondsMsg, CmdResult, StatusMsg, V, ts};
+use crate::signed::Signer;
 use crate::topics::Topic;
 use rumqttc::{
     AsyncClient, Event, EventLoop, LastWill, MqttOptions, Outgoing, Packet, QoS, TlsConfiguration,
@@ -53,10 +55,13 @@ pub trait Outbox: Send + 'static {
     fn ack_message(&mut self, id: i64) -> Result<(), OutboxError>;
 }
 
-/// A command for the station, with the channel for its answer (`Err`: readable reason).
+/// A command for the station that passed every check, with who signed it and the
+/// channel for its answer (`Err`: readable reason).
 #[derive(Debug)]
 pub struct CommandRequest {
     pub command: GatewayCommand,
+    /// `None`: an unsigned version-1 command (only with `accept_unsigned`).
+    pub signer: Option<Signer>,
     pub reply: oneshot::Sender<Result<(), String>>,
 }
 
@@ -89,6 +94,7 @@ impl Gateway {
         outbox: O,
         status: watch::Receiver<StatusMsg>,
         commands: mpsc::Sender<CommandRequest>,
+        guard: Arc<CommandGuard>,
     ) -> Result<Gateway, ConfigError> {
         let options = mqtt_options(&cfg)?;
         let (tx, rx) = watch::channel(GatewayState::default());
@@ -98,6 +104,7 @@ impl Gateway {
             outbox: Arc::new(Mutex::new(outbox)),
             status,
             commands,
+            guard,
             state: tx,
         };
         let task = tokio::spawn(link.run());
@@ -171,6 +178,7 @@ struct Link<O: Outbox> {
     outbox: Arc<Mutex<O>>,
     status: watch::Receiver<StatusMsg>,
     commands: mpsc::Sender<CommandRequest>,
+    guard: Arc<CommandGuard>,
     state: watch::Sender<GatewayState>,
 }
 
@@ -283,7 +291,7 @@ impl<O: Outbox> Link<O> {
                         }
                     }
                     Ok(Event::Incoming(Packet::Publish(p))) => {
-                        self.on_command(&p.topic, &p.payload, &results_tx);
+                        self.on_command(&p.topic, p.payload, &results_tx);
                     }
                     Ok(_) => {}
                     Err(e) => return e.to_string(),
@@ -313,7 +321,7 @@ impl<O: Outbox> Link<O> {
 
     async fn on_connected(&mut self, client: &AsyncClient, s: &mut Session) -> Result<(), String> {
         let st = &self.cfg.station;
-        for t in [Topic::CmdRecipe, Topic::CmdWorkorder] {
+        for t in [Topic::CmdRecipe, Topic::CmdWorkorder, Topic::CmdBackfill] {
             client
                 .try_subscribe(st.topic(t), QoS::AtLeastOnce)
                 .map_err(|e| e.to_string())?;
@@ -492,35 +500,44 @@ impl<O: Outbox> Link<O> {
         Ok(())
     }
 
-    fn on_command(&self, topic: &str, payload: &[u8], results: &mpsc::Sender<CmdResult>) {
+    /// Checks a command off the event loop (the guard runs its blocking parts on the
+    /// blocking pool) and hands it to the station; the answer goes to `{S}/cmd/result`.
+    fn on_command(&self, topic: &str, payload: bytes::Bytes, results: &mpsc::Sender<CmdResult>) {
         let Some(t) = self.cfg.station.parse_topic(topic) else {
             return;
         };
+        if crate::commands::permission_for(t).is_none() {
+            return;
+        }
         let answer = |request_id: Option<String>, r: Result<(), String>| CmdResult {
             v: V,
             request_id,
             ok: r.is_ok(),
             error: r.err(),
         };
-        match commands::parse(t, payload) {
-            Err(Rejection { request_id, error }) => {
-                tracing::warn!("gateway command on {topic} refused: {error}");
-                let _ = results.try_send(answer(request_id, Err(error)));
-            }
-            Ok(command) => {
-                let request_id = command.request_id().to_string();
-                let (reply, rx) = oneshot::channel();
-                let (commands, results) = (self.commands.clone(), results.clone());
-                tokio::spawn(async move {
-                    let r = match commands.send(CommandRequest { command, reply }).await {
+        let (guard, commands, results) =
+            (self.guard.clone(), self.commands.clone(), results.clone());
+        tokio::spawn(async move {
+            let result = match guard.screen(t, payload).await {
+                Err(rej) => answer(rej.request_id, Err(rej.error)),
+                Ok(accepted) => {
+                    let (reply, rx) = oneshot::channel();
+                    let request = CommandRequest {
+                        command: accepted.command.clone(),
+                        signer: accepted.signer.clone(),
+                        reply,
+                    };
+                    let r = match commands.send(request).await {
                         Ok(()) => rx
                             .await
                             .unwrap_or_else(|_| Err("station did not answer".into())),
                         Err(_) => Err("station is shutting down".into()),
                     };
-                    let _ = results.send(answer(Some(request_id), r)).await;
-                });
-            }
-        }
+                    guard.record_done(&accepted, &r).await;
+                    answer(Some(accepted.command.request_id().to_string()), r)
+                }
+            };
+            let _ = results.send(result).await;
+        });
     }
 }

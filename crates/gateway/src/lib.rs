@@ -2,7 +2,9 @@
 //!
 //! * [`payload`]: every topic's JSON, field for field;
 //! * [`topics`]: the station id (`site/area/line/station`) and its topics;
-//! * [`commands`]: checking `cmd/recipe` and `cmd/workorder`;
+//! * [`signed`]: version 2's signed commands (JWS, EdDSA) and the trusted keys;
+//! * [`commands`]: checking `cmd/recipe`, `cmd/workorder` and `cmd/backfill` in the
+//!   contract's order;
 //! * [`client`]: the store-and-forward publisher ([`Gateway`]) over rumqttc;
 //! * [`broker`]: the embedded rumqttd broker for single-machine setups.
 //!
@@ -14,10 +16,14 @@ pub mod broker;
 pub mod client;
 pub mod commands;
 pub mod config;
+pub mod guard;
 pub mod payload;
+pub mod signed;
 pub mod topics;
 
 pub use client::{CommandRequest, Gateway, GatewayState, Outbox, OutboxError, QueuedMessage};
-pub use commands::GatewayCommand;
+pub use commands::{Accepted, CommandPolicy, GatewayCommand, Rejection};
 pub use config::GatewayConfig;
+pub use guard::{CommandGuard, CommandLedger, CommandRecord};
+pub use signed::{RefusalCode, Signer, TrustStore};
 pub use topics::{StationId, Topic};

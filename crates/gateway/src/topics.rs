@@ -46,6 +46,8 @@ pub enum Topic {
     Shift,
     CmdRecipe,
     CmdWorkorder,
+    /// `{S}/cmd/backfill` (an addition to the contract: `docs/ARCHITECTURE.md`).
+    CmdBackfill,
     CmdResult,
 }
 
@@ -60,6 +62,7 @@ impl Topic {
             Topic::Shift => "shift",
             Topic::CmdRecipe => "cmd/recipe",
             Topic::CmdWorkorder => "cmd/workorder",
+            Topic::CmdBackfill => "cmd/backfill",
             Topic::CmdResult => "cmd/result",
         }
     }
@@ -74,6 +77,7 @@ impl Topic {
             Topic::Shift,
             Topic::CmdRecipe,
             Topic::CmdWorkorder,
+            Topic::CmdBackfill,
             Topic::CmdResult,
         ]
         .into_iter()
