@@ -89,16 +89,22 @@ fn via_recipe_export(text: &str) -> Result<Value, String> {
     strip_added(exported, &file_value(text))
 }
 
-/// `{S}/cmd/recipe`: the station's command check (`commands::parse`, which validates the
+/// `{S}/cmd/recipe`: the station's command check (`commands::check` with the version-1
+/// migration switch on, as the example is a version-1 command; it validates the
 /// recipe), then the same envelope around the recipe's export. The envelope has no type of
 /// its own in the product (the supervisor builds it with `json!` too), so it is rebuilt
 /// here from what the parse returned.
 fn via_recipe_command(text: &str) -> Result<Value, String> {
-    let cmd = commands::parse(Topic::CmdRecipe, text.as_bytes())
-        .map_err(|e| format!("commands::parse refused it: {e}"))?;
+    let v1 = commands::CommandPolicy {
+        accept_unsigned: true,
+        ..commands::CommandPolicy::default()
+    };
+    let cmd = commands::check(Topic::CmdRecipe, text.as_bytes(), &v1, 0, |_, _| Ok(true))
+        .map(|a| a.command)
+        .map_err(|e| format!("commands::check refused it: {e}"))?;
     let GatewayCommand::Recipe { request_id, recipe } = cmd else {
         return Err(format!(
-            "commands::parse gave {cmd:?}, not a recipe command"
+            "commands::check gave {cmd:?}, not a recipe command"
         ));
     };
     let exported: Value = serde_json::from_str(&recipe.to_json())

@@ -9,8 +9,8 @@
 use bonder_e2e::{Mosquitto, wait_until};
 use bonder_gateway::payload::{BondMsg, StatusMsg};
 use bonder_gateway::{
-    CommandRequest, Gateway, GatewayCommand, GatewayConfig, Outbox, OutboxError, QueuedMessage,
-    Topic,
+    CommandGuard, CommandLedger, CommandPolicy, CommandRecord, CommandRequest, Gateway,
+    GatewayCommand, GatewayConfig, Outbox, OutboxError, QueuedMessage, Topic,
 };
 use rumqttc::{AsyncClient, MqttOptions, QoS};
 use serde_json::Value;
@@ -20,6 +20,35 @@ use std::time::Duration;
 use tokio::sync::{mpsc, watch};
 
 const STATION: &str = "sz1/assembly/l1/wb-07";
+
+/// Nonces and audit records in memory (the station's is its SQLite store:
+/// `crates/station/tests/signed_commands.rs`).
+#[derive(Default)]
+struct MemLedger {
+    nonces: Mutex<BTreeSet<String>>,
+    records: Mutex<Vec<CommandRecord>>,
+}
+
+impl CommandLedger for MemLedger {
+    fn claim_nonce(&self, nonce: &str, _until: i64, _now: i64) -> Result<bool, OutboxError> {
+        Ok(self.nonces.lock().unwrap().insert(nonce.to_string()))
+    }
+    fn record(&self, rec: &CommandRecord) -> Result<(), OutboxError> {
+        self.records.lock().unwrap().push(rec.clone());
+        Ok(())
+    }
+}
+
+/// These tests send version-1 commands: the migration switch is on.
+fn guard(ledger: Arc<MemLedger>) -> Arc<CommandGuard> {
+    CommandGuard::new(
+        CommandPolicy {
+            accept_unsigned: true,
+            ..CommandPolicy::default()
+        },
+        ledger,
+    )
+}
 
 #[derive(Default)]
 struct Mem {
@@ -102,6 +131,7 @@ fn status(state: &str) -> StatusMsg {
         wire_rate_per_min: 600.0,
         yield_pct: 99.5,
         alarm: None,
+        ..StatusMsg::offline(time::OffsetDateTime::now_utc())
     }
 }
 
@@ -155,7 +185,15 @@ async fn topics_and_payloads_follow_the_contract_and_commands_are_answered() {
     });
     let (_status_tx, status_rx) = watch::channel(status("running"));
     let (cmd_tx, mut cmd_rx) = mpsc::channel::<CommandRequest>(8);
-    let gw = Gateway::start(cfg(broker.url()), outbox.clone(), status_rx, cmd_tx).unwrap();
+    let ledger = Arc::new(MemLedger::default());
+    let gw = Gateway::start(
+        cfg(broker.url()),
+        outbox.clone(),
+        status_rx,
+        cmd_tx,
+        guard(ledger.clone()),
+    )
+    .unwrap();
 
     // {S}/status: documented keys; the station's state (a will from a dropped and
     // re-made connection may come first on a loaded machine).
@@ -255,10 +293,10 @@ async fn topics_and_payloads_follow_the_contract_and_commands_are_answered() {
     );
 
     for (payload, needle) in [
-        ("{oops".to_string(), "malformed JSON"),
+        ("{oops".to_string(), "unsigned: not a JWS (malformed JSON"),
         (
             r#"{"v":9,"request_id":"req-2"}"#.to_string(),
-            "unknown payload version",
+            "unsigned: not a JWS",
         ),
         (
             format!(
@@ -286,6 +324,21 @@ async fn topics_and_payloads_follow_the_contract_and_commands_are_answered() {
         cmd_rx.try_recv().is_err(),
         "refused commands never reach the station"
     );
+    // One audit record per outcome: the accepted one and the three refusals.
+    let records = ledger.records.lock().unwrap().clone();
+    let outcomes: Vec<(Option<&str>, bool)> = records
+        .iter()
+        .map(|r| (r.request_id.as_deref(), r.outcome.is_ok()))
+        .collect();
+    assert_eq!(
+        outcomes,
+        [
+            (Some("req-1"), true),
+            (None, false),
+            (Some("req-2"), false),
+            (Some("req-3"), false)
+        ]
+    );
     gw.shutdown().await;
 }
 
@@ -296,7 +349,14 @@ async fn broker_outage_loses_no_seq_and_last_will_says_offline() {
     let outbox = MemOutbox::default();
     let (_status_tx, status_rx) = watch::channel(status("running"));
     let (cmd_tx, _cmd_rx) = mpsc::channel(8);
-    let gw = Gateway::start(cfg(broker.url()), outbox.clone(), status_rx, cmd_tx).unwrap();
+    let gw = Gateway::start(
+        cfg(broker.url()),
+        outbox.clone(),
+        status_rx,
+        cmd_tx,
+        guard(Arc::default()),
+    )
+    .unwrap();
     let producer = {
         let outbox = outbox.clone();
         tokio::spawn(async move {
@@ -382,7 +442,14 @@ async fn mqtts_with_the_plants_ca_connects_and_a_wrong_ca_is_refused() {
     let (cmd_tx, _cmd_rx) = mpsc::channel(8);
     let mut c = cfg(format!("mqtts://127.0.0.1:{tls_port}"));
     c.ca_file = Some(broker.pki().ca_cert);
-    let gw = Gateway::start(c, outbox.clone(), status_rx.clone(), cmd_tx.clone()).unwrap();
+    let gw = Gateway::start(
+        c,
+        outbox.clone(),
+        status_rx.clone(),
+        cmd_tx.clone(),
+        guard(Arc::default()),
+    )
+    .unwrap();
     let (b, _) = next_on(&mut rx, &format!("{STATION}/bonds"), 15).await;
     assert_eq!(
         b["last_seq"], 3,
@@ -395,7 +462,7 @@ async fn mqtts_with_the_plants_ca_connects_and_a_wrong_ca_is_refused() {
     let wrong = bonder_e2e::TestPki::create(other.path());
     let mut c = cfg(format!("mqtts://127.0.0.1:{tls_port}"));
     c.ca_file = Some(wrong.ca_cert);
-    let gw = Gateway::start(c, outbox, status_rx, cmd_tx).unwrap();
+    let gw = Gateway::start(c, outbox, status_rx, cmd_tx, guard(Arc::default())).unwrap();
     wait_until("the TLS handshake to fail", Duration::from_secs(15), || {
         gw.state().last_error.is_some()
     })
@@ -411,7 +478,7 @@ async fn mqtts_with_the_plants_ca_connects_and_a_wrong_ca_is_refused() {
     c.ca_file = Some("/nonexistent/ca.pem".into());
     let (_s, srx) = watch::channel(status("idle"));
     let (ctx, _crx) = mpsc::channel(1);
-    let e = Gateway::start(c, MemOutbox::default(), srx, ctx)
+    let e = Gateway::start(c, MemOutbox::default(), srx, ctx, guard(Arc::default()))
         .unwrap_err()
         .to_string();
     assert!(e.contains("/nonexistent/ca.pem"), "{e}");

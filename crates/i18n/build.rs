@@ -7,7 +7,10 @@ use std::path::Path;
 const LANGS: [(&str, &str); 2] = [("en-US", "EN_US"), ("zh-CN", "ZH_CN")];
 
 fn main() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../i18n");
+    // Read at run time, not with env!(): a build script compiled in another checkout
+    // that shares the target directory would otherwise look in that checkout.
+    let manifest = std::env::var("CARGO_MANIFEST_DIR").unwrap_or_else(|_| ".".into());
+    let root = Path::new(&manifest).join("../../i18n");
     let mut out = String::new();
     for (lang, ident) in LANGS {
         let dir = root.join(lang);

@@ -43,6 +43,7 @@ impl From<FleetError> for CmdError {
             FleetError::Invalid(_) => "invalid",
             FleetError::NotFound(_) => "not_found",
             FleetError::Export(_) => "export",
+            FleetError::Forbidden(_) => "forbidden",
         };
         CmdError::new(code, e.to_string())
     }

@@ -115,7 +115,13 @@ async fn a_whole_changeover_au_to_cu_with_every_refusal_then_a_clean_pass() {
     gcfg.publish_interval = Duration::from_millis(50);
     // The station's own store-backed outbox: what the changeover queues is published.
     let outbox = bonder_station::gateway_link::StoreOutbox::new(r.store.clone()).unwrap();
-    let gateway = Gateway::start(gcfg, outbox, status_rx, cmd_tx).unwrap();
+    let guard = bonder_gateway::CommandGuard::new(
+        bonder_gateway::CommandPolicy::default(),
+        Arc::new(bonder_station::gateway_link::StoreLedger::new(
+            r.store.clone(),
+        )),
+    );
+    let gateway = Gateway::start(gcfg, outbox, status_rx, cmd_tx, guard).unwrap();
 
     let svc = service(&r);
     let t0 = Instant::now();

@@ -15,6 +15,7 @@ pub mod recipes;
 pub mod reports;
 pub mod schema;
 pub mod service;
+pub mod signing;
 pub mod spc;
 pub mod synth;
 pub mod users;
@@ -45,4 +46,7 @@ pub enum FleetError {
     NotFound(String),
     #[error("export: {0}")]
     Export(String),
+    /// The signed-in user's role may not do this (checked before anything is signed).
+    #[error(transparent)]
+    Forbidden(#[from] bonder_core::permissions::Forbidden),
 }

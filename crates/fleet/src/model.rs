@@ -217,6 +217,7 @@ mod tests {
             wire_rate_per_min: 600.0,
             yield_pct,
             alarm,
+            ..StatusMsg::offline(time::OffsetDateTime::now_utc())
         }
     }
 

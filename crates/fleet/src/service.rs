@@ -5,6 +5,9 @@
 use crate::FleetError;
 use crate::history::{CommandRow, History, now_ms};
 use crate::model::{Fleet, Tile};
+use crate::signing::InstallationKey;
+use crate::users::Session;
+use bonder_core::permissions::{Permission, Role, check};
 use bonder_gateway::payload::{
     AlarmMsg, BackfillCmd, BondsMsg, CMD_BACKFILL, ChangeoverMsg, CmdResult, ShiftMsg, StatusMsg,
     V, WorkOrderCmd,
@@ -137,6 +140,8 @@ struct Inner {
     backfill: std::sync::atomic::AtomicBool,
     counter: AtomicU64,
     ingested_bonds: AtomicU64,
+    /// Signs every command (gateway contract v2).
+    key: InstallationKey,
 }
 
 /// Handle on the supervisor core (cheap to clone).
@@ -159,7 +164,13 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 impl Supervisor {
     /// Opens the history at `db` (creating it) and starts the writer thread. Not yet
     /// connected: see [`Supervisor::connect`].
+    /// The installation's command key lives beside it (created on first open).
     pub fn open(db: &Path) -> Result<Supervisor, FleetError> {
+        let key_dir = match db.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        let key = InstallationKey::load_or_create(&key_dir)?;
         let mut writer_db = History::open(db)?;
         let reader = History::open(db)?;
         let (tx, rx) = std::sync::mpsc::channel::<Write>();
@@ -208,6 +219,7 @@ impl Supervisor {
                 backfill: std::sync::atomic::AtomicBool::new(true),
                 counter: AtomicU64::new(0),
                 ingested_bonds: AtomicU64::new(0),
+                key,
             }),
             task: Arc::new(Mutex::new(None)),
         })
@@ -321,31 +333,42 @@ impl Supervisor {
             .map_err(|e| FleetError::Mqtt(e.to_string()))
     }
 
+    /// The installation's command-signing key.
+    pub fn key(&self) -> &InstallationKey {
+        &self.inner.key
+    }
+
+    /// Checks `who` against the permission table, records the command, signs it as
+    /// `who` and publishes it.
+    #[allow(clippy::too_many_arguments)]
     fn command(
         &self,
+        who: &Session,
+        permission: Permission,
         station: &str,
         kind: &str,
         topic: String,
         payload: serde_json::Value,
         summary: String,
-        by_user: &str,
     ) -> Result<String, FleetError> {
+        check(who.role, permission)?;
         let request_id = payload["request_id"]
             .as_str()
             .unwrap_or_default()
             .to_string();
+        let signed = self.inner.key.sign(payload, &who.user, who.role);
         self.db().record_command(&CommandRow {
             request_id: request_id.clone(),
             station: station.to_string(),
             kind: kind.into(),
             sent_ms: now_ms(),
             summary,
-            by_user: by_user.into(),
+            by_user: who.user.clone(),
             ok: None,
             error: None,
             answered_ms: None,
         })?;
-        self.publish(topic, serde_json::to_vec(&payload).unwrap_or_default())?;
+        self.publish(topic, signed.into_bytes())?;
         Ok(request_id)
     }
 
@@ -354,7 +377,7 @@ impl Supervisor {
         &self,
         station: &str,
         recipe_doc: &str,
-        by_user: &str,
+        who: &Session,
     ) -> Result<String, FleetError> {
         let sid: StationId = station
             .parse()
@@ -367,17 +390,17 @@ impl Supervisor {
             recipe["version"]
         );
         let payload = serde_json::json!({
-            "v": V,
             "request_id": self.next_request_id("recipe"),
             "recipe": recipe,
         });
         self.command(
+            who,
+            Permission::SendRecipe,
             station,
             "recipe",
             sid.topic(Topic::CmdRecipe),
             payload,
             summary,
-            by_user,
         )
     }
 
@@ -389,7 +412,7 @@ impl Supervisor {
         device: &str,
         recipe: &str,
         quantity: u64,
-        by_user: &str,
+        who: &Session,
     ) -> Result<String, FleetError> {
         let sid: StationId = station
             .parse()
@@ -404,12 +427,13 @@ impl Supervisor {
         };
         let payload = serde_json::to_value(&cmd).unwrap_or_default();
         self.command(
+            who,
+            Permission::SendWorkOrder,
             station,
             "workorder",
             sid.topic(Topic::CmdWorkorder),
             payload,
             format!("{work_order} {device} {recipe} x{quantity}"),
-            by_user,
         )
     }
 
@@ -419,7 +443,7 @@ impl Supervisor {
         station: &str,
         from_seq: u64,
         to_seq: u64,
-        by_user: &str,
+        who: &Session,
     ) -> Result<String, FleetError> {
         let sid: StationId = station
             .parse()
@@ -433,12 +457,13 @@ impl Supervisor {
         };
         let payload = serde_json::to_value(&cmd).unwrap_or_default();
         self.command(
+            who,
+            Permission::RequestBackfill,
             station,
             "backfill",
             format!("{sid}/{CMD_BACKFILL}"),
             payload,
             format!("{from_seq}..={to_seq}"),
-            by_user,
         )
     }
 
@@ -512,17 +537,6 @@ impl Supervisor {
                     self.write(Write::Result(station, m));
                 }
             }
-            Some(Topic::CmdRecipe) => {
-                // Recipes the MES (or we) sent: kept in the library as received.
-                if let Ok(v) = serde_json::from_slice::<serde_json::Value>(payload) {
-                    let doc = v["recipe"].to_string();
-                    if let Err(e) =
-                        crate::recipes::import(&mut self.db(), &doc, &format!("gateway {station}"))
-                    {
-                        tracing::debug!("recipe seen on {topic} not kept: {e}");
-                    }
-                }
-            }
             _ => {}
         }
     }
@@ -543,7 +557,7 @@ impl Supervisor {
             let (mut from, to) = (known + 1, m.first_seq - 1);
             while from <= to {
                 let upto = to.min(from.saturating_add(MAX_BACKFILL - 1));
-                match self.request_backfill(station, from, upto, "supervisor") {
+                match self.request_backfill(station, from, upto, &auto_backfill()) {
                     Ok(id) => tracing::info!(station, from, to = upto, id, "asked for a backfill"),
                     Err(e) => {
                         tracing::warn!(station, "backfill request: {e}");
@@ -556,14 +570,24 @@ impl Supervisor {
     }
 }
 
-const SUBSCRIPTIONS: [&str; 7] = [
+/// Who the supervisor's own gap filler signs as: the contract's roles are people's, so
+/// it takes the supervisor role under a name no person has (`docs/security.md`).
+pub fn auto_backfill() -> Session {
+    Session {
+        user: "auto-backfill".into(),
+        role: Role::Supervisor,
+    }
+}
+
+/// `cmd/*` traffic is not read: a recipe seen on the broker is not a library entry
+/// (anyone who can publish could plant one); recipes enter only by a role-checked import.
+const SUBSCRIPTIONS: [&str; 6] = [
     "+/+/+/+/status",
     "+/+/+/+/bonds",
     "+/+/+/+/alarms",
     "+/+/+/+/changeovers",
     "+/+/+/+/shift",
     "+/+/+/+/cmd/result",
-    "+/+/+/+/cmd/recipe",
 ];
 
 async fn run_link(inner: Arc<Inner>, options: MqttOptions, url: String) {

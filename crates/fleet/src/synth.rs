@@ -49,6 +49,9 @@ pub fn status(
         wire_rate_per_min: rate,
         yield_pct,
         alarm,
+        epoch: None,
+        audit_head: None,
+        simulated: false,
     }
 }
 
@@ -91,6 +94,7 @@ pub fn bonds(rng: &mut Rng, first_seq: u64, wires: u64, reject_rate: f64) -> Bon
     }
     BondsMsg {
         v: V,
+        epoch: None,
         ts: now,
         first_seq,
         last_seq: seq - 1,

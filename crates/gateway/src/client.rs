@@ -13,7 +13,7 @@
 use crate::commands::GatewayCommand;
 use crate::config::{self, ConfigError, GatewayConfig};
 use crate::guard::CommandGuard;
-use crate::payload::{BondMsg, BondsMsg, CmdResult, StatusMsg, V, ts};
+use crate::payload::{BondMsg, BondsMsg, CmdResult, StatusMsg, V, V2, ts};
 use crate::signed::Signer;
 use crate::topics::Topic;
 use rumqttc::{
@@ -53,6 +53,10 @@ pub trait Outbox: Send + 'static {
     fn messages(&mut self, limit: usize) -> Result<Vec<QueuedMessage>, OutboxError>;
     /// Removes a message the broker acknowledged.
     fn ack_message(&mut self, id: i64) -> Result<(), OutboxError>;
+    /// The store epoch (contract v2); `None` publishes version-1 bonds without one.
+    fn epoch(&mut self) -> Result<Option<String>, OutboxError> {
+        Ok(None)
+    }
 }
 
 /// A command for the station that passed every check, with who signed it and the
@@ -203,6 +207,8 @@ struct Session {
     messages_inflight: HashSet<i64>,
     last_status: Option<StatusKey>,
     last_status_at: Option<Instant>,
+    /// The store epoch, read at connect.
+    epoch: Option<String>,
 }
 
 impl Session {
@@ -239,6 +245,18 @@ impl<O: Outbox> Link<O> {
     }
 
     async fn run(mut self) {
+        // The last will carries the epoch too (contract v2), once it is known.
+        if let Ok(Some(epoch)) = self.ob(|o| o.epoch()).await {
+            let mut will = StatusMsg::offline(OffsetDateTime::now_utc());
+            will.v = V2;
+            will.epoch = Some(epoch);
+            self.options.set_last_will(LastWill::new(
+                self.cfg.station.topic(Topic::Status),
+                serde_json::to_vec(&will).unwrap_or_default(),
+                QoS::AtLeastOnce,
+                true,
+            ));
+        }
         let mut backoff = Duration::ZERO;
         loop {
             sleep(backoff).await;
@@ -326,9 +344,10 @@ impl<O: Outbox> Link<O> {
                 .try_subscribe(st.topic(t), QoS::AtLeastOnce)
                 .map_err(|e| e.to_string())?;
         }
-        let (cursor, max) = self
-            .ob(|o| Ok((o.bond_cursor()?, o.max_bond_seq()?)))
+        let (cursor, max, epoch) = self
+            .ob(|o| Ok((o.bond_cursor()?, o.max_bond_seq()?, o.epoch()?)))
             .await?;
+        s.epoch = epoch;
         s.connected = true;
         s.cursor = cursor;
         s.cursor_saved = cursor;
@@ -391,7 +410,8 @@ impl<O: Outbox> Link<O> {
     ) -> Option<u64> {
         let (first, last) = (bonds.first()?.seq, bonds.last()?.seq);
         let msg = BondsMsg {
-            v: V,
+            v: if s.epoch.is_some() { V2 } else { V },
+            epoch: s.epoch.clone(),
             ts: ts(OffsetDateTime::now_utc()),
             first_seq: first,
             last_seq: last,

@@ -9,6 +9,9 @@ use time::macros::format_description;
 /// Payload version this station writes and reads.
 pub const V: u32 = 1;
 
+/// The payload version of `{S}/bonds` and `{S}/status` that carry the store epoch.
+pub const V2: u32 = 2;
+
 /// RFC 3339 UTC with exactly three decimals: `2026-11-23T08:15:02.125Z`.
 pub fn ts(t: OffsetDateTime) -> String {
     let fmt =
@@ -48,6 +51,15 @@ pub struct StatusMsg {
     /// Over the shift.
     pub yield_pct: f64,
     pub alarm: Option<u16>,
+    /// v 2: the store epoch (16 hex digits).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub epoch: Option<String>,
+    /// v 2: the hash of the station's newest audit row.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub audit_head: Option<String>,
+    /// The production is the built-in simulator's (`--simulate`); absent otherwise.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub simulated: bool,
 }
 
 impl StatusMsg {
@@ -55,6 +67,9 @@ impl StatusMsg {
     pub fn offline(now: OffsetDateTime) -> StatusMsg {
         StatusMsg {
             v: V,
+            epoch: None,
+            audit_head: None,
+            simulated: false,
             ts: ts(now),
             state: "offline".into(),
             recipe: None,
@@ -93,6 +108,9 @@ pub struct BondMsg {
 pub struct BondsMsg {
     pub v: u32,
     pub ts: String,
+    /// v 2: the store epoch; readers key bonds by (station, epoch, seq).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub epoch: Option<String>,
     pub first_seq: u64,
     pub last_seq: u64,
     pub bonds: Vec<BondMsg>,

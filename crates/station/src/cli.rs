@@ -64,6 +64,14 @@ pub struct Cli {
     /// Client key (PEM) for mutual TLS.
     #[arg(long)]
     gateway_key: Option<PathBuf>,
+    /// Trust this Ed25519 public key (PEM) for signed gateway commands; repeatable. Its
+    /// key id is the file name without extension. Added to the config's `trusted_keys`.
+    #[arg(long = "trusted-key", value_name = "FILE")]
+    trusted_keys: Vec<PathBuf>,
+    /// Also take unsigned version-1 gateway commands (a migration aid, off by default;
+    /// logged as a warning at start and on every such command).
+    #[arg(long)]
+    accept_unsigned: bool,
     /// Recipe document (JSON) to judge against and download.
     #[arg(long)]
     recipe: Option<PathBuf>,
@@ -191,6 +199,10 @@ pub struct Settings {
     pub log: String,
     /// `--camera` or the config's `camera`.
     pub camera: Option<String>,
+    /// What gateway commands are checked against (trusted keys, `accept_unsigned`).
+    pub commands: bonder_gateway::CommandPolicy,
+    /// The trusted key files, as configured (for the start's audit row).
+    pub trusted_key_files: Vec<PathBuf>,
 }
 
 /// The log filter unless `--log` or the config says otherwise: our crates (`bonder_*`,
@@ -250,7 +262,15 @@ pub fn settings(cli: &Cli) -> anyhow::Result<Settings> {
     file.gateway_ca = cli.gateway_ca.clone().or(file.gateway_ca);
     file.gateway_cert = cli.gateway_cert.clone().or(file.gateway_cert);
     file.gateway_key = cli.gateway_key.clone().or(file.gateway_key);
+    let mut trusted_key_files = file.trusted_keys.clone().unwrap_or_default();
+    trusted_key_files.extend(cli.trusted_keys.iter().cloned());
+    let commands = bonder_gateway::CommandPolicy {
+        trust: bonder_gateway::TrustStore::load(&trusted_key_files)?,
+        accept_unsigned: cli.accept_unsigned || file.accept_unsigned.unwrap_or(false),
+    };
     Ok(Settings {
+        commands,
+        trusted_key_files,
         controller,
         stream,
         station_id,

@@ -28,6 +28,11 @@ pub struct FileConfig {
     /// Client certificate and key (PEM) for mutual TLS.
     pub gateway_cert: Option<PathBuf>,
     pub gateway_key: Option<PathBuf>,
+    /// Ed25519 public keys (PEM SubjectPublicKeyInfo files) whose signed gateway
+    /// commands this station takes; each key's id is its file name without extension.
+    pub trusted_keys: Option<Vec<PathBuf>>,
+    /// Takes unsigned version-1 gateway commands too (a migration aid; default false).
+    pub accept_unsigned: Option<bool>,
     /// Recipe document (JSON) to judge against and download.
     pub recipe: Option<PathBuf>,
     /// Log filter, e.g. "info" or "bonder_runtime=debug".

@@ -1,10 +1,17 @@
 //! The station's side of the gateway: the outbox over the SQLite store, the status feed
 //! from the runtime's snapshot, and the commands the gateway brings.
 
-use bonder_gateway::payload::{BondMsg, StatusMsg, V, WorkOrderCmd, r1, r2, ts};
-use bonder_gateway::{CommandRequest, GatewayCommand, Outbox, OutboxError, QueuedMessage, Topic};
+use crate::backfill::Backfiller;
+use bonder_gateway::payload::{BondMsg, StatusMsg, V2, WorkOrderCmd, r1, r2, ts};
+use bonder_gateway::{
+    CommandLedger, CommandRecord, CommandRequest, GatewayCommand, Outbox, OutboxError,
+    QueuedMessage, Topic,
+};
 use bonder_runtime::{LinkState, Snapshot, Station};
-use bonder_store::{Actor, BondRecord, Reader, Role, Store, TimelineEvent, WriteOp, WriterHandle};
+use bonder_store::{
+    Actor, AuditAction, AuditRecord, BondRecord, Reader, Role, Store, TimelineEvent, WriteOp,
+    WriterHandle,
+};
 use std::sync::Arc;
 use std::time::Duration;
 use time::OffsetDateTime;
@@ -80,6 +87,66 @@ impl Outbox for StoreOutbox {
     fn ack_message(&mut self, id: i64) -> Result<(), OutboxError> {
         Ok(self.store.ack_outbox_message(id)?)
     }
+    fn epoch(&mut self) -> Result<Option<String>, OutboxError> {
+        Ok(Some(self.store.epoch()?))
+    }
+}
+
+/// The gateway commands' nonces and audit rows, in the station's store.
+#[derive(Debug)]
+pub struct StoreLedger {
+    store: Arc<Store>,
+}
+
+impl StoreLedger {
+    /// A ledger over the store.
+    pub fn new(store: Arc<Store>) -> StoreLedger {
+        StoreLedger { store }
+    }
+}
+
+/// The audit row of a gateway command: the signer as user and role (`gateway`/none for
+/// one that was not signed), `command` when carried out, `refused` otherwise; the object
+/// names topic and request id, the new value the key id, code and outcome.
+pub fn command_audit(rec: &CommandRecord) -> AuditRecord {
+    let (user, role) = match &rec.signer {
+        Some(s) => (s.by.clone(), Some(s.role)),
+        None => ("gateway".to_string(), None),
+    };
+    let value = serde_json::json!({
+        "kid": rec.signer.as_ref().map(|s| s.kid.as_str()),
+        "code": rec.code.map(|c| c.code()),
+        "ok": rec.outcome.is_ok(),
+        "count": rec.count,
+    });
+    AuditRecord {
+        time: OffsetDateTime::now_utc(),
+        user,
+        role,
+        action: if rec.outcome.is_ok() {
+            AuditAction::Command
+        } else {
+            AuditAction::Refused
+        },
+        object: format!(
+            "gateway:{}#{}",
+            rec.topic.suffix(),
+            rec.request_id.as_deref().unwrap_or("-")
+        ),
+        old_value: None,
+        new_value: Some(value.to_string()),
+        reason: rec.outcome.clone().err(),
+    }
+}
+
+impl CommandLedger for StoreLedger {
+    fn claim_nonce(&self, nonce: &str, until_s: i64, now_s: i64) -> Result<bool, OutboxError> {
+        Ok(self.store.claim_nonce(nonce, until_s, now_s)?)
+    }
+    fn record(&self, rec: &CommandRecord) -> Result<(), OutboxError> {
+        self.store.append_audit(&command_audit(rec))?;
+        Ok(())
+    }
 }
 
 /// The status the gateway publishes, from a runtime snapshot.
@@ -90,7 +157,10 @@ pub fn status_msg(s: &Snapshot, recipe_id: &str, operator: Option<&str>) -> Stat
         _ => "offline",
     };
     StatusMsg {
-        v: V,
+        v: V2,
+        epoch: None,
+        audit_head: None,
+        simulated: false,
         ts: ts(OffsetDateTime::now_utc()),
         state: state.into(),
         recipe: Some(recipe_id.to_string()),
@@ -102,23 +172,59 @@ pub fn status_msg(s: &Snapshot, recipe_id: &str, operator: Option<&str>) -> Stat
     }
 }
 
-/// Keeps the status feed fresh (once a second).
+/// What `{S}/status` v 2 adds from the store: the epoch and the audit head.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct StoreAnchor {
+    pub epoch: Option<String>,
+    pub audit_head: Option<String>,
+}
+
+impl StoreAnchor {
+    /// Reads both from the store (blocking).
+    pub fn read(store: &Store) -> StoreAnchor {
+        StoreAnchor {
+            epoch: store.epoch().ok(),
+            audit_head: store
+                .reader()
+                .ok()
+                .and_then(|r| r.audit_head().ok().flatten()),
+        }
+    }
+}
+
+/// Keeps the status feed fresh (once a second); with a store, the status carries its
+/// epoch and audit head (contract v2); `simulated` marks the built-in simulator's
+/// production.
 pub async fn feed_status(
     station: Arc<Station>,
     operator: bonder_station_ui::OperatorName,
     tx: watch::Sender<StatusMsg>,
+    store: Option<Arc<Store>>,
+    simulated: bool,
 ) {
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     loop {
         tick.tick().await;
-        if tx
-            .send({
-                let s = station.snapshot();
-                let op = operator.lock().ok().and_then(|o| o.clone());
-                status_msg(&s, &s.recipe_id, op.as_deref())
-            })
-            .is_err()
-        {
+        let anchor = match &store {
+            Some(st) => {
+                let st = st.clone();
+                tokio::task::spawn_blocking(move || StoreAnchor::read(&st))
+                    .await
+                    .unwrap_or_default()
+            }
+            None => StoreAnchor::default(),
+        };
+        let msg = {
+            let s = station.snapshot();
+            let op = operator.lock().ok().and_then(|o| o.clone());
+            StatusMsg {
+                epoch: anchor.epoch,
+                audit_head: anchor.audit_head,
+                simulated,
+                ..status_msg(&s, &s.recipe_id, op.as_deref())
+            }
+        };
+        if tx.send(msg).is_err() {
             return;
         }
     }
@@ -135,25 +241,45 @@ pub fn work_order_text(w: &WorkOrderCmd) -> String {
     )
 }
 
-/// Carries out the gateway's commands: a recipe becomes a new draft version awaiting an
-/// engineer's release (never sent to the machine by this alone); a work order becomes
-/// the operator's next job.
+/// Carries out the gateway's commands (each already checked and signed, see
+/// [`bonder_gateway::CommandGuard`]): a recipe becomes a new draft version awaiting an
+/// engineer's release, recorded under its signer (never sent to the machine by this
+/// alone); a work order becomes the operator's next job; a backfill is handed to the
+/// [`Backfiller`] (which answers when it is done, without holding up this loop).
 pub async fn serve_commands(
     mut rx: mpsc::Receiver<CommandRequest>,
     store: Arc<Store>,
     writer: WriterHandle,
     next_job: NextJob,
+    backfill: Option<Backfiller>,
 ) {
     while let Some(req) = rx.recv().await {
-        let result = match &req.command {
+        let CommandRequest {
+            command,
+            signer,
+            reply,
+        } = req;
+        let result = match &command {
             GatewayCommand::Recipe { request_id, recipe } => {
                 let store = store.clone();
                 let json = recipe.to_json();
-                let reason = format!("received from the gateway (request {request_id})");
+                let (actor, reason) = match &signer {
+                    Some(s) => (
+                        Actor::new(s.by.clone(), s.role),
+                        format!(
+                            "received from the gateway (request {request_id}, signed with key {})",
+                            s.kid
+                        ),
+                    ),
+                    None => (
+                        Actor::new("gateway", Role::System),
+                        format!("received from the gateway unsigned (request {request_id})"),
+                    ),
+                };
                 tokio::task::spawn_blocking(move || {
                     store
                         .recipes()
-                        .import_json(&json, &Actor::new("gateway", Role::System), &reason)
+                        .import_json(&json, &actor, &reason)
                         .map(|v| tracing::info!("gateway recipe stored as draft {}", v.id()))
                         .map_err(|e| e.to_string())
                 })
@@ -161,7 +287,11 @@ pub async fn serve_commands(
                 .unwrap_or_else(|e| Err(e.to_string()))
             }
             GatewayCommand::WorkOrder(w) => {
-                let text = format!("{} {} {} x{}", w.work_order, w.device, w.recipe, w.quantity);
+                let by = signer.as_ref().map_or("gateway", |s| s.by.as_str());
+                let text = format!(
+                    "{} {} {} x{} (by {by})",
+                    w.work_order, w.device, w.recipe, w.quantity
+                );
                 let _ = writer.send(WriteOp::Event(TimelineEvent {
                     time: OffsetDateTime::now_utc(),
                     kind: "work_order".into(),
@@ -170,8 +300,21 @@ pub async fn serve_commands(
                 *next_job.lock().unwrap_or_else(|p| p.into_inner()) = work_order_text(w);
                 Ok(())
             }
+            GatewayCommand::Backfill {
+                from_seq, to_seq, ..
+            } => {
+                let Some(b) = &backfill else {
+                    let _ = reply.send(Err("backfill is not available on this station".into()));
+                    continue;
+                };
+                let requester = signer
+                    .as_ref()
+                    .map_or_else(|| "unsigned".to_string(), |s| format!("{}@{}", s.by, s.kid));
+                b.serve(requester, *from_seq, *to_seq, reply);
+                continue;
+            }
         };
-        let _ = req.reply.send(result);
+        let _ = reply.send(result);
     }
 }
 
@@ -187,7 +330,13 @@ mod tests {
         )));
         let operator = bonder_station_ui::OperatorName::default();
         let (tx, mut rx) = watch::channel(status_msg(&station.snapshot(), "r@1", None));
-        tokio::spawn(feed_status(station.clone(), operator.clone(), tx));
+        tokio::spawn(feed_status(
+            station.clone(),
+            operator.clone(),
+            tx,
+            None,
+            false,
+        ));
         rx.changed().await.unwrap();
         assert_eq!(rx.borrow_and_update().operator, None);
         *operator.lock().unwrap() = Some("Li Wei".into());
@@ -211,6 +360,7 @@ mod tests {
             store.clone(),
             writer.clone(),
             next_job.clone(),
+            None,
         ));
         let w = WorkOrderCmd {
             v: 1,
@@ -223,6 +373,7 @@ mod tests {
         let (reply, answer) = tokio::sync::oneshot::channel();
         tx.send(CommandRequest {
             command: GatewayCommand::WorkOrder(w),
+            signer: None,
             reply,
         })
         .await
@@ -240,6 +391,11 @@ mod tests {
                 request_id: "r1".into(),
                 recipe,
             },
+            signer: Some(bonder_gateway::Signer {
+                by: "E7".into(),
+                role: Role::Engineer,
+                kid: "sv".into(),
+            }),
             reply,
         })
         .await

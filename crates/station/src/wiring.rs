@@ -139,18 +139,33 @@ pub async fn start(settings: Settings) -> anyhow::Result<Running> {
         None,
     ));
     let (cmd_tx, cmd_rx) = mpsc::channel(16);
+    for (kid, fp) in settings.commands.trust.list() {
+        tracing::info!(kid, fingerprint = fp, "trusting gateway command key");
+    }
+    if settings.commands.trust.is_empty() && !settings.commands.accept_unsigned {
+        tracing::warn!(
+            "no --trusted-key configured: every gateway command will be refused (unknown_key)"
+        );
+    }
+    let guard = bonder_gateway::CommandGuard::new(
+        settings.commands.clone(),
+        Arc::new(gateway_link::StoreLedger::new(store.clone())),
+    );
     let gateway = Gateway::start(
         gcfg.clone(),
         gateway_link::StoreOutbox::new(store.clone())?,
         status_rx,
         cmd_tx,
+        guard,
     )?;
-    tokio::spawn(backfill::serve(gcfg, store.clone()));
+    let backfiller = backfill::Backfiller::start(&gcfg, store.clone())?;
     let operator = bonder_station_ui::OperatorName::default();
     tokio::spawn(gateway_link::feed_status(
         station.clone(),
         operator.clone(),
         status_tx,
+        Some(store.clone()),
+        false,
     ));
     let next_job = gateway_link::NextJob::default();
     tokio::spawn(gateway_link::serve_commands(
@@ -158,6 +173,7 @@ pub async fn start(settings: Settings) -> anyhow::Result<Running> {
         store.clone(),
         writer.clone(),
         next_job.clone(),
+        Some(backfiller),
     ));
 
     // E10 time starts with the machine's state as first polled; later changes come from

@@ -20,7 +20,18 @@ fn station(
     gateway: &str,
     home: &std::path::Path,
 ) -> Child {
+    station_with(db, controller, gateway, home, &[])
+}
+
+fn station_with(
+    db: &std::path::Path,
+    controller: std::net::SocketAddr,
+    gateway: &str,
+    home: &std::path::Path,
+    extra: &[&str],
+) -> Child {
     Command::new(env!("CARGO_BIN_EXE_bonder-station"))
+        .args(extra)
         .args([
             "--headless",
             "--log",
@@ -193,7 +204,14 @@ async fn gateway_recipe_becomes_a_draft_and_bad_commands_change_nothing() {
     let sim = Simulator::start(sim_cfg).await.unwrap();
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("station.sqlite");
-    let mut child = station(&db, sim.modbus_addr, &broker.url(), dir.path());
+    // Version-1 commands: the migration switch (signed ones: signed_commands.rs).
+    let mut child = station_with(
+        &db,
+        sim.modbus_addr,
+        &broker.url(),
+        dir.path(),
+        &["--accept-unsigned"],
+    );
     let mut seen = BTreeSet::new();
     collect_until(&mut rx, &mut seen, 30, "the station online", |s, _| {
         !s.is_empty()
@@ -212,11 +230,15 @@ async fn gateway_recipe_becomes_a_draft_and_bad_commands_change_nothing() {
             true,
             "",
         ),
-        ("{broken".to_string(), false, "malformed JSON"),
+        (
+            "{broken".to_string(),
+            false,
+            "unsigned: not a JWS (malformed JSON",
+        ),
         (
             format!(r#"{{"v":3,"request_id":"v-3","recipe":{}}}"#, cu.to_json()),
             false,
-            "unknown payload version",
+            "unsigned: not a JWS",
         ),
         (
             format!(

@@ -151,7 +151,8 @@ pub fn station_detail(
     })
 }
 
-/// Asks a station to publish its bonds `from_seq..=to_seq` again (technicians and up).
+/// Asks a station to publish its bonds `from_seq..=to_seq` again (engineers, supervisors
+/// and admins, as the permission table says).
 #[tauri::command]
 pub fn backfill(
     state: State<'_, AppState>,
@@ -163,7 +164,5 @@ pub fn backfill(
     if to_seq < from_seq {
         return Err(CmdError::new("invalid", "to_seq is below from_seq"));
     }
-    Ok(state
-        .sv
-        .request_backfill(&station, from_seq, to_seq, &me.user)?)
+    Ok(state.sv.request_backfill(&station, from_seq, to_seq, &me)?)
 }

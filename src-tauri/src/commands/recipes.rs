@@ -79,7 +79,7 @@ pub fn recipe_send(
     }
     Ok(stations
         .into_iter()
-        .map(|s| match state.sv.send_recipe(&s, &d, &me.user) {
+        .map(|s| match state.sv.send_recipe(&s, &d, &me) {
             Ok(id) => Sent {
                 station: s,
                 request_id: Some(id),
@@ -113,7 +113,7 @@ pub fn workorder_send(
     }
     Ok(state
         .sv
-        .send_work_order(&station, &work_order, &device, &recipe, quantity, &me.user)?)
+        .send_work_order(&station, &work_order, &device, &recipe, quantity, &me)?)
 }
 
 /// The newest commands sent, with the stations' answers.
