@@ -46,6 +46,8 @@ pub fn setup<R: Runtime>(builder: tauri::Builder<R>, state: AppState) -> tauri::
             commands::settings::set_lang,
             commands::settings::gateway_get,
             commands::settings::gateway_set,
+            commands::settings::signing_key_get,
+            commands::settings::signing_key_export,
             commands::fleet::fleet_tiles,
             commands::fleet::fleet_watch,
             commands::fleet::station_detail,

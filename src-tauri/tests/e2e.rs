@@ -280,18 +280,20 @@ fn synthetic_fleet(port: u16) {
             ));
         }
     }
+    common::publish(port, "synthetic-fleet", msgs);
+}
+
+/// A newer version of the Cu recipe for the library (for the diff view). Imported into
+/// the history before the app starts: since contract v2 the supervisor no longer takes
+/// recipes it sees on `{S}/cmd/recipe`.
+fn library_recipe_v4(history: &Path) {
     let mut r = bonder_core::Recipe::default_cu();
     r.version = 4;
     r.ball.force_gf.0 = 26.0;
     r.efo.fab_target_um.0 = 39.0;
     r.limits.placement_um.0 = 3.0;
-    let cmd = json!({"v": 1, "request_id": "mes-1", "recipe": serde_json::from_str::<Value>(&r.to_json()).unwrap()});
-    msgs.push((
-        "sz1/assembly/l9/wb-90/cmd/recipe".into(),
-        serde_json::to_vec(&cmd).unwrap(),
-        false,
-    ));
-    common::publish(port, "synthetic-fleet", msgs);
+    let mut db = bonder_fleet::history::History::open(history).unwrap();
+    bonder_fleet::recipes::import(&mut db, &r.to_json(), "e2e setup").unwrap();
 }
 
 /// The supervisor app in a real webview: Xvfb, tauri-driver (which starts
@@ -416,6 +418,7 @@ fn supervisor_in_the_real_webview() {
     }
     let broker = Mosquitto::start();
     let dir = tempfile::tempdir().unwrap();
+    library_recipe_v4(&dir.path().join("supervisor.sqlite"));
     let Some(d) = desktop(
         &dir.path().join("supervisor.sqlite"),
         &broker.url(),

@@ -226,7 +226,7 @@ function show(view) {
   document.querySelectorAll(".view").forEach((v) => { v.hidden = v.id !== "view-" + view; });
   document.querySelectorAll("nav button").forEach((b) => b.classList.toggle("active", b.dataset.view === view || (view === "detail" && b.dataset.view === "fleet")));
   if (view === "recipes") loadRecipes();
-  if (view === "settings") loadSettings();
+  if (view === "settings") { loadSettings(); loadKey(); }
   if (view === "users") { $("users-msg").textContent = ""; loadUsers(); }
 }
 
@@ -393,6 +393,20 @@ async function loadSettings() {
   } catch (e) { $("gw-msg").textContent = err(e); }
 }
 
+async function loadKey() {
+  try {
+    const k = await invoke("signing_key_get");
+    $("key-kid").textContent = k.kid; $("key-fp").textContent = k.fingerprint; $("key-pem").textContent = k.public_pem;
+  } catch (e) { $("key-msg").textContent = e.code === "login_required" ? t("sv-err-login") : err(e); }
+}
+
+async function exportKey() {
+  try {
+    const path = await invoke("signing_key_export", { dir: $("key-dir").value });
+    $("key-msg").textContent = t("sv-key-exported", { path });
+  } catch (e) { $("key-msg").textContent = e.code === "forbidden" ? t("sv-err-forbidden") : e.code === "login_required" ? t("sv-err-login") : err(e); }
+}
+
 async function saveSettings() {
   try {
     await invoke("gateway_set", { settings: { url: $("gw-url").value, client_id: $("gw-client").value, backfill: true } });
@@ -485,6 +499,7 @@ async function main() {
   $("export-print").addEventListener("click", () => exportReport("html"));
   $("spc-run").addEventListener("click", runSpc);
   $("gw-save").addEventListener("click", saveSettings);
+  $("key-export").addEventListener("click", exportKey);
   $("user-add-form").addEventListener("submit", addUser);
   $("pw-form").addEventListener("submit", savePassword);
   $("pw-cancel").addEventListener("click", () => $("pw-dialog").close());

@@ -336,20 +336,22 @@ mod tests {
         assert!(!Permission::RunMachine.allows_opt(None));
     }
 
-    /// `docs/permissions.md` shows the table as it is.
+    /// `docs/permissions.md` and `docs/security.md` show the table as it is.
     #[test]
     fn the_documented_matrix_is_the_table() {
-        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/permissions.md");
-        let doc = std::fs::read_to_string(path).unwrap_or_default();
-        let (_, rest) = doc
-            .split_once("<!-- matrix:begin -->\n")
-            .unwrap_or(("", ""));
-        let (table, _) = rest.split_once("<!-- matrix:end -->").unwrap_or(("", ""));
-        assert_eq!(
-            table,
-            matrix_markdown(),
-            "docs/permissions.md is out of step with bonder_core::permissions: paste the \
-             matrix printed by `cargo test -p bonder-core permission_matrix -- --nocapture`"
-        );
+        for doc in ["permissions.md", "security.md"] {
+            let path = format!("{}/../../docs/{doc}", env!("CARGO_MANIFEST_DIR"));
+            let text = std::fs::read_to_string(&path).unwrap_or_default();
+            let (_, rest) = text
+                .split_once("<!-- matrix:begin -->\n")
+                .unwrap_or(("", ""));
+            let (table, _) = rest.split_once("<!-- matrix:end -->").unwrap_or(("", ""));
+            assert_eq!(
+                table,
+                matrix_markdown(),
+                "docs/{doc} is out of step with bonder_core::permissions: paste the \
+                 matrix printed by `cargo test -p bonder-core permission_matrix -- --nocapture`"
+            );
+        }
     }
 }

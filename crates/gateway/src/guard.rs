@@ -86,11 +86,11 @@ impl CommandGuard {
         &self.policy
     }
 
-    /// Size and rate, before anything is parsed. `Err` carries the refusal and whether
-    /// to write an audit row for it now.
-    fn admit(&self, len: usize) -> Result<(), (Rejection, Option<u64>)> {
+    /// Size and rate, before anything is parsed: `None` when admitted, else the refusal
+    /// and how many refusals an audit row written now stands for (`None`: no row now).
+    fn admit(&self, len: usize) -> Option<(Rejection, Option<u64>)> {
         if len > MAX_COMMAND_BYTES {
-            return Err((
+            return Some((
                 Rejection::coded(
                     RefusalCode::TooLarge,
                     None,
@@ -117,7 +117,7 @@ impl CommandGuard {
                 r.last_limited_row = Some(now);
                 std::mem::take(&mut r.limited_since_row)
             });
-            return Err((
+            return Some((
                 Rejection::coded(
                     RefusalCode::RateLimited,
                     None,
@@ -127,7 +127,7 @@ impl CommandGuard {
             ));
         }
         r.admitted.push_back(now);
-        Ok(())
+        None
     }
 
     fn record_blocking(&self, rec: &CommandRecord) {
@@ -161,13 +161,13 @@ impl CommandGuard {
         let early = self.admit(payload.len());
         let guard = self.clone();
         let job = move || match early {
-            Err((rej, row)) => {
+            Some((rej, row)) => {
                 if let Some(count) = row {
                     guard.record_blocking(&Self::refusal_record(topic, &rej, count));
                 }
                 Err(rej)
             }
-            Ok(()) => {
+            None => {
                 let now = now_s();
                 let ledger = guard.ledger.clone();
                 let r = commands::check(topic, &payload, &guard.policy, now, |n, until| {

@@ -101,3 +101,42 @@ pub fn gateway_set(state: State<'_, AppState>, settings: GatewaySettings) -> Cmd
     )?;
     Ok(())
 }
+
+/// The installation's command-signing key, as the stations are given it.
+#[derive(Debug, Clone, Serialize)]
+pub struct SigningKeyView {
+    /// The key id (the name of the exported file without `.pem`).
+    pub kid: String,
+    /// `SHA256:…`, to compare with what a station logs at start.
+    pub fingerprint: String,
+    /// The public key, PEM SubjectPublicKeyInfo.
+    pub public_pem: String,
+}
+
+/// The public half of the command-signing key (any signed-in user; the private key is
+/// never shown).
+#[tauri::command]
+pub fn signing_key_get(state: State<'_, AppState>) -> CmdResult<SigningKeyView> {
+    state.user()?;
+    let k = state.sv.key();
+    Ok(SigningKeyView {
+        kid: k.kid().to_string(),
+        fingerprint: k.fingerprint(),
+        public_pem: k.public_pem(),
+    })
+}
+
+/// Writes the public key to `dir/<kid>.pem` for the stations' `--trusted-key` (admins,
+/// who manage trust); returns the file written.
+#[tauri::command]
+pub fn signing_key_export(state: State<'_, AppState>, dir: String) -> CmdResult<String> {
+    state.user_may(bonder_fleet::users::Permission::ManageTrust)?;
+    let dir = std::path::PathBuf::from(dir.trim());
+    if !dir.is_dir() {
+        return Err(CmdError::new(
+            "invalid",
+            format!("{} is not a folder", dir.display()),
+        ));
+    }
+    Ok(state.sv.key().export_public(&dir)?.display().to_string())
+}

@@ -49,10 +49,16 @@ impl Drop for Proc {
     }
 }
 
-/// A headless station with its built-in simulator, publishing to `url`.
+/// A headless station with its built-in simulator, publishing to `url`, trusting the
+/// command key of a supervisor whose history lives in `home` (the key is created there
+/// now if the supervisor has not started yet, as it would on its first start).
 pub fn start_station(station: &str, url: &str, db: &Path, home: &Path) -> Proc {
+    let key = bonder_fleet::signing::InstallationKey::load_or_create(home).unwrap();
+    let trusted = key.export_public(home).unwrap();
     Proc(
         Command::new(station_bin())
+            .arg("--trusted-key")
+            .arg(trusted)
             .args([
                 "--headless",
                 "--log",
