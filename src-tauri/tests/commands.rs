@@ -448,7 +448,8 @@ fn a_gap_after_a_restart_is_backfilled_without_being_asked() {
     let asked = wait_for(60, "the automatic backfill, answered", || {
         backfills().into_iter().find(|r| !r["ok"].is_null())
     });
-    assert_eq!(asked["by_user"], "supervisor", "{asked}");
+    // Signed as the gap filler (`bonder_fleet::service::auto_backfill`), role supervisor.
+    assert_eq!(asked["by_user"], "auto-backfill", "{asked}");
     assert_eq!(asked["station"], S, "{asked}");
     assert_eq!(asked["ok"], true, "{asked}");
     let summary = asked["summary"].as_str().unwrap();
