@@ -25,6 +25,7 @@ pub mod permissions;
 pub mod recipe;
 pub mod spc;
 pub mod state;
+pub mod text;
 pub mod units;
 
 pub use alarm::AlarmCode;

@@ -29,6 +29,14 @@ impl Cell {
             Cell::Num(v) => format!("{v:.2}"),
         }
     }
+
+    /// The CSV form: text that could start a formula is kept as text (`'` prefix).
+    fn csv_text(&self) -> String {
+        match self {
+            Cell::Text(s) => bonder_core::text::spreadsheet_safe(s).into_owned(),
+            Cell::Num(_) => self.text(),
+        }
+    }
 }
 
 /// Defect names the station uses, in report column order.
@@ -170,7 +178,7 @@ pub fn csv(t: &Table) -> Result<String, FleetError> {
     let err = |e: csv::Error| FleetError::Export(e.to_string());
     w.write_record(&t.columns).map_err(err)?;
     for r in &t.rows {
-        w.write_record(r.iter().map(Cell::text)).map_err(err)?;
+        w.write_record(r.iter().map(Cell::csv_text)).map_err(err)?;
     }
     let bytes = w
         .into_inner()
@@ -265,5 +273,25 @@ mod tests {
         assert_eq!(&x[..2], b"PK");
         let h = html("R", &[t], &[], Lang::ZhCn);
         assert!(h.contains("<td>a,b</td>") && h.contains("@page"));
+    }
+
+    #[test]
+    fn csv_cells_that_would_be_formulas_are_text() {
+        let t = Table {
+            title: "t".into(),
+            columns: vec!["operator".into(), "dx".into()],
+            rows: vec![
+                vec![
+                    Cell::Text("=HYPERLINK(\"http://x\")".into()),
+                    Cell::Num(-3.0),
+                ],
+                vec![Cell::Text("@SUM(A1)".into()), Cell::Num(2.5)],
+            ],
+        };
+        let c = csv(&t).unwrap();
+        assert_eq!(
+            c,
+            "\u{feff}operator,dx\n\"'=HYPERLINK(\"\"http://x\"\")\",-3\n'@SUM(A1),2.50\n"
+        );
     }
 }

@@ -139,6 +139,14 @@ impl Cell {
             Cell::Real(v, d) => format!("{v:.d$}"),
         }
     }
+
+    /// The CSV form: text that could start a formula is kept as text.
+    fn csv_text(&self) -> String {
+        match self {
+            Cell::Text(s) => bonder_core::text::spreadsheet_safe(s).into_owned(),
+            other => other.text(),
+        }
+    }
 }
 
 fn e10_key(s: E10State) -> String {
@@ -219,7 +227,7 @@ impl ShiftSummary {
         let mut w = csv::Writer::from_writer(out);
         w.write_record([tr("report-item"), tr("report-value")])?;
         for (label, value) in self.report_rows(tr) {
-            w.write_record([label, value.text()])?;
+            w.write_record([label, value.csv_text()])?;
         }
         w.flush()?;
         Ok(())
@@ -268,6 +276,17 @@ impl ShiftSummary {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn csv_text_cells_that_would_be_formulas_stay_text() {
+        // An operator name typed at the panel; numbers stay numbers.
+        assert_eq!(
+            Cell::Text("=HYPERLINK(\"x\")".into()).csv_text(),
+            "'=HYPERLINK(\"x\")"
+        );
+        assert_eq!(Cell::Text("Li Wei".into()).csv_text(), "Li Wei");
+        assert_eq!(Cell::Real(-1.5, 1).csv_text(), "-1.5");
+    }
 
     #[test]
     fn every_key_used_is_listed() {
