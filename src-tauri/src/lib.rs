@@ -118,7 +118,7 @@ pub fn run() -> anyhow::Result<()> {
         None => {
             let dirs = directories::ProjectDirs::from("", "", "bonder-supervisor")
                 .ok_or_else(|| anyhow::anyhow!("no home directory for the data"))?;
-            std::fs::create_dir_all(dirs.data_dir())?;
+            bonder_credentials::private_files::private_dir(dirs.data_dir())?;
             dirs.data_dir().join("supervisor.sqlite")
         }
     };

@@ -11,6 +11,8 @@
 //!
 //! Hashing costs tens of milliseconds by design: call it off a UI thread.
 
+pub mod private_files;
+
 use argon2::password_hash::rand_core::OsRng;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};

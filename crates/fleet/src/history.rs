@@ -178,6 +178,9 @@ impl History {
     /// [`SCHEMA_VERSION`](crate::schema::SCHEMA_VERSION) (a file of a newer build is
     /// refused untouched: [`FleetError::NewerSchema`]).
     pub fn open(path: &Path) -> Result<History, FleetError> {
+        // Owner-only: password hashes and plant data.
+        bonder_credentials::private_files::private_file(path)
+            .map_err(|e| FleetError::Config(format!("history {}: {e}", path.display())))?;
         let conn = Connection::open(path)?;
         Self::init(conn)
     }

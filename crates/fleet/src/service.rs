@@ -238,7 +238,7 @@ impl Supervisor {
             .backfill
             .store(settings.backfill, Ordering::Relaxed);
         let inner = self.inner.clone();
-        let url = settings.url.clone();
+        let url = bonder_gateway::config::redacted(&settings.url);
         let handle = rt.spawn(run_link(inner, options, url));
         *lock(&self.task) = Some(handle);
         Ok(())

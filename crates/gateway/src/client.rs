@@ -265,7 +265,7 @@ impl<O: Outbox> Link<O> {
             backoff = (backoff * 2).clamp(Duration::from_millis(250), Duration::from_secs(5));
             tracing::warn!(
                 "gateway {}: {err}; reconnecting in {backoff:?}",
-                self.cfg.url
+                config::redacted(&self.cfg.url)
             );
             self.state.send_modify(|s| {
                 s.connected = false;
@@ -355,7 +355,7 @@ impl<O: Outbox> Link<O> {
         s.backlog_next = cursor + 1;
         s.backlog_end = max;
         s.backlog_tokens = 1.0;
-        tracing::info!(url = %self.cfg.url, cursor, backlog = max.saturating_sub(cursor), "gateway connected");
+        tracing::info!(url = %config::redacted(&self.cfg.url), cursor, backlog = max.saturating_sub(cursor), "gateway connected");
         self.state.send_modify(|g| {
             g.connected = true;
             g.connects += 1;

@@ -75,10 +75,24 @@ pub struct Endpoint {
     pub password: Option<String>,
 }
 
+/// The broker URL as it may be logged or shown: a password in it is replaced by `***`
+/// (a URL that does not parse is shown as `<unparsable URL>` rather than echoed).
+pub fn redacted(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut u) => {
+            if u.password().is_some() {
+                let _ = u.set_password(Some("***"));
+            }
+            u.to_string()
+        }
+        Err(_) => "<unparsable URL>".into(),
+    }
+}
+
 /// Parses the broker URL.
 pub fn endpoint(cfg: &GatewayConfig) -> Result<Endpoint, ConfigError> {
     let err = |reason: &str| ConfigError::Url {
-        url: cfg.url.clone(),
+        url: redacted(&cfg.url),
         reason: reason.into(),
     };
     let u = url::Url::parse(&cfg.url).map_err(|e| err(&e.to_string()))?;
@@ -136,6 +150,20 @@ pub fn tls_material(cfg: &GatewayConfig) -> Result<(Vec<u8>, Option<PemPair>), C
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_password_in_the_url_is_never_shown() {
+        assert_eq!(
+            redacted("mqtts://wb01:s3cret@broker.plant:8883"),
+            "mqtts://wb01:***@broker.plant:8883"
+        );
+        assert_eq!(redacted("mqtt://broker:1883"), "mqtt://broker:1883");
+        let mut c = cfg("mqtt://u:s3cret@");
+        c.url = "mqtt://u:s3cret@".into();
+        if let Err(e) = endpoint(&c) {
+            assert!(!e.to_string().contains("s3cret"), "{e}");
+        }
+    }
 
     fn cfg(url: &str) -> GatewayConfig {
         GatewayConfig::new(url, "a/b/c/d".parse().unwrap())

@@ -52,9 +52,10 @@ pub struct Cli {
     /// Gateway user name.
     #[arg(long)]
     gateway_user: Option<String>,
-    /// Gateway password.
-    #[arg(long)]
-    gateway_password: Option<String>,
+    /// File holding the gateway password (first line; mode 0600, else refused). A
+    /// password on the command line would be visible to every user in `ps`.
+    #[arg(long, value_name = "FILE")]
+    gateway_password_file: Option<PathBuf>,
     /// CA certificate (PEM) for mqtts://.
     #[arg(long)]
     gateway_ca: Option<PathBuf>,
@@ -210,6 +211,28 @@ pub struct Settings {
 /// among them) at warnings.
 pub const DEFAULT_LOG: &str = "warn,bonder=info";
 
+/// The first line of a secret file that only its owner may read.
+fn read_secret_file(p: &std::path::Path) -> anyhow::Result<String> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(p)
+            .with_context(|| format!("gateway password file {}", p.display()))?
+            .permissions()
+            .mode();
+        if mode & 0o077 != 0 {
+            anyhow::bail!(
+                "gateway password file {}: others may read it (mode {:o}); chmod 600 it / 密码文件权限过宽，请设为 600",
+                p.display(),
+                mode & 0o777
+            );
+        }
+    }
+    let text = std::fs::read_to_string(p)
+        .with_context(|| format!("gateway password file {}", p.display()))?;
+    Ok(text.lines().next().unwrap_or_default().to_string())
+}
+
 /// Settings from flags, then the config file, then defaults.
 pub fn settings(cli: &Cli) -> anyhow::Result<Settings> {
     let dirs = config::project_dirs();
@@ -251,14 +274,21 @@ pub fn settings(cli: &Cli) -> anyhow::Result<Settings> {
                 .as_ref()
                 .map(|d| d.data_dir().to_path_buf())
                 .unwrap_or_else(|| PathBuf::from("."));
-            std::fs::create_dir_all(&d).with_context(|| format!("data dir {}", d.display()))?;
+            bonder_credentials::private_files::private_dir(&d)
+                .with_context(|| format!("data dir {}", d.display()))?;
             d.join("station.sqlite")
         }
     };
     let mut file = file;
     // Flags win over the file for the gateway's settings too.
     file.gateway_user = pick(&cli.gateway_user, &file.gateway_user);
-    file.gateway_password = pick(&cli.gateway_password, &file.gateway_password);
+    if let Some(p) = cli
+        .gateway_password_file
+        .clone()
+        .or(file.gateway_password_file.clone())
+    {
+        file.gateway_password = Some(read_secret_file(&p)?);
+    }
     file.gateway_ca = cli.gateway_ca.clone().or(file.gateway_ca);
     file.gateway_cert = cli.gateway_cert.clone().or(file.gateway_cert);
     file.gateway_key = cli.gateway_key.clone().or(file.gateway_key);
@@ -294,7 +324,7 @@ pub fn init_logs(
         .with_context(|| format!("log filter {filter:?}"))?;
     let stderr = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
     let (file, guard) = match config::project_dirs().map(|d| d.data_dir().join("logs")) {
-        Some(dir) if std::fs::create_dir_all(&dir).is_ok() => {
+        Some(dir) if bonder_credentials::private_files::private_dir(&dir).is_ok() => {
             let appender = tracing_appender::rolling::Builder::new()
                 .rotation(tracing_appender::rolling::Rotation::DAILY)
                 .filename_prefix("station")
@@ -398,4 +428,23 @@ pub fn run() -> anyhow::Result<()> {
         bonder_station_ui::run(running.station.clone(), rt.handle().clone(), opts)?;
     }
     rt.block_on(wiring::stop(running))
+}
+
+#[cfg(all(test, unix))]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    #[test]
+    fn the_password_file_must_be_private() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("gw.pass");
+        std::fs::write(&p, "s3cret\nignored\n").unwrap();
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let e = read_secret_file(&p).unwrap_err().to_string();
+        assert!(e.contains("others may read it") && !e.contains("s3cret"), "{e}");
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o600)).unwrap();
+        assert_eq!(read_secret_file(&p).unwrap(), "s3cret");
+    }
 }

@@ -20,9 +20,12 @@ pub struct FileConfig {
     /// Gateway MQTT URL, `mqtt://HOST[:PORT]` or `mqtts://…`. Absent: the embedded
     /// broker on 127.0.0.1:1883.
     pub gateway: Option<String>,
-    /// Gateway user name and password.
+    /// Gateway user name.
     pub gateway_user: Option<String>,
+    /// Gateway password, in the config file (keep the file 0600), or better:
     pub gateway_password: Option<String>,
+    /// a file holding the gateway password (first line; must be mode 0600).
+    pub gateway_password_file: Option<PathBuf>,
     /// CA certificate (PEM) for `mqtts://`.
     pub gateway_ca: Option<PathBuf>,
     /// Client certificate and key (PEM) for mutual TLS.

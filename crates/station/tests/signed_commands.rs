@@ -392,6 +392,15 @@ async fn only_fresh_commands_signed_by_a_trusted_allowed_person_are_taken() {
     );
     assert!(refused.contains(&"rate_limited"), "{refused:?}");
     assert!(Store::verify_audit(&db).is_ok());
+    // Owner-only files: the store (and its WAL), and the log directory.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&db), 0o600);
+        let logs = dir.path().join("data/bonder-station/logs");
+        assert_eq!(mode(&logs), 0o700, "{}", logs.display());
+    }
     sim.shutdown().await;
 }
 

@@ -82,6 +82,8 @@ impl Store {
     /// anything is written to it.
     pub fn open(path: impl AsRef<Path>) -> Result<Store, StoreError> {
         let path = path.as_ref().to_path_buf();
+        // Owner-only: PIN hashes, the audit trail and production data live here.
+        bonder_credentials::private_files::private_file(&path)?;
         let mut conn = Connection::open(&path)?;
         conn.busy_timeout(BUSY_TIMEOUT)?;
         schema::refuse_newer(&conn, SCHEMA_VERSION)?;

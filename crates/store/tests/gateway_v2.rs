@@ -79,3 +79,22 @@ fn the_audit_head_is_the_newest_rows_hash() {
     );
     assert_eq!(Store::verify_audit(&path).unwrap().rows, 2);
 }
+
+#[cfg(unix)]
+#[test]
+fn the_store_and_its_wal_are_owner_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("s.sqlite");
+    let s = Store::open(&path).unwrap();
+    s.claim_nonce("00", 1, 0).unwrap(); // a write: the -wal file exists now
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&path), 0o600);
+    assert_eq!(mode(&dir.path().join("s.sqlite-wal")), 0o600);
+    assert_eq!(mode(&dir.path().join("s.sqlite-shm")), 0o600);
+    // A file an older build left readable by others is tightened on open.
+    drop(s);
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let _s = Store::open(&path).unwrap();
+    assert_eq!(mode(&path), 0o600);
+}
