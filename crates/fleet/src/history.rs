@@ -210,9 +210,14 @@ impl History {
         let tx = self.conn.transaction()?;
         let mut out = BondsIngested::default();
         let mut buckets: HashMap<(i64, u8, &str), u64> = HashMap::new();
+        let epoch = msg.epoch.as_deref().unwrap_or("");
         {
+            tx.prepare_cached(
+                "INSERT OR IGNORE INTO station_epochs (station, epoch, first_seen_ms) VALUES (?1, ?2, ?3)",
+            )?
+            .execute(params![station, epoch, now_ms()])?;
             let mut ins = tx.prepare_cached(
-                "INSERT OR IGNORE INTO bond_samples (station, seq, ts_ms, kind, verdict, ball_um, dx_um, dy_um) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                "INSERT OR IGNORE INTO bond_samples (station, epoch, seq, ts_ms, kind, verdict, ball_um, dx_um, dy_um) VALUES (?1, ?9, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
             )?;
             for b in &msg.bonds {
                 let t = ts_ms(&b.ts);
@@ -225,7 +230,8 @@ impl History {
                     b.verdict,
                     b.ball_um,
                     b.dx_um,
-                    b.dy_um
+                    b.dy_um,
+                    epoch
                 ])?;
                 if n == 1 {
                     out.new += 1;
@@ -296,21 +302,33 @@ impl History {
         }
     }
 
-    /// Highest bond seq received from a station.
-    pub fn max_seq(&self, station: &str) -> Result<Option<u64>, FleetError> {
+    /// Highest bond seq received from a station's store `epoch` (`""`: version-1
+    /// messages, which carry none).
+    pub fn max_seq(&self, station: &str, epoch: &str) -> Result<Option<u64>, FleetError> {
         let v: Option<i64> = self.conn.query_row(
-            "SELECT MAX(seq) FROM bond_samples WHERE station = ?1",
-            [station],
+            "SELECT MAX(seq) FROM bond_samples WHERE station = ?1 AND epoch = ?2",
+            params![station, epoch],
             |r| r.get(0),
         )?;
         Ok(v.map(|v| u64::try_from(v).unwrap_or(0)))
     }
 
-    /// The single bonds held of a station (within the retention): first and last seq and
-    /// how many; `None` when there are none.
+    /// The store epochs seen of a station, oldest first.
+    pub fn epochs(&self, station: &str) -> Result<Vec<String>, FleetError> {
+        let mut st = self.conn.prepare_cached(
+            "SELECT epoch FROM station_epochs WHERE station = ?1 ORDER BY first_seen_ms, epoch",
+        )?;
+        let rows = st.query_map([station], |r| r.get(0))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// The single bonds held of a station's current store epoch (the newest seen; within
+    /// the retention): first and last seq and how many; `None` when there are none.
     pub fn seq_span(&self, station: &str) -> Result<Option<SeqSpan>, FleetError> {
         let (first, last, count): (Option<i64>, Option<i64>, i64) = self.conn.query_row(
-            "SELECT MIN(seq), MAX(seq), COUNT(*) FROM bond_samples WHERE station = ?1",
+            "SELECT MIN(seq), MAX(seq), COUNT(*) FROM bond_samples WHERE station = ?1
+               AND epoch = COALESCE((SELECT epoch FROM station_epochs WHERE station = ?1
+                                     ORDER BY first_seen_ms DESC, epoch DESC LIMIT 1), '')",
             [station],
             |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
         )?;

@@ -11,7 +11,11 @@ use crate::FleetError;
 use rusqlite::{Connection, OptionalExtension};
 
 /// The migrations, in order: index 0 makes version 1.
-const MIGRATIONS: [&str; 2] = [include_str!("schema/v1.sql"), include_str!("schema/v2.sql")];
+const MIGRATIONS: [&str; 3] = [
+    include_str!("schema/v1.sql"),
+    include_str!("schema/v2.sql"),
+    include_str!("schema/v3.sql"),
+];
 
 /// The newest schema this build writes.
 pub const SCHEMA_VERSION: u32 = MIGRATIONS.len() as u32;

@@ -136,7 +136,8 @@ struct Inner {
     client: Mutex<Option<AsyncClient>>,
     link: watch::Sender<LinkState>,
     results: broadcast::Sender<ResultEvent>,
-    max_seq: Mutex<HashMap<String, u64>>,
+    /// Highest seq seen per (station, store epoch).
+    max_seq: Mutex<HashMap<(String, String), u64>>,
     backfill: std::sync::atomic::AtomicBool,
     counter: AtomicU64,
     ingested_bonds: AtomicU64,
@@ -542,13 +543,22 @@ impl Supervisor {
     }
 
     fn check_gap(&self, station: &str, m: &BondsMsg) {
+        // Gaps are looked for within one store epoch: a replaced station store starts
+        // again at seq 1 under a new epoch, which is not a gap.
+        let epoch = m.epoch.clone().unwrap_or_default();
+        let key = (station.to_string(), epoch);
         let known = {
             let mut seqs = lock(&self.inner.max_seq);
-            let prev = match seqs.get(station) {
+            let prev = match seqs.get(&key) {
                 Some(&p) => p,
-                None => self.db().max_seq(station).ok().flatten().unwrap_or(0),
+                None => self
+                    .db()
+                    .max_seq(station, &key.1)
+                    .ok()
+                    .flatten()
+                    .unwrap_or(0),
             };
-            seqs.insert(station.to_string(), prev.max(m.last_seq));
+            seqs.insert(key, prev.max(m.last_seq));
             prev
         };
         if known > 0 && m.first_seq > known + 1 && self.inner.backfill.load(Ordering::Relaxed) {

@@ -54,7 +54,7 @@ fn status_bonds_alarms_and_duplicates() {
     assert_eq!(r.stations.len(), 1);
     assert_eq!(r.total.wires, 50);
     assert_eq!(r.total.bonds, 100);
-    assert_eq!(sv.db().max_seq(s).unwrap(), Some(100));
+    assert_eq!(sv.db().max_seq(s, "").unwrap(), Some(100));
     assert_eq!(sv.db().alarms(s, now - 60_000, now + 1).unwrap().len(), 1);
     // The state log has the running state since the status.
     let e10 =
@@ -162,4 +162,52 @@ fn a_long_hole_is_asked_for_in_several_requests() {
         .map(|(a, b)| ("backfill".to_string(), format!("{a}..={b}")))
     );
     sv.disconnect();
+}
+
+/// A station whose store was replaced starts again at seq 1 under a new epoch (contract
+/// v2): its bonds are new, they count in the reports, and no backfill is asked for.
+#[test]
+fn a_replaced_station_store_keeps_flowing_into_the_reports() {
+    let seed = 4;
+    println!("seed {seed}");
+    let dir = tempfile::tempdir().unwrap();
+    let sv = Supervisor::open(&dir.path().join("h.sqlite")).unwrap();
+    let s = "sz1/assembly/l1/wb-05";
+    let mut rng = synth::Rng::new(seed);
+    for (epoch, first) in [
+        ("00aa00aa00aa00aa", 1),
+        ("00aa00aa00aa00aa", 101),
+        ("11bb11bb11bb11bb", 1),
+    ] {
+        let mut b = synth::bonds(&mut rng, first, 50, 0.0);
+        b.v = 2;
+        b.epoch = Some(epoch.into());
+        sv.on_message(&format!("{s}/bonds"), &serde_json::to_vec(&b).unwrap());
+    }
+    sv.flush();
+    let now = now_ms();
+    let r = bonder_fleet::reports::shift_report(
+        &sv.db(),
+        "sz1/",
+        now - 3_600_000,
+        now + 60_000,
+        now,
+        600.0,
+    )
+    .unwrap();
+    assert_eq!(
+        r.total.bonds, 300,
+        "the new store's 100 bonds are not duplicates"
+    );
+    assert_eq!(
+        sv.db().epochs(s).unwrap(),
+        ["00aa00aa00aa00aa", "11bb11bb11bb11bb"]
+    );
+    assert_eq!(sv.db().max_seq(s, "00aa00aa00aa00aa").unwrap(), Some(200));
+    // The span (gap detection) is the current epoch's.
+    let span = sv.db().seq_span(s).unwrap().unwrap();
+    assert_eq!(
+        (span.first, span.last, span.count, span.missing()),
+        (1, 100, 100, 0)
+    );
 }

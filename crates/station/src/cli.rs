@@ -443,7 +443,10 @@ mod tests {
         std::fs::write(&p, "s3cret\nignored\n").unwrap();
         std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o644)).unwrap();
         let e = read_secret_file(&p).unwrap_err().to_string();
-        assert!(e.contains("others may read it") && !e.contains("s3cret"), "{e}");
+        assert!(
+            e.contains("others may read it") && !e.contains("s3cret"),
+            "{e}"
+        );
         std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o600)).unwrap();
         assert_eq!(read_secret_file(&p).unwrap(), "s3cret");
     }
