@@ -19,6 +19,8 @@ const COMMANDS: &[&str] = &[
     "set_lang",
     "gateway_get",
     "gateway_set",
+    "signing_key_get",
+    "signing_key_export",
     "fleet_tiles",
     "fleet_watch",
     "station_detail",

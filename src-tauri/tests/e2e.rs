@@ -283,7 +283,8 @@ fn synthetic_fleet(port: u16) {
     common::publish(port, "synthetic-fleet", msgs);
 }
 
-/// A newer version of the Cu recipe for the library (for the diff view). Imported into
+/// The library for the pictures: the default Au and Cu recipes and a newer version of
+/// the Cu one (for the diff view). Imported into
 /// the history before the app starts: since contract v2 the supervisor no longer takes
 /// recipes it sees on `{S}/cmd/recipe`.
 fn library_recipe_v4(history: &Path) {
@@ -293,7 +294,13 @@ fn library_recipe_v4(history: &Path) {
     r.efo.fab_target_um.0 = 39.0;
     r.limits.placement_um.0 = 3.0;
     let mut db = bonder_fleet::history::History::open(history).unwrap();
-    bonder_fleet::recipes::import(&mut db, &r.to_json(), "e2e setup").unwrap();
+    for doc in [
+        bonder_core::Recipe::default_au().to_json(),
+        bonder_core::Recipe::default_cu().to_json(),
+        r.to_json(),
+    ] {
+        bonder_fleet::recipes::import(&mut db, &doc, "e2e setup").unwrap();
+    }
 }
 
 /// The supervisor app in a real webview: Xvfb, tauri-driver (which starts
@@ -604,6 +611,14 @@ fn pictures(s: &Session, display: &str, dir: Option<&Path>, lang: &str) {
         "return document.querySelectorAll('#user-table tr[data-user]').length >= 2",
     );
     screenshot(display, dir, &format!("users-{lang}"));
+    // Settings: the command-signing key the stations are given (contract v2).
+    s.js_click("#nav-settings");
+    s.wait_js(
+        10,
+        "the command key",
+        "return document.getElementById('key-kid').textContent.startsWith('supervisor-')",
+    );
+    screenshot(display, dir, &format!("settings-{lang}"));
 }
 
 /// Creates the first administrator through the first-start form.
