@@ -54,6 +54,22 @@ pub fn private_file(path: &Path) -> io::Result<()> {
     Ok(())
 }
 
+/// The permission bits of `path` when its group or others have any right to it (a
+/// secret there is not private), `None` when only its owner has. Always `None` off Unix.
+pub fn loose_mode(path: &Path) -> io::Result<Option<u32>> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(path)?.permissions().mode() & 0o777;
+        Ok((mode & 0o077 != 0).then_some(mode))
+    }
+    #[cfg(not(unix))]
+    {
+        std::fs::metadata(path)?;
+        Ok(None)
+    }
+}
+
 #[cfg(unix)]
 fn sibling(path: &Path, suffix: &str) -> std::path::PathBuf {
     let mut s = path.as_os_str().to_owned();

@@ -11,7 +11,6 @@ use bonder_gateway::signed;
 use ed25519_dalek::SigningKey;
 use ed25519_dalek::pkcs8::spki::der::pem::LineEnding;
 use ed25519_dalek::pkcs8::{DecodePrivateKey, EncodePrivateKey, EncodePublicKey};
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 /// The private key's file name (in the history's directory).
@@ -39,17 +38,6 @@ fn kid_of(key: &SigningKey) -> String {
     format!("supervisor-{}", &fp[7..15])
 }
 
-/// Writes `bytes` to a new file readable only by its owner.
-fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let mut o = std::fs::OpenOptions::new();
-    o.write(true).create_new(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut o, 0o600);
-    let mut f = o.open(path)?;
-    f.write_all(bytes)?;
-    f.sync_all()
-}
-
 impl InstallationKey {
     /// Loads `dir/command-key.pem`, creating it (from the OS's randomness) when missing.
     /// A key file that others may read is refused: the key would no longer vouch for
@@ -71,22 +59,18 @@ impl InstallationKey {
             let pem = key
                 .to_pkcs8_pem(LineEnding::LF)
                 .map_err(|e| err("cannot encode", &e))?;
-            write_private(&path, pem.as_bytes()).map_err(|e| err("cannot create", &e))?;
+            bonder_credentials::private_files::private_file(&path)
+                .and_then(|()| std::fs::write(&path, pem.as_bytes()))
+                .map_err(|e| err("cannot create", &e))?;
             tracing::info!(path = %path.display(), kid = kid_of(&key), "created the installation's command key");
         }
-        #[cfg(unix)]
+        if let Some(mode) = bonder_credentials::private_files::loose_mode(&path)
+            .map_err(|e| err("cannot read", &e))?
         {
-            use std::os::unix::fs::PermissionsExt;
-            let mode = std::fs::metadata(&path)
-                .map_err(|e| err("cannot read", &e))?
-                .permissions()
-                .mode();
-            if mode & 0o077 != 0 {
-                return Err(err(
-                    "others may read it",
-                    &format!("mode {:o}; chmod 600 it", mode & 0o777),
-                ));
-            }
+            return Err(err(
+                "others may read it",
+                &format!("mode {mode:o}; chmod 600 it"),
+            ));
         }
         let pem = std::fs::read_to_string(&path).map_err(|e| err("cannot read", &e))?;
         let key = SigningKey::from_pkcs8_pem(&pem).map_err(|e| err("not an Ed25519 key", &e))?;

@@ -213,20 +213,13 @@ pub const DEFAULT_LOG: &str = "warn,bonder=info";
 
 /// The first line of a secret file that only its owner may read.
 fn read_secret_file(p: &std::path::Path) -> anyhow::Result<String> {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        let mode = std::fs::metadata(p)
-            .with_context(|| format!("gateway password file {}", p.display()))?
-            .permissions()
-            .mode();
-        if mode & 0o077 != 0 {
-            anyhow::bail!(
-                "gateway password file {}: others may read it (mode {:o}); chmod 600 it / 密码文件权限过宽，请设为 600",
-                p.display(),
-                mode & 0o777
-            );
-        }
+    let loose = bonder_credentials::private_files::loose_mode(p)
+        .with_context(|| format!("gateway password file {}", p.display()))?;
+    if let Some(mode) = loose {
+        anyhow::bail!(
+            "gateway password file {}: others may read it (mode {mode:o}); chmod 600 it / 密码文件权限过宽，请设为 600",
+            p.display()
+        );
     }
     let text = std::fs::read_to_string(p)
         .with_context(|| format!("gateway password file {}", p.display()))?;

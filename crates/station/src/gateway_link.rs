@@ -172,29 +172,10 @@ pub fn status_msg(s: &Snapshot, recipe_id: &str, operator: Option<&str>) -> Stat
     }
 }
 
-/// What `{S}/status` v 2 adds from the store: the epoch and the audit head.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct StoreAnchor {
-    pub epoch: Option<String>,
-    pub audit_head: Option<String>,
-}
-
-impl StoreAnchor {
-    /// Reads both from the store (blocking).
-    pub fn read(store: &Store) -> StoreAnchor {
-        StoreAnchor {
-            epoch: store.epoch().ok(),
-            audit_head: store
-                .reader()
-                .ok()
-                .and_then(|r| r.audit_head().ok().flatten()),
-        }
-    }
-}
-
 /// Keeps the status feed fresh (once a second); with a store, the status carries its
-/// epoch and audit head (contract v2); `simulated` marks the built-in simulator's
-/// production.
+/// epoch (read once: it never changes while the store is open) and its audit head (read
+/// each second on one kept reader; contract v2); `simulated` marks the built-in
+/// simulator's production.
 pub async fn feed_status(
     station: Arc<Station>,
     operator: bonder_station_ui::OperatorName,
@@ -202,24 +183,40 @@ pub async fn feed_status(
     store: Option<Arc<Store>>,
     simulated: bool,
 ) {
+    let (epoch, reader) = match &store {
+        Some(st) => {
+            let st = st.clone();
+            tokio::task::spawn_blocking(move || (st.epoch().ok(), st.reader().ok()))
+                .await
+                .unwrap_or_default()
+        }
+        None => (None, None),
+    };
+    let reader = reader.map(|r| Arc::new(std::sync::Mutex::new(r)));
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     loop {
         tick.tick().await;
-        let anchor = match &store {
-            Some(st) => {
-                let st = st.clone();
-                tokio::task::spawn_blocking(move || StoreAnchor::read(&st))
-                    .await
-                    .unwrap_or_default()
+        let audit_head = match &reader {
+            Some(r) => {
+                let r = r.clone();
+                tokio::task::spawn_blocking(move || {
+                    r.lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .audit_head()
+                        .ok()
+                        .flatten()
+                })
+                .await
+                .unwrap_or_default()
             }
-            None => StoreAnchor::default(),
+            None => None,
         };
         let msg = {
             let s = station.snapshot();
             let op = operator.lock().ok().and_then(|o| o.clone());
             StatusMsg {
-                epoch: anchor.epoch,
-                audit_head: anchor.audit_head,
+                epoch: epoch.clone(),
+                audit_head,
                 simulated,
                 ..status_msg(&s, &s.recipe_id, op.as_deref())
             }
