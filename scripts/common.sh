@@ -5,6 +5,25 @@ REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 # Builds are slow on small machines: keep the target dir outside the clone so a fresh
 # clone (CI) reuses it. Override with CARGO_TARGET_DIR.
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/bonder-hmi/target}"
+# A one-shot build gains nothing from incremental caches, which are the largest part of a
+# target dir that many clones share.
+export CARGO_INCREMENTAL="${CARGO_INCREMENTAL:-0}"
+
+# guard_disk — a shared target dir grows with every clone path and feature set; when the
+# disk holding it has less than BONDER_MIN_FREE_GB (default 12) free, drop its caches
+# (incremental first, then the debug tree) instead of failing half way with ENOSPC.
+guard_disk() {
+  local min="${BONDER_MIN_FREE_GB:-12}" free
+  mkdir -p "$CARGO_TARGET_DIR"
+  free="$(df -Pk "$CARGO_TARGET_DIR" | awk 'NR==2 {print int($4 / 1048576)}')"
+  [ "$free" -ge "$min" ] && return 0
+  echo "only ${free} GB free under $CARGO_TARGET_DIR: removing its incremental caches" >&2
+  rm -rf "$CARGO_TARGET_DIR"/debug/incremental "$CARGO_TARGET_DIR"/release/incremental
+  free="$(df -Pk "$CARGO_TARGET_DIR" | awk 'NR==2 {print int($4 / 1048576)}')"
+  [ "$free" -ge "$min" ] && return 0
+  echo "still only ${free} GB free: removing the debug build tree (the next build is cold)" >&2
+  rm -rf "$CARGO_TARGET_DIR"/debug
+}
 
 need_rust() {
   if ! command -v cargo >/dev/null 2>&1; then
@@ -17,6 +36,7 @@ need_rust() {
     echo "rustc $v is too old: this workspace needs Rust 1.85 or newer (edition 2024)." >&2
     exit 1
   fi
+  guard_disk
 }
 
 # need_apt PKG... — installs the Debian/Ubuntu packages that are missing.

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs the station against the built-in simulator (embedded defaults): the touch UI where
+# Runs the station against the built-in simulator (--simulate): the touch UI where
 # there is a display (DISPLAY or WAYLAND_DISPLAY set), headless otherwise — and says so.
 # Extra arguments go to bonder-station, e.g. --headless, --controller 127.0.0.1:1502,
 # --for-seconds 30, --camera none.
@@ -21,4 +21,10 @@ if [ -n "${DISPLAY:-}${WAYLAND_DISPLAY:-}" ]; then
 else
   echo "run-station: no display (DISPLAY/WAYLAND_DISPLAY unset): running headless" >&2
 fi
-exec "$BONDER_STATION_BIN" "$@"
+# Against the built-in simulator unless a controller is given: the station never starts
+# a simulator on its own (its production would reach the plant as real), so say it.
+simulate=(--simulate)
+for a in "$@"; do
+  case "$a" in --controller|--controller=*|--config|--config=*) simulate=() ;; esac
+done
+exec "$BONDER_STATION_BIN" "${simulate[@]}" "$@"

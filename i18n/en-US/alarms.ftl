@@ -19,5 +19,7 @@ alarm-301 = PR failure: pattern not found
 alarm-301-action = Check lighting and focus; re-teach the pattern
 alarm-401 = Door open / safety
 alarm-401-action = Close the door, then reset
+alarm-905 = Login locked: too many failed sign-ins
+alarm-905-action = Wait for the lock to end; if it was not you, tell security
 alarm-unknown = Unknown alarm
 alarm-unknown-action = Call the process engineer

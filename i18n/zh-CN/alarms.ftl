@@ -18,5 +18,7 @@ alarm-301 = 图像识别失败：未找到图案
 alarm-301-action = 检查光源和焦距；重新示教图案
 alarm-401 = 安全门打开
 alarm-401-action = 关闭安全门，然后复位
+alarm-905 = 登录已锁定：登录失败次数过多
+alarm-905-action = 等待锁定结束；如非本人操作，请通知安全人员
 alarm-unknown = 未知报警
 alarm-unknown-action = 请联系工艺工程师

@@ -16,13 +16,15 @@ pub enum AlarmCode {
     FormingGasLow,
     PrFailure,
     DoorOpen,
+    /// The station's own (9xx): a badge locked after too many failed sign-ins.
+    LoginLocked,
     /// A code this version does not know (kept, shown by number).
     Other(u16),
 }
 
 impl AlarmCode {
-    /// Every known alarm.
-    pub const KNOWN: [AlarmCode; 9] = [
+    /// Every known alarm: the controller's, then the station's own (9xx).
+    pub const KNOWN: [AlarmCode; 10] = [
         Self::Nsop,
         Self::Nsol,
         Self::ShortTail,
@@ -32,6 +34,7 @@ impl AlarmCode {
         Self::FormingGasLow,
         Self::PrFailure,
         Self::DoorOpen,
+        Self::LoginLocked,
     ];
 
     /// The alarm for a code; `None` for 0 (no alarm).
@@ -59,6 +62,7 @@ impl AlarmCode {
             Self::FormingGasLow => 202,
             Self::PrFailure => 301,
             Self::DoorOpen => 401,
+            Self::LoginLocked => 905,
             Self::Other(c) => c,
         }
     }
@@ -75,6 +79,7 @@ impl AlarmCode {
             Self::FormingGasLow => "forming_gas_low",
             Self::PrFailure => "pr_failure",
             Self::DoorOpen => "door_open",
+            Self::LoginLocked => "login_locked",
             Self::Other(_) => "unknown",
         }
     }
@@ -91,6 +96,7 @@ impl AlarmCode {
             Self::FormingGasLow => "Forming gas flow low",
             Self::PrFailure => "PR failure: pattern not found",
             Self::DoorOpen => "Door open / safety",
+            Self::LoginLocked => "Login locked: too many failed sign-ins",
             Self::Other(_) => "Unknown alarm",
         }
     }
@@ -107,6 +113,7 @@ impl AlarmCode {
             Self::FormingGasLow => "保护气体流量过低",
             Self::PrFailure => "图像识别失败：未找到图案",
             Self::DoorOpen => "安全门打开",
+            Self::LoginLocked => "登录已锁定：登录失败次数过多",
             Self::Other(_) => "未知报警",
         }
     }
@@ -123,6 +130,7 @@ impl AlarmCode {
             Self::FormingGasLow => "Check the N2/H2 supply and flow meter",
             Self::PrFailure => "Check lighting and focus; re-teach the pattern",
             Self::DoorOpen => "Close the door, then reset",
+            Self::LoginLocked => "Wait for the lock to end; if it was not you, tell security",
             Self::Other(_) => "Call the process engineer",
         }
     }
@@ -139,6 +147,7 @@ impl AlarmCode {
             Self::FormingGasLow => "检查氮氢气源和流量计",
             Self::PrFailure => "检查光源和焦距；重新示教图案",
             Self::DoorOpen => "关闭安全门，然后复位",
+            Self::LoginLocked => "等待锁定结束；如非本人操作，请通知安全人员",
             Self::Other(_) => "请联系工艺工程师",
         }
     }
@@ -146,6 +155,9 @@ impl AlarmCode {
     /// Whether this alarm stops the machine (state 3) until reset, rather than being a
     /// per-bond event the machine reports and carries on from.
     pub fn stops_machine(self) -> bool {
-        !matches!(self, Self::Nsop | Self::Nsol | Self::ShortTail)
+        !matches!(
+            self,
+            Self::Nsop | Self::Nsol | Self::ShortTail | Self::LoginLocked
+        )
     }
 }

@@ -11,6 +11,7 @@
 //! * [`counters`]: wires, rejects, yield, wire rate, UPH;
 //! * [`changeover`]: the guided changeover's steps, checks and duration report;
 //! * [`spc`]: I-MR charts, Cp/Cpk/Pp/Ppk, Western Electric rules;
+//! * [`login`]: the PIN/password rules and the lockout after failed sign-ins;
 //! * [`permissions`]: the one [`Role`] and the one permission table that every UI,
 //!   store and protocol asks.
 
@@ -21,6 +22,7 @@ pub mod counters;
 pub mod envelope;
 pub mod features;
 pub mod judge;
+pub mod login;
 pub mod permissions;
 pub mod recipe;
 pub mod spc;

@@ -225,6 +225,24 @@ pub struct Station {
     recipe: watch::Sender<Arc<Recipe>>,
     shared: Shared,
     tasks: std::sync::Mutex<JoinSet<()>>,
+    own_alarms: OwnAlarms,
+}
+
+/// What the station's own alarms (9xx) need: the sink the stream's events go to, and
+/// the runtime that clears them when their time is up.
+struct OwnAlarms {
+    sink: Option<EventSink>,
+    rt: tokio::runtime::Handle,
+    /// When each timed alarm is due to clear (the latest raise wins).
+    clear_at: std::sync::Mutex<std::collections::HashMap<u16, tokio::time::Instant>>,
+}
+
+impl std::fmt::Debug for OwnAlarms {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OwnAlarms")
+            .field("sink", &self.sink.is_some())
+            .finish_non_exhaustive()
+    }
 }
 
 type Shared = Arc<watch::Sender<Snapshot>>;
@@ -266,6 +284,11 @@ impl Station {
         let (req_tx, req_rx) = mpsc::channel(16);
         let (port_tx, port_rx) = watch::channel(None::<u16>);
         let (recipe_tx, recipe_rx) = watch::channel(Arc::new(cfg.recipe.clone()));
+        let own_alarms = OwnAlarms {
+            sink: cfg.sink.clone(),
+            rt: tokio::runtime::Handle::current(),
+            clear_at: std::sync::Mutex::default(),
+        };
         let mut tasks = JoinSet::new();
         tasks.spawn(modbus_task(
             cfg.clone(),
@@ -289,7 +312,76 @@ impl Station {
             recipe: recipe_tx,
             shared,
             tasks: std::sync::Mutex::new(tasks),
+            own_alarms,
         }
+    }
+
+    /// Raises (or clears) one of the station's own alarms (9xx, e.g. 905 "login
+    /// locked"): it goes the way of the controller's alarms — the snapshot's active
+    /// alarms, the event sink (the store), the event subscribers (UI, gateway, host
+    /// interfaces). Callable from any thread.
+    pub fn station_alarm(&self, code: u16, raised: bool) {
+        let time_us = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX))
+            .unwrap_or(0);
+        let ev = StationEvent::Alarm {
+            code,
+            raised,
+            time_us,
+        };
+        let mut changed = false;
+        self.shared.send_modify(|s| {
+            let was = s.active_alarms.contains(&code);
+            s.active_alarms.retain(|c| *c != code);
+            if raised {
+                s.active_alarms.push(code);
+            }
+            changed = was != raised;
+        });
+        if !changed {
+            return;
+        }
+        tracing::warn!(code, raised, "station alarm");
+        if let Some(sink) = &self.own_alarms.sink {
+            sink(&ev);
+        }
+        let _ = self.events.send(ev);
+    }
+
+    /// Raises one of the station's own alarms and clears it after `for_how_long`
+    /// (a login lock's alarm ends with the lock). Raised again while active, it stays
+    /// until the latest raise's time is up.
+    pub fn station_alarm_for(self: &Arc<Self>, code: u16, for_how_long: Duration) {
+        let due = tokio::time::Instant::now() + for_how_long;
+        self.own_alarms
+            .clear_at
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(code, due);
+        self.station_alarm(code, true);
+        let me = Arc::downgrade(self);
+        self.own_alarms.rt.spawn(async move {
+            tokio::time::sleep_until(due).await;
+            let Some(station) = me.upgrade() else {
+                return;
+            };
+            let latest = {
+                let mut map = station
+                    .own_alarms
+                    .clear_at
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner());
+                let latest = map.get(&code) == Some(&due);
+                if latest {
+                    map.remove(&code);
+                }
+                latest
+            };
+            if latest {
+                station.station_alarm(code, false);
+            }
+        });
     }
 
     /// The recipe bonds are judged against (and that reconnects download).

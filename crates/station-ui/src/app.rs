@@ -3,7 +3,9 @@
 
 use crate::adapters;
 use crate::ring::BondRing;
-use crate::store::{AuditEntry, AuditEvent, Role, StoreError, UserRecord};
+use crate::store::{
+    AccountChange, AuditEntry, AuditEvent, Role, SignInAnswer, StoreError, UserRecord,
+};
 use crate::tr::{Message, Texts};
 use crate::ui::{AppAdapter, MainWindow, Page, TextUtil};
 use crate::users::SessionUser;
@@ -32,7 +34,13 @@ pub(crate) enum UiMsg {
     /// The user directory's answer to a login attempt.
     Login {
         badge: String,
-        result: Result<Option<UserRecord>, StoreError>,
+        result: Result<SignInAnswer, StoreError>,
+    },
+    /// The user directory's answer to an account change.
+    UserChanged {
+        user: UserRecord,
+        change: AccountChange,
+        result: Result<(), StoreError>,
     },
     /// The user directory's answer to adding a user.
     UserAdded {
@@ -208,6 +216,11 @@ impl Inner {
                     first_admin,
                     result,
                 }) => adapters::session::user_added(self, user, first_admin, result),
+                Ok(UiMsg::UserChanged {
+                    user,
+                    change,
+                    result,
+                }) => adapters::session::user_changed(self, user, change, result),
                 Err(_) => break,
             }
         }
@@ -299,7 +312,10 @@ impl StationUi {
             shift: adapters::shift::ShiftState::new(station.snapshot().counters),
             changeover: adapters::changeover::ChangeoverUiState::default(),
             camera: adapters::camera::CameraUiState::default(),
-            session: adapters::session::SessionState { first_run },
+            session: adapters::session::SessionState {
+                first_run,
+                ..Default::default()
+            },
         };
         let inner = Rc::new(Inner {
             window: window.as_weak(),
@@ -424,6 +440,9 @@ impl StationUi {
 
 fn navigate(inner: &Inner, page: Page) {
     inner.touch();
+    if page == Page::User {
+        adapters::session::reload_users(inner);
+    }
     if let Some(w) = inner.window.upgrade() {
         w.global::<AppAdapter>().set_page(page);
     }

@@ -146,6 +146,27 @@ pub fn render_screenshots(
             written.push(path);
         }
     }
+    // The administrator's user list (the users the store holds), one user selected.
+    let admin = SessionUser {
+        badge: "A1".into(),
+        name: "Zhao Min".into(),
+        role: Role::Admin,
+    };
+    for lang in Lang::ALL {
+        ui.force_login(admin.clone(), lang);
+        ui.show_page(Page::User);
+        ui.window()
+            .global::<crate::ui::SessionAdapter>()
+            .invoke_select_user(1);
+        for _ in 0..2 {
+            ui.refresh_now();
+            draw(&window, w, h)?;
+        }
+        let buffer = draw(&window, w, h)?;
+        let path = out_dir.join(format!("user-admin-{}.png", lang.code()));
+        write_png(&path, &buffer, w, h)?;
+        written.push(path);
+    }
     if camera.is_some() {
         // The calibration: the pitch entered, then measured (its message shown).
         for (stem, measure) in [("camera-calibrate", false), ("camera-calibrated", true)] {

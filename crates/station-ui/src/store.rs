@@ -2,11 +2,12 @@
 //! handovers and the audit trail. The station implements them over its SQLite store
 //! (`bonder-station`'s `ui_store`); the UI's tests have their own in-memory doubles.
 //!
-//! Calls that hash a PIN ([`UserDirectory::authenticate`], [`UserDirectory::add`]) are
+//! Calls that hash a secret ([`UserDirectory::sign_in`], [`UserDirectory::add`]) are
 //! slow by design: the UI makes them off its thread. The others answer from a local
 //! SQLite file and may run on the UI thread.
 
 use bonder_core::counters::CounterSnapshot;
+pub use bonder_core::login::{LoginPolicy, SecretKind, SecretProblem};
 pub use bonder_core::permissions::{Permission, Role};
 use bonder_core::recipe::{Recipe, Violations};
 use bonder_core::state::Command;
@@ -28,6 +29,15 @@ pub enum StoreError {
     /// A recipe that does not validate.
     #[error("invalid recipe: {0}")]
     Invalid(Violations),
+    /// A new PIN or password the login policy refuses.
+    #[error("{0}")]
+    WeakSecret(SecretProblem),
+    /// The change would leave the station without an enabled administrator.
+    #[error("the station must keep at least one enabled administrator")]
+    LastAdmin,
+    /// The permission table refuses the actor's role this.
+    #[error("{0}")]
+    Forbidden(bonder_core::Forbidden),
     /// The storage itself failed (disk, database).
     #[error("storage: {0}")]
     Backend(String),
@@ -96,17 +106,61 @@ pub struct UserRecord {
     pub lang: Lang,
 }
 
-/// The users of the station.
+/// What a sign-in attempt came to.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SignInAnswer {
+    /// Signed in as this user.
+    Welcome(UserRecord),
+    /// Wrong badge or secret; `left` attempts before the badge locks.
+    Wrong { left: u32 },
+    /// This attempt locked the badge until then: raise the "login locked" alarm.
+    LockedNow { until: SystemTime },
+    /// The badge is locked until then (nothing was counted).
+    Locked { until: SystemTime },
+    /// The secret was right, but the account is disabled.
+    Disabled,
+}
+
+/// A user as an administrator sees them in the list.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UserListing {
+    pub user: UserRecord,
+    pub disabled: bool,
+    /// Locked after failed sign-ins until then.
+    pub locked_until: Option<SystemTime>,
+}
+
+/// A change to an account by an administrator.
+#[derive(Debug, Clone, PartialEq)]
+pub enum AccountChange {
+    Role(Role),
+    /// A new PIN or password (checked against the policy; clears a lock).
+    Secret(String),
+    /// Disable (`true`) or enable.
+    Disabled(bool),
+}
+
+/// The users of the station. The directory applies the login policy, keeps the
+/// lockout and writes the audit rows of sign-ins and account changes itself (in the
+/// same transaction as the change): the UI does not audit them again.
 pub trait UserDirectory: Send + Sync + std::fmt::Debug {
     /// Whether no user exists (first run: the UI asks for the administrator).
     fn is_empty(&self) -> Result<bool, StoreError>;
-    /// The user of `badge` if `pin` is theirs; `None` otherwise. An unknown badge takes
-    /// as long as a wrong PIN (`bonder_credentials::verify_user`). Slow: call it off the
-    /// UI thread.
-    fn authenticate(&self, badge: &str, pin: &str) -> Result<Option<UserRecord>, StoreError>;
-    /// Adds a user with their PIN (hashed here); [`StoreError::Conflict`] when the
-    /// badge id is taken. Slow: call it off the UI thread.
-    fn add(&self, user: UserRecord, pin: &str) -> Result<(), StoreError>;
+    /// The rules new secrets must follow (shown by the UI, applied by the directory).
+    fn policy(&self) -> LoginPolicy;
+    /// One sign-in attempt. An unknown badge takes as long as a wrong secret and
+    /// counts towards a lock the same way. Slow (argon2): call it off the UI thread.
+    fn sign_in(&self, badge: &str, secret: &str) -> Result<SignInAnswer, StoreError>;
+    /// Adds a user with their secret (checked against the policy, hashed here), by
+    /// `by` (an administrator), or with `None` as the first administrator of an empty
+    /// station. [`StoreError::Conflict`] when the badge id is taken. Slow: off the UI
+    /// thread.
+    fn add(&self, user: UserRecord, secret: &str, by: Option<&Actor>) -> Result<(), StoreError>;
+    /// Every user, by badge.
+    fn list(&self) -> Result<Vec<UserListing>, StoreError>;
+    /// Changes an account (role, secret, disabled) by an administrator. Slow for a new
+    /// secret: off the UI thread.
+    fn change(&self, badge: &str, change: AccountChange, by: &Actor) -> Result<(), StoreError>;
     /// Remembers a user's language.
     fn set_language(&self, badge: &str, lang: Lang) -> Result<(), StoreError>;
 }
@@ -132,22 +186,15 @@ pub trait ShiftLog: Send + Sync + std::fmt::Debug {
     fn close(&self, shift: ShiftRecord) -> Result<(), StoreError>;
 }
 
-/// What the UI audits. Recipe saves, releases and vision setups are audited by the
-/// store itself, in the same transaction as the change, and are not sent here.
+/// What the UI audits. Recipe saves, releases, vision setups, sign-ins and account
+/// changes are audited by the store itself, in the same transaction as the change, and
+/// are not sent here.
 #[derive(Debug, Clone, PartialEq)]
 pub enum AuditEvent {
-    /// The entry's user logged in.
-    Login,
-    /// A badge and PIN that did not match (or an unknown badge).
-    LoginFailed { badge: String },
     /// The user logged out.
     Logout,
     /// The idle lock logged the user out.
     IdleLock,
-    /// The first administrator was created (first run).
-    AdminCreated { badge: String },
-    /// An administrator added a user.
-    UserAdded { badge: String, role: Role },
     /// An active alarm acknowledged.
     AlarmAck { code: u16 },
     /// A machine command sent from the panel.
@@ -169,12 +216,8 @@ impl AuditEvent {
     /// A stable name for logs and tests (`login`, `alarm.ack`, …).
     pub fn name(&self) -> &'static str {
         match self {
-            AuditEvent::Login => "login",
-            AuditEvent::LoginFailed { .. } => "login.failed",
             AuditEvent::Logout => "logout",
             AuditEvent::IdleLock => "lock.idle",
-            AuditEvent::AdminCreated { .. } => "user.create-admin",
-            AuditEvent::UserAdded { .. } => "user.add",
             AuditEvent::AlarmAck { .. } => "alarm.ack",
             AuditEvent::MachineCommand(_) => "machine.command",
             AuditEvent::ShiftHandover => "shift.handover",

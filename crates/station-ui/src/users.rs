@@ -1,15 +1,9 @@
-//! The PIN rule and the logged-in session. PINs are checked and hashed by the user
-//! directory (`bonder-credentials`), never by the UI.
+//! The logged-in session and the texts of the login policy. Secrets are checked and
+//! hashed by the user directory (`bonder-credentials`, `bonder_core::login`), never by
+//! the UI.
 
-use crate::store::{Role, UserRecord};
-
-/// Shortest PIN accepted.
-pub const PIN_MIN_DIGITS: usize = 4;
-
-/// Whether a PIN is acceptable: digits only, at least [`PIN_MIN_DIGITS`].
-pub fn pin_acceptable(pin: &str) -> bool {
-    pin.chars().count() >= PIN_MIN_DIGITS && pin.chars().all(|c| c.is_ascii_digit())
-}
+use crate::store::{Role, SecretProblem, UserRecord};
+use crate::tr::{Arg, Message};
 
 /// A user as the UI needs it once logged in (no hash kept).
 #[derive(Debug, Clone, PartialEq)]
@@ -29,12 +23,16 @@ impl From<&UserRecord> for SessionUser {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn pins_are_four_digits_or_more() {
-        assert!(pin_acceptable("0042") && !pin_acceptable("42") && !pin_acceptable("12a4"));
+/// The bilingual text of a secret the policy refuses.
+pub(crate) fn secret_problem(p: SecretProblem) -> Message {
+    match p {
+        SecretProblem::PinTooShort { min } => {
+            Message::with("secret-pin-short", vec![("n", Arg::from(min.to_string()))])
+        }
+        SecretProblem::PinNotDigits => Message::new("secret-pin-digits"),
+        SecretProblem::PasswordTooShort { min } => Message::with(
+            "secret-password-short",
+            vec![("n", Arg::from(min.to_string()))],
+        ),
     }
 }

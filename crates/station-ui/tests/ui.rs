@@ -6,7 +6,7 @@ mod common;
 
 use bonder_core::AlarmCode;
 use bonder_i18n::{Lang, tr};
-use bonder_station_ui::store::{AuditEvent, Permission, RecipeLibrary, Role};
+use bonder_station_ui::store::{AuditEvent, Permission, RecipeLibrary, Role, SignInAnswer};
 use bonder_station_ui::{AlarmsAdapter, AppAdapter, Page, RecipesAdapter};
 use common::{ENGINEER, OPERATOR, buttons, click, log_in, rig, visible_labels, wait_for, wait_ui};
 use slint::{ComponentHandle, Model};
@@ -229,30 +229,28 @@ fn a_wrong_pin_is_refused() {
     let app = rig.ui.window();
     let s = app.global::<bonder_station_ui::SessionAdapter>();
     s.set_badge(ENGINEER.0.into());
-    s.set_pin("9999".into());
+    s.set_pin("999999".into());
     click(app, &tr(Lang::EnUs, "login-button"));
     assert!(wait_ui(&rig, Duration::from_secs(10), || !s
         .get_error()
         .is_empty()));
     assert!(!app.global::<AppAdapter>().get_logged_in());
-    assert_eq!(s.get_error(), tr(Lang::EnUs, "login-failed"));
-    // The refusal is audited with the badge tried, as nobody (no role made up).
-    assert!(rig.audit.entries().iter().any(|e| e.role.is_none()
-        && e.event
-            == AuditEvent::LoginFailed {
-                badge: ENGINEER.0.into()
-            }));
-    // An unknown badge is refused the same way.
+    assert_eq!(
+        s.get_error(),
+        bonder_i18n::tr_args(Lang::EnUs, "login-wrong", &[("left", "4".into())])
+    );
+    // An unknown badge is refused the same way, through the same path.
+    s.set_error("".into());
     s.set_badge("no-such-badge".into());
-    s.set_pin("1111".into());
+    s.set_pin("111111".into());
     click(app, &tr(Lang::EnUs, "login-button"));
-    assert!(wait_ui(&rig, Duration::from_secs(10), || rig
-        .audit
-        .entries()
-        .iter()
-        .any(
-            |e| matches!(&e.event, AuditEvent::LoginFailed { badge } if badge == "no-such-badge")
-        )));
+    assert!(wait_ui(&rig, Duration::from_secs(10), || !s
+        .get_error()
+        .is_empty()));
+    assert_eq!(
+        rig.users.attempts_of("no-such-badge"),
+        vec![SignInAnswer::Wrong { left: 4 }]
+    );
     assert!(!app.global::<AppAdapter>().get_logged_in());
     assert!(buttons(app, &tr(Lang::EnUs, "nav-recipes"))[0].accessible_enabled() == Some(false));
 }

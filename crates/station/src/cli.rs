@@ -2,7 +2,7 @@
 //! and [`run`], which the binary calls.
 
 use crate::config::{self, FileConfig};
-use crate::{demo, export, wiring};
+use crate::{admin, demo, export, wiring};
 use anyhow::Context;
 use bonder_core::recipe::Recipe;
 use bonder_gateway::StationId;
@@ -28,9 +28,15 @@ pub struct Cli {
     /// Config file (default: the platform's config dir, bonder-station/station.toml).
     #[arg(long)]
     config: Option<PathBuf>,
-    /// Controller Modbus TCP address. Absent everywhere: start the built-in simulator.
+    /// Controller Modbus TCP address (or `controller` in the config file). One of it and
+    /// --simulate is required.
     #[arg(long)]
     controller: Option<String>,
+    /// Run against the built-in simulator instead of a controller: for demos and
+    /// training. The gateway's {S}/status then carries "simulated": true, so the plant
+    /// never mistakes its production for real.
+    #[arg(long, conflicts_with = "controller")]
+    simulate: bool,
     /// Bond event stream: tcp://HOST:PORT or serial:///dev/ttyX?baud=921600. Absent: the
     /// TCP port the controller announces.
     #[arg(long)]
@@ -113,6 +119,13 @@ pub enum Cmd {
         #[command(subcommand)]
         what: ExportCmd,
     },
+    /// The station's users (for headless deployments). Secrets (PIN or password) are
+    /// read from standard input, one line. Acts as the local administrator
+    /// (`cli:<os user>`), audited.
+    Users {
+        #[command(subcommand)]
+        action: UsersCmd,
+    },
     /// Copies the store to a file while the station runs (SQLite online backup).
     Backup {
         /// Store file (default: the configured one).
@@ -174,6 +187,61 @@ pub enum ExportCmd {
 }
 
 #[derive(Debug, Subcommand)]
+pub enum UsersCmd {
+    /// Adds a user; the PIN (operator, technician) or password (the others) is read
+    /// from standard input. The first user of an empty store must be an admin.
+    Add {
+        #[arg(long)]
+        db: Option<PathBuf>,
+        #[arg(long)]
+        badge: String,
+        #[arg(long)]
+        name: String,
+        /// operator, technician, engineer, supervisor or admin.
+        #[arg(long)]
+        role: String,
+        /// en-US or zh-CN.
+        #[arg(long, default_value = "en-US")]
+        lang: String,
+    },
+    /// Lists the users with their role and state (enabled, disabled, locked).
+    List {
+        #[arg(long)]
+        db: Option<PathBuf>,
+    },
+    /// Disables a user: they cannot sign in anywhere.
+    Disable {
+        #[arg(long)]
+        db: Option<PathBuf>,
+        #[arg(long)]
+        badge: String,
+    },
+    /// Enables a disabled user again.
+    Enable {
+        #[arg(long)]
+        db: Option<PathBuf>,
+        #[arg(long)]
+        badge: String,
+    },
+    /// Sets a new PIN or password (from standard input) and clears a lock.
+    Reset {
+        #[arg(long)]
+        db: Option<PathBuf>,
+        #[arg(long)]
+        badge: String,
+    },
+    /// Gives a user another role.
+    Role {
+        #[arg(long)]
+        db: Option<PathBuf>,
+        #[arg(long)]
+        badge: String,
+        #[arg(long)]
+        role: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
 pub enum AuditCmd {
     /// Checks the hash chain: exit 0 and the row count when intact, non-zero naming the
     /// first broken row otherwise.
@@ -181,6 +249,21 @@ pub enum AuditCmd {
         /// Store file (default: the configured one).
         #[arg(long)]
         db: Option<PathBuf>,
+    },
+    /// Writes the audit rows since a time for a plant SIEM: RFC 5424 syslog lines or
+    /// CSV, to a file or standard output. The export is itself audited.
+    Export {
+        /// Store file (default: the configured one).
+        #[arg(long)]
+        db: Option<PathBuf>,
+        /// 2026-12-01 (UTC midnight) or an RFC 3339 time.
+        #[arg(long)]
+        since: String,
+        #[arg(long, value_enum, default_value = "syslog")]
+        format: admin::AuditFormat,
+        /// Output file (default: standard output).
+        #[arg(long)]
+        out: Option<PathBuf>,
     },
 }
 
@@ -204,6 +287,13 @@ pub struct Settings {
     pub commands: bonder_gateway::CommandPolicy,
     /// The trusted key files, as configured (for the start's audit row).
     pub trusted_key_files: Vec<PathBuf>,
+    /// PIN/password rules and lockout (`[login]`).
+    pub login: bonder_core::login::LoginPolicy,
+    /// `--simulate`: the built-in simulator instead of a controller.
+    pub simulate: bool,
+    /// The configuration as loaded: the file (if any) and its SHA-256, for the start's
+    /// audit row.
+    pub config_file: Option<(PathBuf, String)>,
 }
 
 /// The log filter unless `--log` or the config says otherwise: our crates (`bonder_*`,
@@ -291,7 +381,26 @@ pub fn settings(cli: &Cli) -> anyhow::Result<Settings> {
         trust: bonder_gateway::TrustStore::load(&trusted_key_files)?,
         accept_unsigned: cli.accept_unsigned || file.accept_unsigned.unwrap_or(false),
     };
+    let simulate = cli.simulate || file.simulate.unwrap_or(false);
+    if simulate && controller.is_some() {
+        anyhow::bail!(
+            "--simulate and a controller ({}) exclude each other / 模拟器与控制器地址不能同时设置",
+            controller.map(|c| c.to_string()).unwrap_or_default()
+        );
+    }
+    let config_file = std::fs::read(&path)
+        .ok()
+        .map(|bytes| (path.clone(), bonder_store::audit::sha256_hex(&bytes)));
+    let login = file
+        .login
+        .clone()
+        .unwrap_or_default()
+        .policy()
+        .with_context(|| format!("config file {}, [login]", path.display()))?;
     Ok(Settings {
+        simulate,
+        config_file,
+        login,
         commands,
         trusted_key_files,
         controller,
@@ -367,11 +476,47 @@ pub fn run() -> anyhow::Result<()> {
         Some(Cmd::Audit {
             action: AuditCmd::Verify { db },
         }) => return export::audit_verify(db.as_ref().unwrap_or(&settings.db)),
+        Some(Cmd::Audit {
+            action:
+                AuditCmd::Export {
+                    db,
+                    since,
+                    format,
+                    out,
+                },
+        }) => {
+            let since = admin::parse_since(since)?;
+            let db = db.as_ref().unwrap_or(&settings.db);
+            let station = settings.station_id.to_string();
+            let n = match out {
+                Some(p) => {
+                    let mut f = std::io::BufWriter::new(
+                        std::fs::File::create(p)
+                            .with_context(|| format!("audit export {}", p.display()))?,
+                    );
+                    let n = admin::audit_export(db, &station, since, *format, &mut f)?;
+                    eprintln!("{n} audit rows written to {}", p.display());
+                    n
+                }
+                None => admin::audit_export(
+                    db,
+                    &station,
+                    since,
+                    *format,
+                    &mut std::io::stdout().lock(),
+                )?,
+            };
+            tracing::info!(rows = n, "audit exported");
+            return Ok(());
+        }
+        Some(Cmd::Users { action }) => return users(action, &settings),
         Some(Cmd::Backup { db, to }) => {
             let db = db.as_ref().unwrap_or(&settings.db);
-            Store::open(db)?
+            let store = Store::open(db)?;
+            store
                 .backup_to(to)
                 .with_context(|| format!("backup to {}", to.display()))?;
+            admin::audit_file_export(&store, "backup", to)?;
             println!("backup written to {}", to.display());
             return Ok(());
         }
@@ -421,6 +566,56 @@ pub fn run() -> anyhow::Result<()> {
         bonder_station_ui::run(running.station.clone(), rt.handle().clone(), opts)?;
     }
     rt.block_on(wiring::stop(running))
+}
+
+/// `users …`.
+fn users(cmd: &UsersCmd, settings: &Settings) -> anyhow::Result<()> {
+    let db_of = |db: &Option<PathBuf>| db.clone().unwrap_or_else(|| settings.db.clone());
+    let policy = &settings.login;
+    match cmd {
+        UsersCmd::Add {
+            db,
+            badge,
+            name,
+            role,
+            lang,
+        } => {
+            export::lang(lang)?;
+            let secret = admin::read_secret(&format!("PIN or password for {badge}"))?;
+            admin::add(&db_of(db), policy, badge, name, role, lang, &secret)
+        }
+        UsersCmd::List { db } => {
+            admin::print_list(&admin::list(&db_of(db))?);
+            Ok(())
+        }
+        UsersCmd::Disable { db, badge } => admin::change(
+            &db_of(db),
+            policy,
+            badge,
+            bonder_store::AccountChange::Disabled(true),
+        ),
+        UsersCmd::Enable { db, badge } => admin::change(
+            &db_of(db),
+            policy,
+            badge,
+            bonder_store::AccountChange::Disabled(false),
+        ),
+        UsersCmd::Reset { db, badge } => {
+            let secret = admin::read_secret(&format!("new PIN or password for {badge}"))?;
+            admin::change(
+                &db_of(db),
+                policy,
+                badge,
+                bonder_store::AccountChange::Secret(secret),
+            )
+        }
+        UsersCmd::Role { db, badge, role } => admin::change(
+            &db_of(db),
+            policy,
+            badge,
+            bonder_store::AccountChange::Role(admin::parse_role(role)?),
+        ),
+    }
 }
 
 #[cfg(all(test, unix))]

@@ -2,6 +2,7 @@
 //! overridable by a command-line flag. Unknown keys and malformed files are refused with
 //! the file, line and key named.
 
+use bonder_core::login::LoginPolicy;
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
 
@@ -9,8 +10,11 @@ use std::path::{Path, PathBuf};
 #[derive(Debug, Clone, Default, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct FileConfig {
-    /// Controller Modbus address, e.g. "127.0.0.1:1502". Absent: embedded simulator.
+    /// Controller Modbus address, e.g. "127.0.0.1:1502". One of it and `simulate` is
+    /// required.
     pub controller: Option<String>,
+    /// Run against the built-in simulator (demos, training; `{S}/status` says so).
+    pub simulate: Option<bool>,
     /// Stream endpoint, "tcp://HOST:PORT" or "serial:///dev/ttyX?baud=921600".
     pub stream: Option<String>,
     /// ISA-95 station id, e.g. "sz1/assembly/l1/wb-01".
@@ -43,6 +47,37 @@ pub struct FileConfig {
     /// Camera: "tcp://HOST:PORT" (bondersim's camera), "/dev/videoN" (built with the
     /// `v4l` feature) or "none". Absent: the built-in simulator's camera.
     pub camera: Option<String>,
+    /// The login policy (`[login]` table, at the end of the file): only stricter than
+    /// the defaults.
+    pub login: Option<LoginConfig>,
+}
+
+/// `[login]`: PIN and password lengths and the lockout (`bonder_core::login`).
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct LoginConfig {
+    /// Shortest PIN of operators and technicians (default 6).
+    pub pin_min: Option<usize>,
+    /// Shortest password of engineers, supervisors and administrators (default 10).
+    pub password_min: Option<usize>,
+    /// Failed sign-ins in a row that lock a badge (default 5, at most 5).
+    pub max_failures: Option<u32>,
+    /// How long a lock lasts, minutes (default 5, at least 5).
+    pub lockout_minutes: Option<u32>,
+}
+
+impl LoginConfig {
+    /// The policy these values make (defaults for the absent ones).
+    pub fn policy(&self) -> Result<LoginPolicy, bonder_core::login::PolicyError> {
+        let d = LoginPolicy::default();
+        LoginPolicy::configured(
+            self.pin_min.unwrap_or(d.pin_min),
+            self.password_min.unwrap_or(d.password_min),
+            self.max_failures.unwrap_or(d.max_failures),
+            self.lockout_minutes
+                .map_or(d.lockout_ms, |m| i64::from(m) * 60_000),
+        )
+    }
 }
 
 /// A config file that cannot be used.
@@ -124,10 +159,23 @@ db = "station.sqlite"
 gateway = "mqtt://127.0.0.1:1883"
 recipe = "r.json"
 log = "debug"
+
+[login]
+pin_min = 8
+lockout_minutes = 15
 "#;
         let c = FileConfig::parse(text, Path::new("x")).unwrap();
         assert_eq!(c.controller.as_deref(), Some("10.0.0.5:502"));
         assert_eq!(c.log.as_deref(), Some("debug"));
+        let p = c.login.unwrap().policy().unwrap();
+        assert_eq!((p.pin_min, p.password_min, p.lockout_ms), (8, 10, 900_000));
+    }
+
+    #[test]
+    fn a_looser_login_policy_is_refused() {
+        let c = FileConfig::parse("[login]\npin_min = 4\n", Path::new("x")).unwrap();
+        let e = c.login.unwrap().policy().unwrap_err().to_string();
+        assert!(e.contains("pin_min 4"), "{e}");
     }
 
     #[test]

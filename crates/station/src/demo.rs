@@ -53,6 +53,7 @@ impl Demo {
             repo.create(&r, &engineer, "demo recipe")?;
             repo.release(&r.name, 1, &engineer, "demo recipe")?;
         }
+        seed_users(&store)?;
         let writer = {
             let _g = rt.enter();
             store.spawn_writer(WriterConfig::default())?
@@ -74,6 +75,7 @@ impl Demo {
             &self.store,
             &self.writer,
             &Arc::new(std::sync::atomic::AtomicI64::new(1)),
+            bonder_core::login::LoginPolicy::default(),
             self.rt.handle(),
         );
         let mut opts = UiOptions::new(self.recipe.clone(), stores);
@@ -113,6 +115,50 @@ impl Demo {
             rt.block_on(sim.shutdown());
         }
     }
+}
+
+/// The demo's users: an administrator, an engineer, an operator who is disabled and
+/// one whose badge is locked after five wrong PINs (so the user page shows both states).
+fn seed_users(store: &Store) -> anyhow::Result<()> {
+    use bonder_core::login::LoginPolicy;
+    use bonder_store::NewUser;
+    let policy = LoginPolicy::default();
+    let user = |badge: &str, name: &str, role: Role| NewUser {
+        badge: badge.into(),
+        name: name.into(),
+        role,
+        lang: "zh-CN".into(),
+    };
+    store.create_user(
+        &user("A1", "Zhao Min", Role::Admin),
+        "demo-admin-pass",
+        &policy,
+        None,
+    )?;
+    let by = Actor::new("A1", Role::Admin);
+    for (badge, name, role, secret) in [
+        ("E2", "Li Wei", Role::Engineer, "demo-engineer-pass"),
+        ("OP7", "Wang Fang", Role::Operator, "246813"),
+        ("OP9", "Chen Jing", Role::Operator, "135792"),
+    ] {
+        store.create_user(&user(badge, name, role), secret, &policy, Some(&by))?;
+    }
+    store.change_user(
+        "OP7",
+        &bonder_store::AccountChange::Disabled(true),
+        &policy,
+        &by,
+    )?;
+    for _ in 0..policy.max_failures {
+        store.sign_in(
+            "OP9",
+            "000000",
+            &policy,
+            time::OffsetDateTime::now_utc(),
+            "panel",
+        )?;
+    }
+    Ok(())
 }
 
 /// Starts an in-process simulator (200 wires/s, 2 % defects) and a station against it,

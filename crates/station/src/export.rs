@@ -57,6 +57,7 @@ pub fn export(cmd: &ExportCmd, default_db: &std::path::Path) -> anyhow::Result<(
             };
             let mut f = create(out)?;
             let n = reader.export_bonds_csv(*from..=to, &mut f, &|k| bonder_i18n::tr(l, k))?;
+            crate::admin::audit_file_export(&store, "bonds", out)?;
             println!("{n} bonds written to {}", out.display());
         }
         ExportCmd::Shift {
@@ -89,6 +90,7 @@ pub fn export(cmd: &ExportCmd, default_db: &std::path::Path) -> anyhow::Result<(
                 let mut f = create(out)?;
                 summary.write_csv(&mut f, &tr)?;
             }
+            crate::admin::audit_file_export(&store, "shift", out)?;
             println!("shift {id} report written to {}", out.display());
         }
         ExportCmd::Changeovers {
@@ -102,6 +104,7 @@ pub fn export(cmd: &ExportCmd, default_db: &std::path::Path) -> anyhow::Result<(
             let (n, stats) = bonder_changeover::step_report(&store, *last)?;
             let mut f = create(out)?;
             bonder_changeover::write_report_csv(&stats, &mut f, &|k| bonder_i18n::tr(l, k))?;
+            crate::admin::audit_file_export(&store, "changeovers", out)?;
             println!(
                 "changeover report over {n} changeovers written to {}",
                 out.display()

@@ -9,6 +9,7 @@
 //! * [`ui_store`]: the UI's storage traits over the SQLite store.
 //! * [`gateway_link`], [`backfill`], [`persist`], [`camera`]: the adapters between the
 //!   runtime, the store and the gateway.
+//! * [`admin`]: the command line's user administration and audit export (SIEM);
 //! * [`export`], [`status`], [`demo`]: CLI commands, the status line, the simulator
 //!   demos (screenshots, the camera page's load figures).
 //!
@@ -16,6 +17,7 @@
 //! holds wiring and adapters, no domain rules (those are in `bonder-core`) and no UI
 //! (that is `bonder-station-ui`).
 
+pub mod admin;
 pub mod backfill;
 pub mod camera;
 pub mod cli;

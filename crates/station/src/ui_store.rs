@@ -2,17 +2,20 @@
 //! diffed and audited by the store) with each recipe's vision setup, users, shift
 //! handovers and the audit trail.
 
+use bonder_core::login::{Attempt, LoginPolicy};
 use bonder_core::recipe::Recipe;
 use bonder_station_ui::store::{
-    AuditEntry, AuditEvent, AuditLog, RecipeLibrary, RecipeVersion, StoreError as UiError,
-    StoredVision, UserDirectory, UserRecord,
+    AccountChange as UiAccountChange, AuditEntry, AuditEvent, AuditLog, RecipeLibrary,
+    RecipeVersion, SignInAnswer, StoreError as UiError, StoredVision, UserDirectory, UserListing,
+    UserRecord,
 };
 use bonder_store::{
-    Actor, AuditAction, AuditRecord, Role, Store, StoreError, WriteOp, WriterHandle,
+    AccountChange, Actor, AuditAction, AuditRecord, NewUser, Role, Store, StoreError, WriteOp,
+    WriterHandle,
 };
 use bonder_vision::VisionSetup;
 use std::sync::Arc;
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 use time::OffsetDateTime;
 
 mod shifts;
@@ -212,24 +215,8 @@ pub struct StoreAudit {
 fn audit_row(e: &AuditEntry) -> (AuditAction, String, Option<String>) {
     let user = || format!("user:{}", e.user);
     match &e.event {
-        AuditEvent::Login => (AuditAction::Login, user(), None),
-        AuditEvent::LoginFailed { badge } => (
-            AuditAction::Refused,
-            format!("login:{badge}"),
-            Some("wrong badge or PIN".into()),
-        ),
         AuditEvent::Logout => (AuditAction::Logout, user(), None),
         AuditEvent::IdleLock => (AuditAction::Logout, user(), Some("idle lock".into())),
-        AuditEvent::AdminCreated { badge } => (
-            AuditAction::Create,
-            format!("user:{badge}"),
-            Some(Role::Admin.name().into()),
-        ),
-        AuditEvent::UserAdded { badge, role } => (
-            AuditAction::Create,
-            format!("user:{badge}"),
-            Some(role.name().into()),
-        ),
         AuditEvent::AlarmAck { code } => (AuditAction::AlarmAck, format!("alarm:{code}"), None),
         AuditEvent::MachineCommand(c) => (
             AuditAction::Command,
@@ -287,10 +274,12 @@ impl AuditLog for StoreAudit {
     }
 }
 
-/// The station's users in the store.
+/// The station's users in the store, under the configured login policy. Sign-ins and
+/// account changes are audited by the store.
 #[derive(Debug)]
 pub struct StoreUsers {
     pub store: Arc<Store>,
+    pub policy: LoginPolicy,
 }
 
 fn ui_user(u: bonder_store::UserRow) -> UserRecord {
@@ -302,29 +291,96 @@ fn ui_user(u: bonder_store::UserRow) -> UserRecord {
     }
 }
 
+fn system_time(ms: i64) -> SystemTime {
+    SystemTime::UNIX_EPOCH + Duration::from_millis(u64::try_from(ms).unwrap_or(0))
+}
+
+/// The store's errors of account administration, as the UI shows them.
+fn account_err(e: StoreError) -> UiError {
+    match e {
+        StoreError::UserExists(b) => UiError::Conflict(format!("badge {b} is taken")),
+        StoreError::UserNotFound(b) => UiError::NotFound(format!("badge {b}")),
+        StoreError::WeakSecret(p) => UiError::WeakSecret(p),
+        StoreError::LastAdmin => UiError::LastAdmin,
+        StoreError::Forbidden(f) => UiError::Forbidden(f),
+        other => ui_err(other),
+    }
+}
+
 impl UserDirectory for StoreUsers {
     fn is_empty(&self) -> Result<bool, UiError> {
         Ok(self.store.user_count().map_err(ui_err)? == 0)
     }
 
-    fn authenticate(&self, badge: &str, pin: &str) -> Result<Option<UserRecord>, UiError> {
-        let found = self.store.find_user(badge).map_err(ui_err)?;
-        let ok = bonder_credentials::verify_user(pin, found.as_ref().map(|u| u.pin_hash.as_str()));
-        Ok(found.filter(|_| ok).map(ui_user))
+    fn policy(&self) -> LoginPolicy {
+        self.policy
     }
 
-    fn add(&self, u: UserRecord, pin: &str) -> Result<(), UiError> {
-        let row = bonder_store::UserRow {
-            badge: u.badge.clone(),
+    fn sign_in(&self, badge: &str, secret: &str) -> Result<SignInAnswer, UiError> {
+        let s = self
+            .store
+            .sign_in(
+                badge,
+                secret,
+                &self.policy,
+                OffsetDateTime::now_utc(),
+                "panel",
+            )
+            .map_err(ui_err)?;
+        Ok(match (s.attempt, s.user) {
+            (Attempt::Accepted, Some(u)) => SignInAnswer::Welcome(ui_user(u)),
+            (Attempt::Accepted, None) => SignInAnswer::Wrong { left: 0 },
+            (Attempt::Disabled, _) => SignInAnswer::Disabled,
+            (Attempt::Wrong { left }, _) => SignInAnswer::Wrong { left },
+            (Attempt::LockedNow { until_ms }, _) => SignInAnswer::LockedNow {
+                until: system_time(until_ms),
+            },
+            (Attempt::Locked { until_ms }, _) => SignInAnswer::Locked {
+                until: system_time(until_ms),
+            },
+        })
+    }
+
+    fn add(&self, u: UserRecord, secret: &str, by: Option<&Actor>) -> Result<(), UiError> {
+        let new = NewUser {
+            badge: u.badge,
             name: u.name,
             role: u.role,
-            pin_hash: bonder_credentials::hash(pin).map_err(|e| UiError::Backend(e.to_string()))?,
             lang: u.lang.code().into(),
         };
-        match self.store.add_user(&row).map_err(ui_err)? {
-            true => Ok(()),
-            false => Err(UiError::Conflict(format!("badge {} is taken", u.badge))),
-        }
+        self.store
+            .create_user(&new, secret, &self.policy, by)
+            .map_err(account_err)
+    }
+
+    fn list(&self) -> Result<Vec<UserListing>, UiError> {
+        Ok(self
+            .store
+            .list_users(OffsetDateTime::now_utc())
+            .map_err(ui_err)?
+            .into_iter()
+            .map(|u| UserListing {
+                user: UserRecord {
+                    badge: u.badge,
+                    name: u.name,
+                    role: u.role,
+                    lang: bonder_i18n::Lang::from_code(&u.lang).unwrap_or(bonder_i18n::Lang::EnUs),
+                },
+                disabled: u.disabled,
+                locked_until: u.locked_until_ms.map(system_time),
+            })
+            .collect())
+    }
+
+    fn change(&self, badge: &str, change: UiAccountChange, by: &Actor) -> Result<(), UiError> {
+        let change = match change {
+            UiAccountChange::Role(r) => AccountChange::Role(r),
+            UiAccountChange::Secret(s) => AccountChange::Secret(s),
+            UiAccountChange::Disabled(d) => AccountChange::Disabled(d),
+        };
+        self.store
+            .change_user(badge, &change, &self.policy, by)
+            .map_err(account_err)
     }
 
     fn set_language(&self, badge: &str, lang: bonder_i18n::Lang) -> Result<(), UiError> {
@@ -452,29 +508,32 @@ mod tests {
                 time: SystemTime::now(),
                 user: "OP1".into(),
                 role: Some(Role::Operator),
-                event: AuditEvent::Login,
+                event: AuditEvent::Logout,
             })
             .unwrap();
-        // Nobody logged in: a refused login is stored as such, with no role made up.
+        // Nobody logged in: a refused action is stored as such, with no role made up.
         audit
             .record(AuditEntry {
                 time: SystemTime::now(),
                 user: String::new(),
                 role: None,
-                event: AuditEvent::LoginFailed { badge: "X9".into() },
+                event: AuditEvent::Refused {
+                    permission: bonder_core::Permission::RunMachine,
+                    what: "start".into(),
+                },
             })
             .unwrap();
         writer.close().await.unwrap();
         let rows = store.reader().unwrap().audit(0, 100).unwrap();
         assert!(
-            rows.iter().any(|r| r.action == AuditAction::Login.name()
+            rows.iter().any(|r| r.action == AuditAction::Logout.name()
                 && r.user == "OP1"
                 && r.role == "operator"),
             "{rows:?}"
         );
         assert!(
             rows.iter().any(|r| r.action == AuditAction::Refused.name()
-                && r.object == "login:X9"
+                && r.object == "run_machine:start"
                 && r.role == bonder_store::audit::NO_ROLE),
             "{rows:?}"
         );
@@ -490,6 +549,8 @@ mod user_tests {
     use super::*;
     use bonder_station_ui::store::UserRecord;
 
+    const ADMIN_PASSWORD: &str = "wire-bond-4711";
+
     #[tokio::test]
     async fn users_survive_in_the_store_and_alarm_acks_mark_the_alarm() {
         let dir = tempfile::tempdir().unwrap();
@@ -498,6 +559,7 @@ mod user_tests {
             let store = Arc::new(Store::open(&path).unwrap());
             let users = StoreUsers {
                 store: store.clone(),
+                policy: LoginPolicy::default(),
             };
             assert!(users.is_empty().unwrap());
             let admin = UserRecord {
@@ -506,16 +568,55 @@ mod user_tests {
                 role: Role::Admin,
                 lang: bonder_i18n::Lang::ZhCn,
             };
-            users.add(admin.clone(), "4711").unwrap();
+            // An administrator signs in with a password of ten characters or more.
             assert!(matches!(
-                users.add(admin, "0000"),
+                users.add(admin.clone(), "4711", None),
+                Err(UiError::WeakSecret(_))
+            ));
+            users.add(admin.clone(), ADMIN_PASSWORD, None).unwrap();
+            // Only the first administrator is added without an administrator.
+            let op = UserRecord {
+                badge: "OP1".into(),
+                name: "Li".into(),
+                role: Role::Operator,
+                lang: bonder_i18n::Lang::ZhCn,
+            };
+            assert!(matches!(
+                users.add(op.clone(), "123456", None),
+                Err(UiError::Forbidden(_))
+            ));
+            let by = Actor::new("A1", Role::Admin);
+            assert!(matches!(
+                users.add(admin, ADMIN_PASSWORD, Some(&by)),
                 Err(UiError::Conflict(_))
             ));
-            // The PIN is stored as an argon2id hash of the one parameter set.
+            users.add(op, "123456", Some(&by)).unwrap();
+            // The secret is stored as an argon2id hash of the one parameter set.
             let row = store.find_user("A1").unwrap().unwrap();
             assert!(row.pin_hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"));
-            assert!(users.authenticate("A1", "0000").unwrap().is_none());
-            assert!(users.authenticate("nobody", "4711").unwrap().is_none());
+            assert_eq!(
+                users.sign_in("A1", "0000").unwrap(),
+                SignInAnswer::Wrong { left: 4 }
+            );
+            assert_eq!(
+                users.sign_in("nobody", ADMIN_PASSWORD).unwrap(),
+                SignInAnswer::Wrong { left: 4 }
+            );
+            // The last administrator stays.
+            assert_eq!(
+                users.change("A1", UiAccountChange::Disabled(true), &by),
+                Err(UiError::LastAdmin)
+            );
+            users
+                .change("OP1", UiAccountChange::Disabled(true), &by)
+                .unwrap();
+            assert_eq!(
+                users.sign_in("OP1", "123456").unwrap(),
+                SignInAnswer::Disabled
+            );
+            let listed = users.list().unwrap();
+            assert_eq!(listed.len(), 2);
+            assert!(listed[1].disabled && listed[1].user.badge == "OP1");
             users.set_language("A1", bonder_i18n::Lang::EnUs).unwrap();
 
             let writer = store
@@ -553,10 +654,13 @@ mod user_tests {
         }
         // A restart finds the user, with the language they chose.
         let store = Arc::new(Store::open(&path).unwrap());
-        let u = StoreUsers { store }
-            .authenticate("A1", "4711")
-            .unwrap()
-            .unwrap();
+        let users = StoreUsers {
+            store,
+            policy: LoginPolicy::default(),
+        };
+        let SignInAnswer::Welcome(u) = users.sign_in("A1", ADMIN_PASSWORD).unwrap() else {
+            panic!("the administrator signs in after a restart");
+        };
         assert_eq!(
             (u.name.as_str(), u.role, u.lang),
             ("王工", Role::Admin, bonder_i18n::Lang::EnUs)

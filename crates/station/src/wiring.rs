@@ -46,6 +46,8 @@ pub struct Running {
     pub changeover: Arc<bonder_changeover::ChangeoverService>,
     pub operator: bonder_station_ui::OperatorName,
     pub camera: Option<Arc<bonder_runtime::camera_feed::CameraFeed>>,
+    /// PIN/password rules and lockout.
+    pub login: bonder_core::login::LoginPolicy,
 }
 
 pub async fn start(settings: Settings) -> anyhow::Result<Running> {
@@ -59,10 +61,16 @@ pub async fn start(settings: Settings) -> anyhow::Result<Running> {
     let last_seq = store.reader()?.max_bond_seq()?.unwrap_or(0);
     let shift_id = current_shift(&store, &writer)?;
 
-    // No controller configured: the embedded default, an in-process simulator.
+    // The controller, or with --simulate an in-process simulator; never a simulator by
+    // default (its production would reach the plant as real).
     let mut sim = None;
     let controller = match settings.controller {
         Some(a) => a,
+        None if !settings.simulate => anyhow::bail!(
+            "no controller configured: give --controller HOST:PORT (or `controller` in \
+             station.toml), or --simulate to run against the built-in simulator / \
+             未配置控制器：请指定 --controller 主机:端口，或使用 --simulate 运行内置模拟器"
+        ),
         None => {
             let s = Simulator::start(SimConfig {
                 autostart: true,
@@ -70,7 +78,7 @@ pub async fn start(settings: Settings) -> anyhow::Result<Running> {
             })
             .await
             .context("cannot start the built-in simulator")?;
-            tracing::info!(modbus = %s.modbus_addr, "no controller configured: using the built-in simulator");
+            tracing::warn!(modbus = %s.modbus_addr, "--simulate: bonding against the built-in simulator (status says simulated)");
             let a = s.modbus_addr;
             sim = Some(s);
             a
@@ -95,7 +103,7 @@ pub async fn start(settings: Settings) -> anyhow::Result<Running> {
     }
     let recipe_id = recipe.id();
     let mut cfg = RuntimeConfig::new(controller);
-    cfg.stream = settings.stream;
+    cfg.stream = settings.stream.clone();
     cfg.recipe = recipe.clone();
     cfg.last_seq = last_seq;
     let shift_now: ui_store::CurrentShift = Arc::new(std::sync::atomic::AtomicI64::new(shift_id));
@@ -165,7 +173,7 @@ pub async fn start(settings: Settings) -> anyhow::Result<Running> {
         operator.clone(),
         status_tx,
         Some(store.clone()),
-        false,
+        sim.is_some(),
     ));
     let next_job = gateway_link::NextJob::default();
     tokio::spawn(gateway_link::serve_commands(
@@ -199,7 +207,9 @@ pub async fn start(settings: Settings) -> anyhow::Result<Running> {
         writer.clone(),
         bonder_changeover::ServiceConfig::new(settings.station_id.to_string()),
     )?);
+    audit_start(&store, &settings, &gcfg.url, &recipe_id, sim.is_some())?;
     Ok(Running {
+        login: settings.login,
         operator,
         camera,
         changeover,
@@ -236,7 +246,77 @@ pub async fn headless(r: &Running, for_seconds: Option<u64>) {
     println!("{}", status::usage_line(&s, elapsed));
 }
 
+/// The start's audit row: the effective configuration (no secrets) and its SHA-256,
+/// and the config file's own hash, so a changed configuration shows in the trail.
+fn audit_start(
+    store: &Store,
+    settings: &Settings,
+    gateway_url: &str,
+    recipe_id: &str,
+    simulated: bool,
+) -> anyhow::Result<()> {
+    let login = settings.login;
+    let effective = serde_json::json!({
+        "version": env!("CARGO_PKG_VERSION"),
+        "station_id": settings.station_id.to_string(),
+        "controller": settings.controller.map(|c| c.to_string()),
+        "simulated": simulated,
+        "db": settings.db.display().to_string(),
+        "gateway": bonder_gateway::config::redacted(gateway_url),
+        "gateway_user": settings.file.gateway_user,
+        "trusted_keys": settings.commands.trust.list().into_iter()
+            .map(|(kid, fingerprint)| serde_json::json!({"kid": kid, "fingerprint": fingerprint}))
+            .collect::<Vec<_>>(),
+        "accept_unsigned": settings.commands.accept_unsigned,
+        "recipe": recipe_id,
+        "camera": settings.camera,
+        "login": {
+            "pin_min": login.pin_min,
+            "password_min": login.password_min,
+            "max_failures": login.max_failures,
+            "lockout_s": login.lockout_ms / 1000,
+        },
+    });
+    let hash = bonder_store::audit::sha256_hex(effective.to_string().as_bytes());
+    let (file, file_hash) = match &settings.config_file {
+        Some((p, h)) => (Some(p.display().to_string()), Some(h.clone())),
+        None => (None, None),
+    };
+    tracing::info!(settings_sha256 = %hash, "configuration loaded");
+    store.append_audit(&bonder_store::AuditRecord {
+        time: OffsetDateTime::now_utc(),
+        user: "station".into(),
+        role: Some(bonder_store::Role::System),
+        action: bonder_store::AuditAction::Start,
+        object: format!("station:{}", settings.station_id),
+        old_value: None,
+        new_value: Some(
+            serde_json::json!({
+                "settings": effective,
+                "settings_sha256": hash,
+                "config_file": file,
+                "config_file_sha256": file_hash,
+            })
+            .to_string(),
+        ),
+        reason: None,
+    })?;
+    Ok(())
+}
+
 pub async fn stop(r: Running) -> anyhow::Result<()> {
+    if let Err(e) = r.store.append_audit(&bonder_store::AuditRecord {
+        time: OffsetDateTime::now_utc(),
+        user: "station".into(),
+        role: Some(bonder_store::Role::System),
+        action: bonder_store::AuditAction::Stop,
+        object: "station".into(),
+        old_value: None,
+        new_value: None,
+        reason: None,
+    }) {
+        tracing::error!("audit of the stop: {e}");
+    }
     // The link first, so nothing reaches the writer after it closed.
     r.station.shutdown().await;
     let info = r.writer.close().await?;
@@ -257,7 +337,7 @@ pub fn has_display() -> bool {
 
 /// The UI's stores over the station's SQLite file.
 pub fn ui_stores(r: &Running, rt: &tokio::runtime::Handle) -> bonder_station_ui::UiStores {
-    ui_stores_over(&r.store, &r.writer, &r.current_shift, rt)
+    ui_stores_over(&r.store, &r.writer, &r.current_shift, r.login, rt)
 }
 
 /// The UI's stores over a store, its writer and the current shift.
@@ -265,11 +345,13 @@ pub fn ui_stores_over(
     store: &Arc<Store>,
     writer: &bonder_store::WriterHandle,
     current_shift: &ui_store::CurrentShift,
+    login: bonder_core::login::LoginPolicy,
     rt: &tokio::runtime::Handle,
 ) -> bonder_station_ui::UiStores {
     bonder_station_ui::UiStores {
         users: Arc::new(ui_store::StoreUsers {
             store: store.clone(),
+            policy: login,
         }),
         recipes: Arc::new(ui_store::StoreRecipes {
             store: store.clone(),

@@ -18,9 +18,38 @@ fn station() -> Command {
 }
 
 #[test]
-fn with_no_flags_it_bonds_against_the_embedded_simulator() {
+fn without_a_controller_it_refuses_to_start_a_simulator_of_its_own() {
     let out = station()
         .args(["--headless", "--for-seconds", "3", "--log", "warn"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("no controller configured")
+            && err.contains("--simulate")
+            && err.contains("未配置控制器"),
+        "{err}"
+    );
+    // Both at once is a contradiction, refused before anything starts.
+    let out = station()
+        .args(["--headless", "--simulate", "--controller", "127.0.0.1:1502"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+}
+
+#[test]
+fn with_simulate_it_bonds_against_the_embedded_simulator() {
+    let out = station()
+        .args([
+            "--headless",
+            "--simulate",
+            "--for-seconds",
+            "3",
+            "--log",
+            "warn",
+        ])
         .output()
         .unwrap();
     assert!(
@@ -105,4 +134,156 @@ fn a_malformed_recipe_file_lists_every_problem() {
         "{err}"
     );
     assert!(err.contains("stitch.force_gf 1 is outside 5..200"), "{err}");
+}
+
+/// `users add|list|disable|reset|role` for headless deployments (secrets on stdin),
+/// and `audit export` for the plant's SIEM: RFC 5424 lines and CSV, the export itself
+/// audited.
+#[test]
+fn users_are_administered_and_the_audit_exported_from_the_command_line() {
+    use std::io::Write;
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("station.sqlite");
+    let with_stdin = |args: &[&str], input: &str| {
+        let mut child = station()
+            .args(args)
+            .arg("--db")
+            .arg(&db)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(input.as_bytes())
+            .unwrap();
+        child.wait_with_output().unwrap()
+    };
+    let ok = |out: std::process::Output| {
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    // The first user must be an administrator with a password of 10 or more.
+    let out = with_stdin(
+        &[
+            "users", "add", "--badge", "OP1", "--name", "Li", "--role", "operator",
+        ],
+        "123456\n",
+    );
+    assert!(!out.status.success());
+    let out = with_stdin(
+        &[
+            "users", "add", "--badge", "A1", "--name", "Zhao", "--role", "admin",
+        ],
+        "short\n",
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && err.contains("at least 10 characters") && err.contains("密码"),
+        "{err}"
+    );
+    ok(with_stdin(
+        &[
+            "users", "add", "--badge", "A1", "--name", "Zhao", "--role", "admin",
+        ],
+        "admin-password-1\n",
+    ));
+    ok(with_stdin(
+        &[
+            "users", "add", "--badge", "OP1", "--name", "Li", "--role", "operator", "--lang",
+            "zh-CN",
+        ],
+        "123456\n",
+    ));
+    // A PIN is digits.
+    let out = with_stdin(&["users", "reset", "--badge", "OP1"], "12345x\n");
+    assert!(!out.status.success());
+    ok(with_stdin(
+        &["users", "reset", "--badge", "OP1"],
+        "654321\n",
+    ));
+    ok(with_stdin(&["users", "disable", "--badge", "OP1"], ""));
+    // The last administrator stays.
+    let out = with_stdin(
+        &["users", "role", "--badge", "A1", "--role", "engineer"],
+        "",
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("at least one enabled administrator"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let list = ok(with_stdin(&["users", "list"], ""));
+    let op = list.lines().find(|l| l.starts_with("OP1")).unwrap();
+    assert!(op.contains("operator") && op.contains("disabled"), "{list}");
+    assert!(
+        list.lines()
+            .any(|l| l.starts_with("A1") && l.contains("enabled"))
+    );
+
+    // The trail as RFC 5424 lines: one per row, the account changes among them.
+    let syslog = ok(with_stdin(
+        &["audit", "export", "--since", "2000-01-01"],
+        "",
+    ));
+    let lines: Vec<&str> = syslog.lines().collect();
+    // Two users created, a secret reset, a disable (refusals changed nothing).
+    assert_eq!(lines.len(), 4, "{syslog}");
+    for l in &lines {
+        assert!(
+            l.starts_with("<10") && l.contains(">1 "),
+            "PRI and version: {l}"
+        );
+        assert!(l.contains(" bonder-station - "), "{l}");
+        assert!(
+            l.contains("[audit@32473 station=\"sz1/assembly/l1/wb-01\""),
+            "{l}"
+        );
+    }
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains(" modify ") && l.contains("object=\"user:OP1#disable\"")),
+        "{syslog}"
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains(" create ") && l.contains("user=\"cli:")),
+        "{syslog}"
+    );
+    // CSV, to a file: a header, the same rows plus the syslog export's own audit row.
+    let csv_out = dir.path().join("audit.csv");
+    let mut args = vec![
+        "audit",
+        "export",
+        "--since",
+        "2000-01-01",
+        "--format",
+        "csv",
+        "--out",
+    ];
+    args.push(csv_out.to_str().unwrap());
+    ok(with_stdin(&args, ""));
+    let csv = std::fs::read_to_string(&csv_out).unwrap();
+    let mut rdr = csv::Reader::from_reader(csv.as_bytes());
+    let header = rdr.headers().unwrap().clone();
+    assert_eq!(&header[0], "id");
+    assert_eq!(&header[10], "hash");
+    let rows: Vec<csv::StringRecord> = rdr.records().map(Result::unwrap).collect();
+    assert_eq!(rows.len(), lines.len() + 1, "{csv}");
+    assert!(rows.iter().any(|r| &r[4] == "export" && &r[5] == "audit"));
+    // A future --since exports nothing (but is itself audited).
+    let none = ok(with_stdin(
+        &["audit", "export", "--since", "2999-01-01"],
+        "",
+    ));
+    assert!(none.is_empty(), "{none}");
 }

@@ -24,14 +24,27 @@ use tokio::sync::mpsc;
 const STATION: &str = "sz1/assembly/l1/wb-14";
 
 fn station(db: &Path, controller: std::net::SocketAddr, gateway: &str, keys: &[PathBuf]) -> Child {
+    station_on(db, Some(controller), gateway, keys)
+}
+
+/// The station on a controller, or (`None`) on `--simulate`.
+fn station_on(
+    db: &Path,
+    controller: Option<std::net::SocketAddr>,
+    gateway: &str,
+    keys: &[PathBuf],
+) -> Child {
     let home = db.parent().unwrap();
     let mut c = Command::new(env!("CARGO_BIN_EXE_bonder-station"));
     c.args(["--headless", "--log", "warn", "--station-id", STATION])
         .args(["--gateway", gateway])
-        .arg("--controller")
-        .arg(controller.to_string())
+        .args(["--camera", "none"])
         .arg("--db")
         .arg(db);
+    match controller {
+        Some(a) => c.arg("--controller").arg(a.to_string()),
+        None => c.arg("--simulate"),
+    };
     for k in keys {
         c.arg("--trusted-key").arg(k);
     }
@@ -156,6 +169,30 @@ fn audit_rows(db: &Path) -> Vec<bonder_store::AuditEntry> {
         .unwrap()
 }
 
+/// `--simulate` marks the status, and the start's audit row names the configuration
+/// (its hash) and that it was simulated; a stop writes its row too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_simulating_station_says_so_and_audits_its_start() {
+    let broker = Mosquitto::start();
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("station.sqlite");
+    let mut mes = Mes::new(broker.port, "mes-sim").await;
+    let mut child = station_on(&db, None, &broker.url(), &[]);
+    let status = mes.online().await;
+    assert_eq!(status["simulated"], true, "{status}");
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let rows = audit_rows(&db);
+    let start = rows
+        .iter()
+        .find(|r| r.action == "start")
+        .expect("a start row");
+    let v: Value = serde_json::from_str(start.new_value.as_deref().unwrap()).unwrap();
+    assert_eq!(v["settings"]["simulated"], true, "{v}");
+    assert_eq!(v["settings_sha256"].as_str().map(str::len), Some(64), "{v}");
+    assert_eq!(v["settings"]["login"]["pin_min"], 6, "{v}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn only_fresh_commands_signed_by_a_trusted_allowed_person_are_taken() {
     let broker = Mosquitto::start();
@@ -190,6 +227,8 @@ async fn only_fresh_commands_signed_by_a_trusted_allowed_person_are_taken() {
         Some(64),
         "{status}"
     );
+    // A station on a controller is not simulated (the key is there only when it is).
+    assert!(status.get("simulated").is_none(), "{status}");
 
     let before = audit_rows(&db).len();
     let now = now_s();

@@ -325,6 +325,7 @@ fn exports_have_localized_headers() {
     // may be taken by another test: the gateway is not needed here).
     run(&[
         "--headless",
+        "--simulate",
         "--for-seconds",
         "3",
         "--log",

@@ -56,11 +56,21 @@ pub enum AuditAction {
     Command,
     /// A gated action that was refused (wrong PIN, missing role, invalid value).
     Refused,
+    /// A badge locked after too many failed sign-ins.
+    Lockout,
+    /// The station started (with the hash of the configuration it loaded).
+    Start,
+    /// The station stopped.
+    Stop,
+    /// Data left the station: an export, a backup, an audit export.
+    Export,
+    /// A recipe downloaded to the controller (by a changeover or the runtime), and why.
+    Download,
 }
 
 impl AuditAction {
     /// Every action.
-    pub const ALL: [AuditAction; 11] = [
+    pub const ALL: [AuditAction; 16] = [
         Self::Create,
         Self::Modify,
         Self::Delete,
@@ -72,6 +82,11 @@ impl AuditAction {
         Self::AlarmAck,
         Self::Command,
         Self::Refused,
+        Self::Lockout,
+        Self::Start,
+        Self::Stop,
+        Self::Export,
+        Self::Download,
     ];
 
     /// The stored name (`audit.action`).
@@ -88,6 +103,11 @@ impl AuditAction {
             Self::AlarmAck => "alarm_ack",
             Self::Command => "command",
             Self::Refused => "refused",
+            Self::Lockout => "lockout",
+            Self::Start => "start",
+            Self::Stop => "stop",
+            Self::Export => "export",
+            Self::Download => "download",
         }
     }
 
@@ -174,6 +194,11 @@ fn field(h: &mut Sha256, v: Option<&str>) {
             h.update(s.as_bytes());
         }
     }
+}
+
+/// Lowercase hex SHA-256 of `bytes` (a configuration file's hash in the start's row).
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    hex(&Sha256::digest(bytes))
 }
 
 pub(crate) fn hex(bytes: &[u8]) -> String {

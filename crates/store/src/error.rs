@@ -39,6 +39,21 @@ pub enum StoreError {
         /// The stored role name.
         role: String,
     },
+    /// No user with this badge id.
+    #[error("no user with badge {0}")]
+    UserNotFound(String),
+    /// The badge id is taken.
+    #[error("badge {0} is taken")]
+    UserExists(String),
+    /// A new PIN or password the login policy refuses.
+    #[error("{0}")]
+    WeakSecret(#[source] bonder_core::login::SecretProblem),
+    /// The change would leave the station without an enabled administrator.
+    #[error("the station must keep at least one enabled administrator")]
+    LastAdmin,
+    /// A secret could not be hashed.
+    #[error(transparent)]
+    Hash(#[from] bonder_credentials::HashError),
     /// No such recipe, or no such version (`name` or `name@version`).
     #[error("recipe {0} not found")]
     RecipeNotFound(String),

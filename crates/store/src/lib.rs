@@ -56,7 +56,7 @@ pub use records::{
 pub use retention::{RetentionPolicy, RetentionReport};
 pub use schema::{BUSY_TIMEOUT, JOURNAL_SIZE_LIMIT_BYTES, SCHEMA_VERSION};
 pub use shift::{DEFAULT_IDEAL_WIRES_PER_HOUR, E10Minutes, ShiftSummary};
-pub use users::UserRow;
+pub use users::{AccountChange, NewUser, SignIn, UserRow, UserSummary};
 pub use writer::{CommitInfo, WriteOp, WriterConfig, WriterHandle};
 
 use rusqlite::Connection;

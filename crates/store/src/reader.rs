@@ -371,6 +371,29 @@ impl Reader {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
+    /// Audit rows written at or after `since` (their `ts`, RFC 3339 UTC, sorts as
+    /// time), oldest first, at most `limit`, after row `after_id` (for paging).
+    pub fn audit_since(
+        &self,
+        since: OffsetDateTime,
+        after_id: i64,
+        limit: usize,
+    ) -> Result<Vec<AuditEntry>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(&format!(
+            "{} WHERE ts >= ?1 AND id > ?2 ORDER BY id LIMIT ?3",
+            audit::SELECT_ENTRY
+        ))?;
+        let rows = stmt.query_map(
+            params![
+                crate::timefmt::rfc3339_ms(since),
+                after_id,
+                i64::try_from(limit).unwrap_or(i64::MAX)
+            ],
+            audit::entry_from_row,
+        )?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
     /// Writes the bonds whose seq is in the range as CSV (UTF-8 with a byte order mark,
     /// so that spreadsheet programs read Chinese headers right), streaming; headers
     /// through `tr` (keys `export-col-*` of [`EXPORT_KEYS`](crate::EXPORT_KEYS)).

@@ -72,6 +72,7 @@ fn a_new_file_gets_the_current_schema() {
         "changeovers",
         "curves",
         "events",
+        "login_failures",
         "outbox_cursor",
         "recipe_changes",
         "recipe_labels",
@@ -79,6 +80,7 @@ fn a_new_file_gets_the_current_schema() {
         "shift_notes",
         "shifts",
         "state_changes",
+        "users",
         "vision_inspections",
     ] {
         assert!(tables.iter().any(|x| x == t), "{t} in {tables:?}");

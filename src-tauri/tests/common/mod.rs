@@ -61,6 +61,7 @@ pub fn start_station(station: &str, url: &str, db: &Path, home: &Path) -> Proc {
             .arg(trusted)
             .args([
                 "--headless",
+                "--simulate",
                 "--log",
                 "info",
                 "--station-id",

@@ -139,10 +139,34 @@ impl RecipeLibrary for MemRecipeLibrary {
     }
 }
 
-/// Users in a `Vec`, PINs hashed by `bonder-credentials` as the station's store does.
+/// Users in a `Vec`, secrets hashed by `bonder-credentials` and sign-ins judged by
+/// `bonder_core::login` (the default policy) as the station's store does; the lockout
+/// counts per badge string. Every attempt's outcome is kept in `attempts`.
 #[derive(Debug, Default)]
 pub struct MemUserDirectory {
-    users: Mutex<Vec<(UserRecord, String)>>,
+    users: Mutex<Vec<(UserRecord, String, bool)>>,
+    failures: Mutex<std::collections::HashMap<String, bonder_core::login::FailureState>>,
+    pub attempts: Mutex<Vec<(String, SignInAnswer)>>,
+}
+
+fn ms(t: SystemTime) -> i64 {
+    t.duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+fn at(ms: i64) -> SystemTime {
+    SystemTime::UNIX_EPOCH + std::time::Duration::from_millis(ms as u64)
+}
+
+impl MemUserDirectory {
+    /// The outcomes of sign-in attempts with `badge`, oldest first.
+    pub fn attempts_of(&self, badge: &str) -> Vec<SignInAnswer> {
+        lock(&self.attempts)
+            .iter()
+            .filter(|(b, _)| b == badge)
+            .map(|(_, a)| a.clone())
+            .collect()
+    }
 }
 
 impl UserDirectory for MemUserDirectory {
@@ -150,30 +174,120 @@ impl UserDirectory for MemUserDirectory {
         Ok(lock(&self.users).is_empty())
     }
 
-    fn authenticate(&self, badge: &str, pin: &str) -> Result<Option<UserRecord>, StoreError> {
-        let found = lock(&self.users)
-            .iter()
-            .find(|(u, _)| u.badge == badge)
-            .cloned();
-        let ok = bonder_credentials::verify_user(pin, found.as_ref().map(|(_, h)| h.as_str()));
-        Ok(found.filter(|_| ok).map(|(u, _)| u))
+    fn policy(&self) -> LoginPolicy {
+        LoginPolicy::default()
     }
 
-    fn add(&self, user: UserRecord, pin: &str) -> Result<(), StoreError> {
-        let hash = bonder_credentials::hash(pin).map_err(|e| StoreError::Backend(e.to_string()))?;
+    fn sign_in(&self, badge: &str, secret: &str) -> Result<SignInAnswer, StoreError> {
+        use bonder_core::login::Attempt;
+        let found = lock(&self.users)
+            .iter()
+            .find(|(u, _, _)| u.badge == badge)
+            .cloned();
+        let ok =
+            bonder_credentials::verify_user(secret, found.as_ref().map(|(_, h, _)| h.as_str()));
+        let disabled = found.as_ref().is_some_and(|(_, _, d)| *d);
+        let mut failures = lock(&self.failures);
+        let before = failures.get(badge).copied().unwrap_or_default();
+        let (after, attempt) = self
+            .policy()
+            .judge(before, ms(SystemTime::now()), ok, disabled);
+        failures.insert(badge.to_string(), after);
+        let answer = match attempt {
+            Attempt::Accepted => {
+                SignInAnswer::Welcome(found.map(|(u, _, _)| u).unwrap_or_else(|| unreachable!()))
+            }
+            Attempt::Disabled => SignInAnswer::Disabled,
+            Attempt::Wrong { left } => SignInAnswer::Wrong { left },
+            Attempt::LockedNow { until_ms } => SignInAnswer::LockedNow {
+                until: at(until_ms),
+            },
+            Attempt::Locked { until_ms } => SignInAnswer::Locked {
+                until: at(until_ms),
+            },
+        };
+        lock(&self.attempts).push((badge.to_string(), answer.clone()));
+        Ok(answer)
+    }
+
+    fn add(&self, user: UserRecord, secret: &str, by: Option<&Actor>) -> Result<(), StoreError> {
         let mut users = lock(&self.users);
-        if users.iter().any(|(u, _)| u.badge == user.badge) {
+        match by {
+            Some(a) => check(a.role, Permission::ManageUsers).map_err(StoreError::Forbidden)?,
+            None if !users.is_empty() || user.role != Role::Admin => {
+                return Err(StoreError::Conflict(
+                    "first user must be an administrator".into(),
+                ));
+            }
+            None => {}
+        }
+        self.policy()
+            .check_new_secret(user.role, secret)
+            .map_err(StoreError::WeakSecret)?;
+        let hash =
+            bonder_credentials::hash(secret).map_err(|e| StoreError::Backend(e.to_string()))?;
+        if users.iter().any(|(u, _, _)| u.badge == user.badge) {
             return Err(StoreError::Conflict(format!("badge {}", user.badge)));
         }
-        users.push((user, hash));
+        users.push((user, hash, false));
+        Ok(())
+    }
+
+    fn list(&self) -> Result<Vec<UserListing>, StoreError> {
+        let failures = lock(&self.failures);
+        let now = ms(SystemTime::now());
+        let mut out: Vec<UserListing> = lock(&self.users)
+            .iter()
+            .map(|(u, _, d)| UserListing {
+                user: u.clone(),
+                disabled: *d,
+                locked_until: failures
+                    .get(&u.badge)
+                    .and_then(|f| f.locked_until_ms)
+                    .filter(|t| *t > now)
+                    .map(at),
+            })
+            .collect();
+        out.sort_by(|a, b| a.user.badge.cmp(&b.user.badge));
+        Ok(out)
+    }
+
+    fn change(&self, badge: &str, change: AccountChange, by: &Actor) -> Result<(), StoreError> {
+        check(by.role, Permission::ManageUsers).map_err(StoreError::Forbidden)?;
+        let mut users = lock(&self.users);
+        let admins = users
+            .iter()
+            .filter(|(u, _, d)| u.role == Role::Admin && !d && u.badge != badge)
+            .count();
+        let (u, hash, disabled) = users
+            .iter_mut()
+            .find(|(u, _, _)| u.badge == badge)
+            .ok_or_else(|| StoreError::NotFound(format!("badge {badge}")))?;
+        let demotes = matches!(change, AccountChange::Role(r) if r != Role::Admin)
+            || change == AccountChange::Disabled(true);
+        if u.role == Role::Admin && demotes && admins == 0 {
+            return Err(StoreError::LastAdmin);
+        }
+        match change {
+            AccountChange::Role(r) => u.role = r,
+            AccountChange::Secret(s) => {
+                self.policy()
+                    .check_new_secret(u.role, &s)
+                    .map_err(StoreError::WeakSecret)?;
+                *hash =
+                    bonder_credentials::hash(&s).map_err(|e| StoreError::Backend(e.to_string()))?;
+                lock(&self.failures).remove(badge);
+            }
+            AccountChange::Disabled(d) => *disabled = d,
+        }
         Ok(())
     }
 
     fn set_language(&self, badge: &str, lang: Lang) -> Result<(), StoreError> {
         let mut users = lock(&self.users);
-        let (u, _) = users
+        let (u, _, _) = users
             .iter_mut()
-            .find(|(u, _)| u.badge == badge)
+            .find(|(u, _, _)| u.badge == badge)
             .ok_or_else(|| StoreError::NotFound(format!("badge {badge}")))?;
         u.lang = lang;
         Ok(())

@@ -17,13 +17,15 @@ use std::time::{Duration, Instant};
 pub mod fakes;
 use fakes::{MemAuditLog, MemInspectionLog, MemRecipeLibrary, MemShiftLog, MemUserDirectory};
 
-pub const OPERATOR: (&str, &str) = ("100", "1111");
-pub const ENGINEER: (&str, &str) = ("200", "2222");
+pub const OPERATOR: (&str, &str) = ("100", "111111");
+pub const ENGINEER: (&str, &str) = ("200", "engineer-2222");
+pub const ADMIN: (&str, &str) = ("900", "admin-password-9");
 
 /// A running simulator, station and UI (the runtime must outlive them).
 #[allow(missing_debug_implementations)]
 pub struct Rig {
     pub ui: StationUi,
+    pub users: Arc<MemUserDirectory>,
     pub sim: Arc<Simulator>,
     pub station: Arc<Station>,
     pub recipes: Arc<MemRecipeLibrary>,
@@ -84,6 +86,7 @@ fn rig_with(camera: bool, stored: Option<VisionSetup>) -> Rig {
     };
     let users = Arc::new(MemUserDirectory::default());
     for ((badge, pin), name, role) in [
+        (ADMIN, "Zhao Min", Role::Admin),
         (OPERATOR, "Wang Fang", Role::Operator),
         (ENGINEER, "Li Wei", Role::Engineer),
     ] {
@@ -96,6 +99,9 @@ fn rig_with(camera: bool, stored: Option<VisionSetup>) -> Rig {
                     lang: Lang::EnUs,
                 },
                 pin,
+                (role != Role::Admin)
+                    .then(|| Actor::new(ADMIN.0, Role::Admin))
+                    .as_ref(),
             )
             .unwrap();
     }
@@ -130,7 +136,7 @@ fn rig_with(camera: bool, stored: Option<VisionSetup>) -> Rig {
         recipe,
         UiStores {
             recipes: recipes.clone(),
-            users,
+            users: users.clone(),
             shifts: Arc::new(MemShiftLog::default()),
             audit: audit.clone(),
         },
@@ -154,6 +160,7 @@ fn rig_with(camera: bool, stored: Option<VisionSetup>) -> Rig {
     ui.window().show().unwrap();
     Rig {
         ui,
+        users,
         sim: Arc::new(sim),
         station,
         recipes,
