@@ -28,6 +28,7 @@ const COMMANDS: &[&str] = &[
     "recipes_list",
     "recipe_diff",
     "recipe_import",
+    "recipe_release",
     "recipe_send",
     "workorder_send",
     "commands_list",

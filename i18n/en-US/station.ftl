@@ -163,6 +163,7 @@ secret-pin-short = A PIN needs at least { $n } digits
 secret-pin-digits = A PIN has digits only
 secret-password-short = A password needs at least { $n } characters
 user-last-admin = the station must keep at least one enabled administrator
+user-edit-title = Change { $name }
 user-list-title = Users (administrator)
 user-new = New user
 user-state-disabled = disabled

@@ -162,6 +162,7 @@ secret-pin-short = 数字密码至少需要 { $n } 位
 secret-pin-digits = 数字密码只能包含数字
 secret-password-short = 密码至少需要 { $n } 个字符
 user-last-admin = 本机必须保留至少一名启用的管理员
+user-edit-title = 修改 { $name }
 user-list-title = 用户（管理员）
 user-new = 新用户
 user-state-disabled = 已停用

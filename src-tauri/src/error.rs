@@ -10,6 +10,10 @@ use serde::Serialize;
 pub struct CmdError {
     pub code: String,
     pub detail: String,
+    /// Values the front end formats its message with (`left`, `until_ms`), flattened
+    /// beside `code` and `detail`.
+    #[serde(flatten, skip_serializing_if = "serde_json::Map::is_empty")]
+    pub extra: serde_json::Map<String, serde_json::Value>,
 }
 
 impl CmdError {
@@ -18,7 +22,14 @@ impl CmdError {
         CmdError {
             code: code.into(),
             detail: detail.into(),
+            extra: serde_json::Map::new(),
         }
+    }
+
+    /// The error with a value for the front end's message.
+    pub fn with(mut self, key: &str, value: serde_json::Value) -> CmdError {
+        self.extra.insert(key.into(), value);
+        self
     }
 
     /// The user is not signed in.
@@ -44,6 +55,7 @@ impl From<FleetError> for CmdError {
             FleetError::NotFound(_) => "not_found",
             FleetError::Export(_) => "export",
             FleetError::Forbidden(_) => "forbidden",
+            FleetError::RecipeConflict { .. } => "recipe_conflict",
         };
         CmdError::new(code, e.to_string())
     }

@@ -55,6 +55,7 @@ pub fn setup<R: Runtime>(builder: tauri::Builder<R>, state: AppState) -> tauri::
             commands::recipes::recipes_list,
             commands::recipes::recipe_diff,
             commands::recipes::recipe_import,
+            commands::recipes::recipe_release,
             commands::recipes::recipe_send,
             commands::recipes::workorder_send,
             commands::recipes::commands_list,

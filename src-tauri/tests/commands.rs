@@ -128,14 +128,14 @@ fn fleet_recipe_backfill_and_spc_through_the_commands() {
     // First start: no user at all, so no default `admin`/`admin`.
     assert_eq!(
         call(&w, "first_start", json!({})).unwrap(),
-        json!({"needed": true, "password_min": 8, "user_password_min": 4})
+        json!({"needed": true, "password_min": 10, "user_password_min": 10})
     );
     assert_eq!(app.state::<AppState>().sv.db().user_count().unwrap(), 0);
     assert_eq!(
         call(&w, "login", json!({"user":"admin","password":"admin"})).unwrap_err()["code"],
         "login_failed"
     );
-    // The password rule (8 characters), then the administrator, signed in at once.
+    // The password rule (10 characters), then the administrator, signed in at once.
     let e = call(
         &w,
         "first_admin",
@@ -185,6 +185,27 @@ fn fleet_recipe_backfill_and_spc_through_the_commands() {
     );
     assert_eq!(app.state::<AppState>().sv.db().user_count().unwrap(), 1);
 
+    // Plant data only for a signed-in user.
+    for (cmd, args) in [
+        ("fleet_tiles", json!({})),
+        ("recipes_list", json!({})),
+        ("commands_list", json!({})),
+        ("station_detail", json!({"station": STATION})),
+        ("gateway_get", json!({})),
+    ] {
+        assert_eq!(
+            call(&w, cmd, args).unwrap_err()["code"],
+            "login_required",
+            "{cmd}"
+        );
+    }
+    call(
+        &w,
+        "login",
+        json!({"user":"chief","password":"chief-pass-1"}),
+    )
+    .unwrap();
+
     // Fleet state appears: the running station's tile.
     let t0 = Instant::now();
     let tile = wait_for(90, "the station's tile running with wires", || {
@@ -225,7 +246,10 @@ fn fleet_recipe_backfill_and_spc_through_the_commands() {
         json!({"user":"chief","password":"chief-pass-1"}),
     )
     .unwrap();
-    for (name, role, password) in [("wang", "operator", "pass1"), ("li", "engineer", "pass2")] {
+    for (name, role, password) in [
+        ("wang", "operator", "wang-pass-01"),
+        ("li", "engineer", "li-pass-0002"),
+    ] {
         call(
             &w,
             "user_set",
@@ -233,7 +257,12 @@ fn fleet_recipe_backfill_and_spc_through_the_commands() {
         )
         .unwrap();
     }
-    call(&w, "login", json!({"user":"wang","password":"pass1"})).unwrap();
+    call(
+        &w,
+        "login",
+        json!({"user":"wang","password":"wang-pass-01"}),
+    )
+    .unwrap();
     let e = call(
         &w,
         "recipe_send",
@@ -245,7 +274,7 @@ fn fleet_recipe_backfill_and_spc_through_the_commands() {
         call(&w, "login", json!({"user":"li","password":"bad"})).unwrap_err()["code"],
         "login_failed"
     );
-    let s = call(&w, "login", json!({"user":"li","password":"pass2"})).unwrap();
+    let s = call(&w, "login", json!({"user":"li","password":"li-pass-0002"})).unwrap();
     assert_eq!(s["role"], "engineer");
 
     // A new released version, imported from a file, sent to the station.
@@ -268,7 +297,26 @@ fn fleet_recipe_backfill_and_spc_through_the_commands() {
         .iter()
         .map(|x| x["key"].as_str().unwrap())
         .collect();
-    assert_eq!(keys, ["ball.force_gf", "version"]);
+    // The built-in version is released, the import a draft whatever its file said.
+    assert_eq!(keys, ["ball.force_gf", "state", "version"]);
+    let e = call(
+        &w,
+        "recipe_send",
+        json!({"name":"SOT23-CU20","version":9,"stations":[STATION]}),
+    )
+    .unwrap_err();
+    assert_eq!(e["code"], "not_released", "{e}");
+    // A different document under the same version is refused loudly.
+    let mut other = r.clone();
+    other.ball.force_gf.0 = 27.0;
+    let e = call(&w, "recipe_import", json!({"doc": other.to_json()})).unwrap_err();
+    assert_eq!(e["code"], "recipe_conflict", "{e}");
+    call(
+        &w,
+        "recipe_release",
+        json!({"name":"SOT23-CU20","version":9}),
+    )
+    .unwrap();
     let sent = call(
         &w,
         "recipe_send",
@@ -382,6 +430,11 @@ fn open_app(
     let w = tauri::WebviewWindowBuilder::new(&app, "main", Default::default())
         .build()
         .unwrap();
+    // Plant data is for signed-in users: the first administrator, or them again.
+    let chief = json!({"user":"chief","password":"chief-pass-1"});
+    if call(&w, "first_admin", chief.clone()).is_err() {
+        call(&w, "login", chief).unwrap();
+    }
     (app, w)
 }
 
@@ -546,27 +599,27 @@ fn users_are_managed_by_the_administrator_only() {
     call(
         &w,
         "user_add",
-        json!({"name":"wang","role":"operator","password":"pass1"}),
+        json!({"name":"wang","role":"operator","password":"wang-pass-01"}),
     )
     .unwrap();
     assert_eq!(
         code(
             "user_add",
-            json!({"name":"wang","role":"engineer","password":"pass2"})
+            json!({"name":"wang","role":"engineer","password":"li-pass-0002"})
         ),
         "user_exists"
     );
     assert_eq!(
         code(
             "user_add",
-            json!({"name":" ","role":"operator","password":"pass2"})
+            json!({"name":" ","role":"operator","password":"li-pass-0002"})
         ),
         "name_missing"
     );
     assert_eq!(
         code(
             "user_add",
-            json!({"name":"li","role":"king","password":"pass2"})
+            json!({"name":"li","role":"king","password":"li-pass-0002"})
         ),
         "role_unknown"
     );
@@ -581,15 +634,15 @@ fn users_are_managed_by_the_administrator_only() {
         call(
             &w,
             "user_add",
-            json!({"name":"li","role":"admin","password":"short12"})
+            json!({"name":"li","role":"admin","password":"short1234"})
         )
         .unwrap_err(),
-        json!({"code":"password_too_short","detail":"the password needs at least 8 characters"})
+        json!({"code":"password_too_short","detail":"the password needs at least 10 characters"})
     );
     call(
         &w,
         "user_add",
-        json!({"name":"li","role":"technician","password":"pass2"}),
+        json!({"name":"li","role":"technician","password":"li-pass-0002"}),
     )
     .unwrap();
 
@@ -598,7 +651,7 @@ fn users_are_managed_by_the_administrator_only() {
     call(
         &w,
         "user_password",
-        json!({"name":"wang","password":"new-pass"}),
+        json!({"name":"wang","password":"new-pass-001"}),
     )
     .unwrap();
     call(&w, "user_enable", json!({"name":"wang","enabled":false})).unwrap();
@@ -630,14 +683,16 @@ fn users_are_managed_by_the_administrator_only() {
         ])
     );
 
-    // A disabled user cannot sign in (old or new password); enabled again, they can,
-    // with the new password only.
-    for password in ["pass1", "new-pass"] {
-        assert_eq!(
-            code("login", json!({"user":"wang","password":password})),
-            "login_failed"
-        );
-    }
+    // A disabled user cannot sign in (old or new password; the right one is told the
+    // account is disabled); enabled again, they can, with the new password only.
+    assert_eq!(
+        code("login", json!({"user":"wang","password":"wang-pass-01"})),
+        "login_failed"
+    );
+    assert_eq!(
+        code("login", json!({"user":"wang","password":"new-pass-001"})),
+        "account_disabled"
+    );
     call(
         &w,
         "login",
@@ -646,14 +701,19 @@ fn users_are_managed_by_the_administrator_only() {
     .unwrap();
     call(&w, "user_enable", json!({"name":"wang","enabled":true})).unwrap();
     assert_eq!(
-        code("login", json!({"user":"wang","password":"pass1"})),
+        code("login", json!({"user":"wang","password":"wang-pass-01"})),
         "login_failed"
     );
-    let s = call(&w, "login", json!({"user":"wang","password":"new-pass"})).unwrap();
+    let s = call(
+        &w,
+        "login",
+        json!({"user":"wang","password":"new-pass-001"}),
+    )
+    .unwrap();
     assert_eq!(s, json!({"user":"wang","role":"operator"}));
 
     // A non-administrator is refused every user command, and changes nothing.
-    for (user, password) in [("wang", "new-pass"), ("li", "pass2")] {
+    for (user, password) in [("wang", "new-pass-001"), ("li", "li-pass-0002")] {
         call(&w, "login", json!({"user":user,"password":password})).unwrap();
         assert_eq!(code("user_list", json!({})), "forbidden");
         assert_eq!(
@@ -705,4 +765,126 @@ fn users_are_managed_by_the_administrator_only() {
             .len(),
         3
     );
+
+    // Five failures lock the name (known or not) for five minutes; the right password
+    // is refused while locked; every attempt is in the supervisor's audit trail.
+    for left in (1..=4).rev() {
+        let e = call(&w, "login", json!({"user":"li","password":"guess"})).unwrap_err();
+        assert_eq!(
+            (e["code"].clone(), e["left"].clone()),
+            (json!("login_failed"), json!(left))
+        );
+    }
+    let e = call(&w, "login", json!({"user":"li","password":"guess"})).unwrap_err();
+    assert_eq!(e["code"], "login_locked", "{e}");
+    let until = e["until_ms"].as_i64().unwrap();
+    let now = bonder_fleet::history::now_ms();
+    assert!((now + 290_000..=now + 300_000).contains(&until), "{e}");
+    assert_eq!(
+        code("login", json!({"user":"li","password":"li-pass-0002"})),
+        "login_locked"
+    );
+    let rows = app.state::<AppState>().sv.db().audit(200).unwrap();
+    let count = |action: &str, object: &str| {
+        rows.iter()
+            .filter(|r| r.action == action && r.object == object)
+            .count()
+    };
+    assert_eq!(count("lockout", "user:li"), 1);
+    assert!(count("refused", "user:li") >= 5);
+    assert!(count("login", "user:chief") >= 2);
+    assert_eq!(count("create", "user:wang#added"), 1);
+    assert_eq!(count("modify", "user:wang#disabled"), 1);
+    assert_eq!(count("modify", "user:li#role_engineer"), 1);
+    assert_eq!(count("modify", "user:wang#password_reset"), 1);
+    assert!(
+        rows.iter()
+            .all(|r| !r.detail.as_deref().unwrap_or("").contains("new-pass-001"))
+    );
+}
+
+/// The idle lock: a session unused for longer than the lock is closed (audited), and
+/// every command then answers `login_required`.
+#[test]
+fn an_idle_session_is_closed() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut state = AppState::open(
+        &dir.path().join("supervisor.sqlite"),
+        None,
+        Some("supervisor-idle".into()),
+        Some("en-US"),
+    )
+    .unwrap();
+    state.idle_lock = Duration::from_millis(300);
+    let app = bonder_supervisor::setup(mock_builder(), state)
+        .build(mock_context(noop_assets()))
+        .unwrap();
+    let w = tauri::WebviewWindowBuilder::new(&app, "main", Default::default())
+        .build()
+        .unwrap();
+    call(
+        &w,
+        "first_admin",
+        json!({"user":"chief","password":"chief-pass-1"}),
+    )
+    .unwrap();
+    assert!(call(&w, "recipes_list", json!({})).is_ok());
+    wait_for(10, "the idle lock", || {
+        call(&w, "session", json!({}))
+            .unwrap()
+            .is_null()
+            .then_some(())
+    });
+    assert_eq!(
+        call(&w, "recipes_list", json!({})).unwrap_err()["code"],
+        "login_required"
+    );
+    let rows = app.state::<AppState>().sv.db().audit(10).unwrap();
+    assert!(
+        rows.iter().any(|r| r.action == "logout"
+            && r.user == "chief"
+            && r.detail.as_deref().unwrap_or("").contains("idle lock")),
+        "{rows:?}"
+    );
+}
+
+/// The broker password never lands in the history: it is moved to its own 0600 file.
+#[cfg(unix)]
+#[test]
+fn the_broker_password_is_kept_out_of_the_history() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("supervisor.sqlite");
+    // An older build kept it in the settings row, inside the URL.
+    {
+        let mut h = bonder_fleet::history::History::open(&db).unwrap();
+        h.set_setting(
+            "gateway",
+            &serde_json::to_string(&bonder_fleet::GatewaySettings::new(
+                "mqtt://sv:Pl4nt-s3cret@127.0.0.1:9",
+            ))
+            .unwrap(),
+        )
+        .unwrap();
+    }
+    let state = AppState::open(&db, None, Some("supervisor-secret".into()), Some("en-US")).unwrap();
+    assert_eq!(
+        state.initial_gateway.as_ref().unwrap().password.as_deref(),
+        Some("Pl4nt-s3cret"),
+        "still used to connect"
+    );
+    drop(state);
+    let file = dir.path().join(bonder_fleet::secrets::FILE);
+    assert_eq!(
+        std::fs::metadata(&file).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    let history = std::fs::read(&db).unwrap();
+    let wal = std::fs::read(dir.path().join("supervisor.sqlite-wal")).unwrap_or_default();
+    for bytes in [history, wal] {
+        assert!(
+            !bytes.windows(12).any(|w| w == b"Pl4nt-s3cret"),
+            "the password is in the history file"
+        );
+    }
 }

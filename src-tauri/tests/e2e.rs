@@ -459,7 +459,7 @@ fn supervisor_in_the_real_webview() {
             s.text("#setup-title"),
             "First start: create the administrator"
         );
-        assert_eq!(s.text("#setup-rule"), "At least 8 characters.");
+        assert_eq!(s.text("#setup-rule"), "At least 10 characters.");
         assert_eq!(
             s.js("return document.getElementById('nav-users').hidden"),
             json!(true),
@@ -504,7 +504,7 @@ fn supervisor_in_the_real_webview() {
         );
         s.type_into("#ua-name", "zhou");
         s.js("document.getElementById('ua-role').value = 'technician'; return true");
-        s.type_into("#ua-pass", "zhou-pass");
+        s.type_into("#ua-pass", "zhou-pass-1");
         s.click("#ua-add");
         let row = s.wait_js(20, "the new user in the list", "const r = document.querySelector(\"#user-table tr[data-user='zhou']\"); return r && r.innerText");
         let row = row.as_str().unwrap();

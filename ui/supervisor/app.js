@@ -217,8 +217,47 @@ async function createAdmin(ev) {
   } finally { $("setup-btn").disabled = false; }
   $("setup-pass").value = ""; $("setup-pass2").value = "";
   $("setup-dialog").close();
-  renderUser();
+  signedIn();
   if (!S.session) { openSignIn(); $("login-msg").textContent = t("sv-setup-users-exist"); }
+}
+
+// Plant data needs a signed-in user: the fleet is watched from the first sign-in on.
+function signedIn() {
+  renderUser();
+  if (S.session && !S.watching) { S.watching = true; watchFleet(); }
+  if (S.session && S.view === "recipes") loadRecipes();
+}
+
+// The core closes an idle session (its idle lock); the page follows within seconds.
+async function pollSession() {
+  let s = null;
+  try { s = await invoke("session"); } catch (e) { return; }
+  if (S.session && !s) {
+    S.session = null;
+    renderUser();
+    openSignIn();
+    $("login-msg").textContent = t("sv-login-idle");
+  }
+}
+
+function loginError(e) {
+  const c = e && e.code;
+  if (c === "login_failed") return t("sv-login-wrong", { left: e.left === undefined ? "?" : e.left });
+  if (c === "login_locked") return t("sv-login-locked", { time: new Date(e.until_ms).toLocaleTimeString() });
+  if (c === "account_disabled") return t("sv-login-disabled");
+  return t("sv-login-failed");
+}
+
+async function releaseRecipe() {
+  const a = selected("ra");
+  if (!a) return;
+  try {
+    await invoke("recipe_release", { name: a.name, version: a.version });
+    $("recipe-msg").textContent = t("sv-released", { id: `${a.name}@${a.version}` });
+    loadRecipes();
+  } catch (e) {
+    $("recipe-msg").textContent = e.code === "forbidden" ? t("sv-err-forbidden") : e.code === "login_required" ? t("sv-err-login") : err(e);
+  }
 }
 
 function show(view) {
@@ -252,7 +291,7 @@ async function openDetail(station) {
 async function loadRecipes() {
   try {
     S.recipes = await invoke("recipes_list");
-  } catch (e) { $("recipe-msg").textContent = err(e); return; }
+  } catch (e) { $("recipe-msg").textContent = e.code === "login_required" ? t("sv-err-login") : err(e); return; }
   const tb = $("recipe-table");
   tb.innerHTML = `<tr><th>${t("sv-recipe")}</th><th>${t("sv-version")}</th><th>${t("sv-state")}</th><th>${t("sv-source")}</th><th>${t("sv-added")}</th><th>A</th><th>B</th></tr>` +
     S.recipes.map((r, i) => `<tr><td>${esc(r.name)}</td><td>${r.version}</td><td>${esc(t("recipe-state-" + r.state))}</td><td class="l">${esc(r.source)}</td><td>${time(r.added_ms)}</td>
@@ -486,12 +525,13 @@ async function main() {
   });
   $("diff-btn").addEventListener("click", diff);
   $("send-btn").addEventListener("click", sendRecipe);
+  $("release-btn").addEventListener("click", releaseRecipe);
   $("wo-send").addEventListener("click", sendWorkOrder);
   $("recipe-file").addEventListener("change", async (ev) => {
     const f = ev.target.files[0];
     if (!f) return;
     try { const id = await invoke("recipe_import", { doc: await f.text() }); $("recipe-msg").textContent = t("sv-imported", { id }); loadRecipes(); }
-    catch (e) { $("recipe-msg").textContent = e.code === "login_required" ? t("sv-err-login") : err(e); }
+    catch (e) { $("recipe-msg").textContent = e.code === "login_required" ? t("sv-err-login") : e.code === "recipe_conflict" ? t("sv-recipe-conflict", { detail: e.detail }) : err(e); }
   });
   $("report-run").addEventListener("click", runReport);
   $("export-csv").addEventListener("click", () => exportReport("csv"));
@@ -507,19 +547,21 @@ async function main() {
   $("setup-form").addEventListener("submit", createAdmin);
   $("setup-dialog").addEventListener("cancel", (ev) => { if (S.first.needed) ev.preventDefault(); });
   $("setup-lang").addEventListener("click", () => setLang(S.lang === "zh-CN" ? "en-US" : "zh-CN"));
-  $("logout-btn").addEventListener("click", async () => { await invoke("logout"); S.session = null; renderUser(); });
+  $("logout-btn").addEventListener("click", async () => { await invoke("logout"); S.session = null; renderUser(); openSignIn(); });
   $("login-form").addEventListener("submit", async (ev) => {
     ev.preventDefault();
     try {
       S.session = await invoke("login", { user: $("login-user").value, password: $("login-pass").value });
       $("login-pass").value = "";
       $("login-dialog").close();
-      renderUser();
-    } catch (e) { $("login-msg").textContent = t("sv-login-failed"); }
+      signedIn();
+    } catch (e) { $("login-pass").value = ""; $("login-msg").textContent = loginError(e); }
   });
   applyStrings();
-  watchFleet();
-  if (S.first.needed) openSignIn();
+  // Nothing of the plant is shown before a sign-in (the commands refuse it too).
+  $("login-dialog").addEventListener("cancel", (ev) => { if (!S.session) ev.preventDefault(); });
+  if (S.session) signedIn(); else openSignIn();
+  setInterval(pollSession, 5000);
   document.body.dataset.ready = "1";
 }
 

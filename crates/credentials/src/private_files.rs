@@ -113,3 +113,18 @@ mod tests {
         assert_eq!(std::fs::read(&old).unwrap(), b"x", "contents kept");
     }
 }
+
+/// Makes every file this process creates from now on owner-only (umask 077): log files
+/// that a rolling appender opens, exports, temporary files. Returns the previous mask
+/// (Unix; a no-op returning 0 elsewhere).
+pub fn owner_only_umask() -> u32 {
+    #[cfg(unix)]
+    {
+        use rustix::fs::Mode;
+        rustix::process::umask(Mode::from_raw_mode(0o077)).bits()
+    }
+    #[cfg(not(unix))]
+    {
+        0
+    }
+}

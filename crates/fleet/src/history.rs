@@ -11,6 +11,7 @@
 //! * `recipes`, `users`, `settings`: the supervisor's library and configuration.
 
 use crate::FleetError;
+pub use bonder_core::login::FailureState;
 use bonder_gateway::payload::{
     AlarmMsg, BondsMsg, ChangeoverMsg, CmdResult, ShiftMsg, StatusMsg, parse_ts,
 };
@@ -146,6 +147,23 @@ pub struct RecipeRow {
     pub doc: String,
 }
 
+/// One row of the supervisor's audit trail.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AuditRow {
+    pub ts_ms: i64,
+    /// Who (a user name; `supervisor` for the app itself).
+    pub user: String,
+    /// Their role (`none` for a refused sign-in).
+    pub role: String,
+    /// `login`, `refused`, `lockout`, `logout`, `create`, `modify`, `command`,
+    /// `export`, `settings`, `release`, `import`.
+    pub action: String,
+    /// What was acted on (`user:li`, `station:…/cmd/recipe#rid`, `gateway`).
+    pub object: String,
+    /// Details (JSON or text; never a secret).
+    pub detail: Option<String>,
+}
+
 /// A stored user.
 #[derive(Debug, Clone, PartialEq)]
 pub struct UserRow {
@@ -197,6 +215,9 @@ impl History {
         crate::schema::migrate(&mut conn)?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;
+        // Deleted content (a replaced password hash, a settings row) is overwritten, not
+        // left in free pages.
+        conn.pragma_update(None, "secure_delete", "ON")?;
         Ok(History { conn })
     }
 
@@ -311,6 +332,15 @@ impl History {
             |r| r.get(0),
         )?;
         Ok(v.map(|v| u64::try_from(v).unwrap_or(0)))
+    }
+
+    /// The time (Unix ms) of a station epoch's newest bond.
+    pub fn last_bond_ms(&self, station: &str, epoch: &str) -> Result<Option<i64>, FleetError> {
+        Ok(self.conn.query_row(
+            "SELECT MAX(ts_ms) FROM bond_samples WHERE station = ?1 AND epoch = ?2",
+            params![station, epoch],
+            |r| r.get(0),
+        )?)
     }
 
     /// The store epochs seen of a station, oldest first.

@@ -14,6 +14,7 @@ pub mod model;
 pub mod recipes;
 pub mod reports;
 pub mod schema;
+pub mod secrets;
 pub mod service;
 pub mod signing;
 pub mod spc;
@@ -46,6 +47,15 @@ pub enum FleetError {
     NotFound(String),
     #[error("export: {0}")]
     Export(String),
+    /// A different document for a `name@version` the library holds already.
+    #[error(
+        "recipe {id}: a different document for an existing version (stored sha256 {stored}, offered {offered}): give it a new version"
+    )]
+    RecipeConflict {
+        id: String,
+        stored: String,
+        offered: String,
+    },
     /// The signed-in user's role may not do this (checked before anything is signed).
     #[error(transparent)]
     Forbidden(#[from] bonder_core::permissions::Forbidden),

@@ -11,10 +11,11 @@ use crate::FleetError;
 use rusqlite::{Connection, OptionalExtension};
 
 /// The migrations, in order: index 0 makes version 1.
-const MIGRATIONS: [&str; 3] = [
+const MIGRATIONS: [&str; 4] = [
     include_str!("schema/v1.sql"),
     include_str!("schema/v2.sql"),
     include_str!("schema/v3.sql"),
+    include_str!("schema/v4.sql"),
 ];
 
 /// The newest schema this build writes.

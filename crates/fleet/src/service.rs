@@ -25,6 +25,24 @@ use tokio::sync::{broadcast, watch};
 /// Largest gap asked for in one backfill request.
 pub const MAX_BACKFILL: u64 = 200_000;
 
+/// The most bonds a station could record per second (a fast ball bonder makes about 25
+/// wires, 50 bonds, a second): a larger seq jump than this allows for the time since
+/// the station was last heard is implausible.
+pub const MAX_BONDS_PER_S: u64 = 100;
+
+/// Seq jumps up to this many bonds are always plausible (a station's outbox after a
+/// short outage, clocks that disagree).
+pub const SEQ_JUMP_SLACK: u64 = 10_000;
+
+/// Whether bonds up to `first_seq` can follow `known` after `elapsed_ms`: a forged
+/// `{S}/bonds` with a huge seq is logged and ignored for gap detection instead of
+/// triggering thousands of backfill requests.
+pub fn plausible_jump(known: u64, first_seq: u64, elapsed_ms: i64) -> bool {
+    let jump = first_seq.saturating_sub(known);
+    let secs = u64::try_from(elapsed_ms.max(0)).unwrap_or(0).div_ceil(1000);
+    jump <= SEQ_JUMP_SLACK.saturating_add(secs.saturating_mul(MAX_BONDS_PER_S))
+}
+
 /// How to reach the gateway (kept in the history's settings).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct GatewaySettings {
@@ -137,7 +155,9 @@ struct Inner {
     link: watch::Sender<LinkState>,
     results: broadcast::Sender<ResultEvent>,
     /// Highest seq seen per (station, store epoch).
-    max_seq: Mutex<HashMap<(String, String), u64>>,
+    /// Per (station, epoch): the highest seq seen and when its bond was made (Unix ms,
+    /// the station's clock bounded by ours).
+    max_seq: Mutex<HashMap<(String, String), (u64, i64)>>,
     backfill: std::sync::atomic::AtomicBool,
     counter: AtomicU64,
     ingested_bonds: AtomicU64,
@@ -352,23 +372,44 @@ impl Supervisor {
         payload: serde_json::Value,
         summary: String,
     ) -> Result<String, FleetError> {
-        check(who.role, permission)?;
+        if let Err(f) = check(who.role, permission) {
+            crate::users::audit(
+                &mut self.db(),
+                &who.user,
+                Some(who.role),
+                "refused",
+                &format!("{station}/cmd/{kind}"),
+                Some(f.to_string()),
+            )?;
+            return Err(f.into());
+        }
         let request_id = payload["request_id"]
             .as_str()
             .unwrap_or_default()
             .to_string();
         let signed = self.inner.key.sign(payload, &who.user, who.role);
-        self.db().record_command(&CommandRow {
-            request_id: request_id.clone(),
-            station: station.to_string(),
-            kind: kind.into(),
-            sent_ms: now_ms(),
-            summary,
-            by_user: who.user.clone(),
-            ok: None,
-            error: None,
-            answered_ms: None,
-        })?;
+        {
+            let mut db = self.db();
+            db.record_command(&CommandRow {
+                request_id: request_id.clone(),
+                station: station.to_string(),
+                kind: kind.into(),
+                sent_ms: now_ms(),
+                summary: summary.clone(),
+                by_user: who.user.clone(),
+                ok: None,
+                error: None,
+                answered_ms: None,
+            })?;
+            crate::users::audit(
+                &mut db,
+                &who.user,
+                Some(who.role),
+                "command",
+                &format!("{station}/cmd/{kind}#{request_id}"),
+                Some(format!("{summary} (signed by {})", self.inner.key.kid())),
+            )?;
+        }
         self.publish(topic, signed.into_bytes())?;
         Ok(request_id)
     }
@@ -547,18 +588,43 @@ impl Supervisor {
         // again at seq 1 under a new epoch, which is not a gap.
         let epoch = m.epoch.clone().unwrap_or_default();
         let key = (station.to_string(), epoch);
+        let now = crate::history::now_ms();
         let known = {
             let mut seqs = lock(&self.inner.max_seq);
-            let prev = match seqs.get(&key) {
+            let (prev, seen_ms) = match seqs.get(&key) {
                 Some(&p) => p,
-                None => self
-                    .db()
-                    .max_seq(station, &key.1)
-                    .ok()
-                    .flatten()
-                    .unwrap_or(0),
+                None => {
+                    let db = self.db();
+                    let seq = db.max_seq(station, &key.1).ok().flatten().unwrap_or(0);
+                    let at = db
+                        .last_bond_ms(station, &key.1)
+                        .ok()
+                        .flatten()
+                        .unwrap_or(now);
+                    (seq, at)
+                }
             };
-            seqs.insert(key, prev.max(m.last_seq));
+            if prev > 0 && !plausible_jump(prev, m.first_seq, now - seen_ms) {
+                tracing::warn!(
+                    station,
+                    known = prev,
+                    first_seq = m.first_seq,
+                    "implausible seq jump (more bonds than the station could have made): ignored for gap detection"
+                );
+                seqs.insert(key, (prev, seen_ms));
+                return;
+            }
+            // When the station made its newest bond, by its own clock but never later
+            // than ours: what bounds the next plausible jump.
+            let newest = m
+                .bonds
+                .iter()
+                .map(|b| crate::history::ts_ms(&b.ts))
+                .max()
+                .unwrap_or(now)
+                .min(now);
+            let when = if m.last_seq > prev { newest } else { seen_ms };
+            seqs.insert(key, (prev.max(m.last_seq), when));
             prev
         };
         if known > 0 && m.first_seq > known + 1 && self.inner.backfill.load(Ordering::Relaxed) {

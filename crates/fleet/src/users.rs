@@ -1,9 +1,12 @@
 //! Local users of the supervisor app: the product's roles (`bonder_core::permissions`),
 //! password hashes by `bonder-credentials` (argon2id, the same parameters as the
-//! station's PINs).
+//! station's PINs), the login policy of `bonder_core::login` (every supervisor user
+//! signs in with a password of at least [`PASSWORD_MIN`] characters; 5 failures in a
+//! row lock the name for 5 minutes), and the audit rows of sign-ins and user changes.
 
 use crate::FleetError;
-use crate::history::{History, UserInfo, UserRow};
+use crate::history::{AuditRow, History, UserInfo, UserRow, now_ms};
+use bonder_core::login::{Attempt, LoginPolicy};
 pub use bonder_core::permissions::{Forbidden, Permission, Role, check};
 use serde::Serialize;
 
@@ -30,17 +33,36 @@ fn person_role(role: &str) -> Result<Role, UserRefused> {
     Role::person_from_name(role).ok_or(UserRefused::UnknownRole)
 }
 
-/// Fewest characters of a password an administrator gives a user (other than an
-/// administrator: [`ADMIN_PASSWORD_MIN`]).
-pub const USER_PASSWORD_MIN: usize = 4;
+/// Fewest characters of every supervisor password (the login policy's password rule:
+/// the supervisor has no keypad PINs).
+pub const PASSWORD_MIN: usize = LoginPolicy::PASSWORD_MIN;
 
-/// Fewest characters of a password for `role`.
-pub fn password_min(role: Role) -> usize {
-    if role == Role::Admin {
-        ADMIN_PASSWORD_MIN
-    } else {
-        USER_PASSWORD_MIN
-    }
+/// Fewest characters of a password an administrator gives a user.
+pub const USER_PASSWORD_MIN: usize = PASSWORD_MIN;
+
+/// Fewest characters of a password for `role` (the same for every role).
+pub fn password_min(_role: Role) -> usize {
+    PASSWORD_MIN
+}
+
+/// Appends a row to the supervisor's audit trail (`role` `none` for nobody).
+pub fn audit(
+    db: &mut History,
+    user: &str,
+    role: Option<Role>,
+    action: &str,
+    object: &str,
+    detail: Option<String>,
+) -> Result<(), FleetError> {
+    db.append_audit(&AuditRow {
+        ts_ms: now_ms(),
+        user: user.into(),
+        role: role.map_or("none", Role::name).into(),
+        action: action.into(),
+        object: object.into(),
+        detail,
+    })?;
+    Ok(())
 }
 
 /// Why a user change was refused (the change was not made).
@@ -172,10 +194,10 @@ pub fn set_user(
     let Some(role) = Role::person_from_name(role) else {
         return Err(FleetError::Invalid(format!("unknown role {role:?}")));
     };
-    if name.trim().is_empty() || password.len() < 4 {
-        return Err(FleetError::Invalid(
-            "a user needs a name and a password of 4 characters or more".into(),
-        ));
+    if name.trim().is_empty() || password.chars().count() < PASSWORD_MIN {
+        return Err(FleetError::Invalid(format!(
+            "a user needs a name and a password of {PASSWORD_MIN} characters or more"
+        )));
     }
     db.put_user(&UserRow {
         name: name.into(),
@@ -184,29 +206,105 @@ pub fn set_user(
     })
 }
 
-/// Checks a password; the session on success (never for a disabled user).
-/// An unknown or disabled user takes as long as a wrong password (the credential
-/// module's dummy path); a stored role this build does not know signs nobody in.
-pub fn login(db: &History, name: &str, password: &str) -> Result<Option<Session>, FleetError> {
-    let user = db
-        .user(name)?
-        .filter(|(_, enabled)| *enabled)
-        .map(|(u, _)| u);
-    if !bonder_credentials::verify_user(password, user.as_ref().map(|u| u.phc.as_str())) {
-        return Ok(None);
+/// Why a sign-in was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LoginRefused {
+    /// Wrong name or password; `left` attempts before the name locks.
+    Wrong { left: u32 },
+    /// Locked (now, or already) until then (Unix ms).
+    Locked { until_ms: i64 },
+    /// The password was right but the user is disabled.
+    Disabled,
+}
+
+impl LoginRefused {
+    /// The stable code the front end branches on.
+    pub fn code(&self) -> &'static str {
+        match self {
+            LoginRefused::Wrong { .. } => "login_failed",
+            LoginRefused::Locked { .. } => "login_locked",
+            LoginRefused::Disabled => "account_disabled",
+        }
     }
-    let Some(u) = user else {
-        return Ok(None);
+}
+
+/// One sign-in attempt at `now_ms` under the login policy: the session on success.
+/// An unknown user takes as long as a wrong password (the credential module's dummy
+/// path) and counts towards a lock the same way; a locked name is refused without
+/// counting, even with the right password; "disabled" is said only to the right
+/// password. Every outcome is an audit row (`login`, `refused`, `lockout`).
+pub fn login(
+    db: &mut History,
+    name: &str,
+    password: &str,
+    now_ms: i64,
+) -> Result<Result<Session, LoginRefused>, FleetError> {
+    let policy = LoginPolicy::default();
+    let found = db.user(name)?;
+    let matched =
+        bonder_credentials::verify_user(password, found.as_ref().map(|(u, _)| u.phc.as_str()))
+            && found.is_some();
+    let role = found
+        .as_ref()
+        .and_then(|(u, _)| Role::person_from_name(&u.role));
+    let disabled = found.as_ref().is_some_and(|(_, enabled)| !enabled);
+    let before = db.login_failures(name)?;
+    // A stored role this build does not know signs nobody in (counted as a failure).
+    let (after, attempt) = policy.judge(before, now_ms, matched && role.is_some(), disabled);
+    if after != before {
+        db.set_login_failures(name, after)?;
+    }
+    let object = format!("user:{name}");
+    let (out, action, detail) = match attempt {
+        Attempt::Accepted => match role {
+            Some(role) => (
+                Ok(Session {
+                    user: name.into(),
+                    role,
+                }),
+                "login",
+                None,
+            ),
+            None => (
+                Err(LoginRefused::Wrong { left: 0 }),
+                "refused",
+                Some("unknown role".into()),
+            ),
+        },
+        Attempt::Disabled => (
+            Err(LoginRefused::Disabled),
+            "refused",
+            Some("disabled".into()),
+        ),
+        Attempt::Wrong { left } => (
+            Err(LoginRefused::Wrong { left }),
+            "refused",
+            Some(format!("wrong name or password, {left} attempts left")),
+        ),
+        Attempt::LockedNow { until_ms } => (
+            Err(LoginRefused::Locked { until_ms }),
+            "lockout",
+            Some(format!(
+                "{} failures in a row, locked until {until_ms} ms",
+                policy.max_failures
+            )),
+        ),
+        Attempt::Locked { until_ms } => (
+            Err(LoginRefused::Locked { until_ms }),
+            "refused",
+            Some(format!("locked until {until_ms} ms")),
+        ),
     };
-    let Some(role) = Role::person_from_name(&u.role) else {
-        tracing::warn!(user = %u.name, role = %u.role, "unknown role: not signed in");
-        return Ok(None);
-    };
-    Ok(Some(Session { user: u.name, role }))
+    if action == "lockout" {
+        tracing::warn!(user = %name, "supervisor sign-in locked after failures");
+    }
+    let signed_in = out.as_ref().ok().map(|s| s.role);
+    audit(db, name, signed_in, action, &object, detail)?;
+    Ok(out)
 }
 
 /// Fewest characters (not bytes) of the first administrator's password.
-pub const ADMIN_PASSWORD_MIN: usize = 8;
+pub const ADMIN_PASSWORD_MIN: usize = PASSWORD_MIN;
 
 /// Why [`first_admin`] created no one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -250,6 +348,14 @@ pub fn first_admin(
     if !db.put_first_user(&row)? {
         return Ok(Err(FirstAdminRefused::UsersExist));
     }
+    audit(
+        db,
+        &row.name,
+        Some(Role::Admin),
+        "create",
+        &format!("user:{}", row.name),
+        Some("first administrator".into()),
+    )?;
     Ok(Ok(Session {
         user: row.name,
         role: Role::Admin,
@@ -261,27 +367,103 @@ mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
 
+    const T: i64 = 1_000_000;
+
+    fn ok(db: &mut History, name: &str, pw: &str) -> Option<Session> {
+        login(db, name, pw, now_ms()).unwrap().ok()
+    }
+
     #[test]
     fn roles_and_passwords() {
         let mut db = History::open_in_memory().unwrap();
-        set_user(&mut db, "li", "engineer", "secret").unwrap();
-        set_user(&mut db, "wang", "operator", "secret").unwrap();
-        assert!(login(&db, "li", "wrong").unwrap().is_none());
-        let s = login(&db, "li", "secret").unwrap().unwrap();
+        set_user(&mut db, "li", "engineer", "secret-pass").unwrap();
+        set_user(&mut db, "wang", "operator", "secret-pass").unwrap();
+        assert!(set_user(&mut db, "zhou", "operator", "short-pw").is_err());
+        assert!(ok(&mut db, "li", "wrong").is_none());
+        let s = ok(&mut db, "li", "secret-pass").unwrap();
         assert!(s.may(Permission::SendRecipe));
-        let s = login(&db, "wang", "secret").unwrap().unwrap();
+        let s = ok(&mut db, "wang", "secret-pass").unwrap();
         assert!(!s.may(Permission::SendRecipe));
-        assert!(set_user(&mut db, "x", "king", "secret").is_err());
+        assert!(set_user(&mut db, "x", "king", "secret-pass").is_err());
         // Nobody is `system`, and a stored role this build does not know signs nobody in.
-        assert!(set_user(&mut db, "x", "system", "secret").is_err());
+        assert!(set_user(&mut db, "x", "system", "secret-pass").is_err());
         db.put_user(&UserRow {
             name: "old".into(),
             role: "superuser".into(),
-            phc: bonder_credentials::hash("secret").unwrap(),
+            phc: bonder_credentials::hash("secret-pass").unwrap(),
         })
         .unwrap();
-        assert!(login(&db, "old", "secret").unwrap().is_none());
-        assert!(login(&db, "nobody", "secret").unwrap().is_none());
+        assert!(ok(&mut db, "old", "secret-pass").is_none());
+        assert!(ok(&mut db, "nobody", "secret-pass").is_none());
+    }
+
+    #[test]
+    fn five_failures_lock_a_name_for_five_minutes_and_every_attempt_is_audited() {
+        let mut db = History::open_in_memory().unwrap();
+        set_user(&mut db, "li", "engineer", "secret-pass").unwrap();
+        for left in (1..=4).rev() {
+            assert_eq!(
+                login(&mut db, "li", "wrong", T).unwrap(),
+                Err(LoginRefused::Wrong { left })
+            );
+        }
+        let until_ms = T + 300_000;
+        assert_eq!(
+            login(&mut db, "li", "wrong", T).unwrap(),
+            Err(LoginRefused::Locked { until_ms })
+        );
+        // Locked: the right password is refused too, until the time is up.
+        assert_eq!(
+            login(&mut db, "li", "secret-pass", until_ms - 1).unwrap(),
+            Err(LoginRefused::Locked { until_ms })
+        );
+        assert_eq!(
+            login(&mut db, "li", "secret-pass", until_ms)
+                .unwrap()
+                .unwrap()
+                .role,
+            Role::Engineer
+        );
+        // An unknown name locks the same way (a lock tells nobody a name exists).
+        for _ in 0..5 {
+            let _ = login(&mut db, "ghost", "x", T).unwrap();
+        }
+        assert!(matches!(
+            login(&mut db, "ghost", "x", T).unwrap(),
+            Err(LoginRefused::Locked { .. })
+        ));
+        // Disabled: told only to the right password.
+        set_enabled(&mut db, "admin", "li", false).unwrap().unwrap();
+        assert_eq!(
+            login(&mut db, "li", "secret-pass", until_ms).unwrap(),
+            Err(LoginRefused::Disabled)
+        );
+        let rows = db.audit(100).unwrap();
+        let of_li: Vec<&str> = rows
+            .iter()
+            .rev()
+            .filter(|r| r.object == "user:li")
+            .map(|r| r.action.as_str())
+            .collect();
+        assert_eq!(
+            of_li,
+            [
+                "refused", "refused", "refused", "refused", "lockout", "refused", "login",
+                "refused"
+            ]
+        );
+        assert!(rows.iter().all(|r| r.role == "none" || r.action == "login"));
+        // The trail is append-only.
+        assert!(
+            db.conn_for_tests()
+                .execute("DELETE FROM audit", [])
+                .is_err()
+        );
+        assert!(
+            db.conn_for_tests()
+                .execute("UPDATE audit SET user = 'x'", [])
+                .is_err()
+        );
     }
 
     #[test]
@@ -289,49 +471,49 @@ mod tests {
         let mut db = History::open_in_memory().unwrap();
         set_user(&mut db, "chief", "admin", "chief-pass-1").unwrap();
         assert_eq!(
-            add_user(&mut db, " zhang ", "operator", "abcd").unwrap(),
+            add_user(&mut db, " zhang ", "operator", "abcd-efgh-1").unwrap(),
             Ok(())
         );
         assert_eq!(
-            add_user(&mut db, "zhang", "engineer", "abcdef").unwrap(),
+            add_user(&mut db, "zhang", "engineer", "abcdef-ghij").unwrap(),
             Err(UserRefused::Exists)
         );
         assert_eq!(
-            add_user(&mut db, "", "operator", "abcd").unwrap(),
+            add_user(&mut db, "", "operator", "abcd-efgh-1").unwrap(),
             Err(UserRefused::NameMissing)
         );
         assert_eq!(
-            add_user(&mut db, "x", "king", "abcd").unwrap(),
+            add_user(&mut db, "x", "king", "abcd-efgh-1").unwrap(),
             Err(UserRefused::UnknownRole)
         );
         assert_eq!(
             add_user(&mut db, "x", "operator", "abc").unwrap(),
-            Err(UserRefused::PasswordTooShort(4))
+            Err(UserRefused::PasswordTooShort(10))
         );
         assert_eq!(
-            add_user(&mut db, "x", "admin", "1234567").unwrap(),
-            Err(UserRefused::PasswordTooShort(8))
+            add_user(&mut db, "x", "admin", "123456789").unwrap(),
+            Err(UserRefused::PasswordTooShort(10))
         );
-        assert!(login(&db, "zhang", "abcd").unwrap().is_some());
+        assert!(ok(&mut db, "zhang", "abcd-efgh-1").is_some());
         // Role, password, disable, enable.
         change_role(&mut db, "chief", "zhang", "engineer")
             .unwrap()
             .unwrap();
-        reset_password(&mut db, "zhang", "new-pass")
+        reset_password(&mut db, "zhang", "new-pass-12")
             .unwrap()
             .unwrap();
-        assert!(login(&db, "zhang", "abcd").unwrap().is_none());
+        assert!(ok(&mut db, "zhang", "abcd-efgh-1").is_none());
         assert_eq!(
-            login(&db, "zhang", "new-pass").unwrap().unwrap().role,
+            ok(&mut db, "zhang", "new-pass-12").unwrap().role,
             Role::Engineer
         );
         set_enabled(&mut db, "chief", "zhang", false)
             .unwrap()
             .unwrap();
-        assert!(login(&db, "zhang", "new-pass").unwrap().is_none());
+        assert!(ok(&mut db, "zhang", "new-pass-12").is_none());
         // Changing the role or password keeps a user disabled.
-        set_user(&mut db, "zhang", "technician", "other-pass").unwrap();
-        assert!(login(&db, "zhang", "other-pass").unwrap().is_none());
+        set_user(&mut db, "zhang", "technician", "other-pass-1").unwrap();
+        assert!(ok(&mut db, "zhang", "other-pass-1").is_none());
         let listed = list_users(&db).unwrap();
         assert_eq!(
             listed,
@@ -351,7 +533,7 @@ mod tests {
         set_enabled(&mut db, "chief", "zhang", true)
             .unwrap()
             .unwrap();
-        assert!(login(&db, "zhang", "other-pass").unwrap().is_some());
+        assert!(ok(&mut db, "zhang", "other-pass-1").is_some());
         // Not on oneself; not on nobody.
         assert_eq!(
             set_enabled(&mut db, "chief", "chief", false).unwrap(),
@@ -366,7 +548,7 @@ mod tests {
             Err(UserRefused::Unknown)
         );
         assert_eq!(
-            reset_password(&mut db, "ghost", "abcdefgh").unwrap(),
+            reset_password(&mut db, "ghost", "abcdefgh-12").unwrap(),
             Err(UserRefused::Unknown)
         );
         assert_eq!(
@@ -381,22 +563,22 @@ mod tests {
         // Nobody is created by default: no `admin`/`admin`.
         assert_eq!(db.user_count().unwrap(), 0);
         assert!(first_start_needed(&db).unwrap());
-        assert!(login(&db, "admin", "admin").unwrap().is_none());
+        assert!(ok(&mut db, "admin", "admin").is_none());
         assert_eq!(
             first_admin(&mut db, "  ", "long enough").unwrap(),
             Err(FirstAdminRefused::NameMissing)
         );
         assert_eq!(
-            first_admin(&mut db, "zhao", "7chars!").unwrap(),
+            first_admin(&mut db, "zhao", "9chars!!!").unwrap(),
             Err(FirstAdminRefused::PasswordTooShort)
         );
-        // Characters, not bytes: 8 Chinese characters are enough, 7 are not.
+        // Characters, not bytes: 10 Chinese characters are enough, 9 are not.
         assert_eq!(
-            first_admin(&mut db, "zhao", "一二三四五六七").unwrap(),
+            first_admin(&mut db, "zhao", "一二三四五六七八九").unwrap(),
             Err(FirstAdminRefused::PasswordTooShort)
         );
         assert!(first_start_needed(&db).unwrap());
-        let s = first_admin(&mut db, " zhao ", "一二三四五六七八")
+        let s = first_admin(&mut db, " zhao ", "一二三四五六七八九十")
             .unwrap()
             .unwrap();
         assert_eq!(
@@ -407,13 +589,13 @@ mod tests {
             }
         );
         assert!(!first_start_needed(&db).unwrap());
-        assert_eq!(login(&db, "zhao", "一二三四五六七八").unwrap(), Some(s));
+        assert_eq!(ok(&mut db, "zhao", "一二三四五六七八九十"), Some(s));
         // A second first start is refused, whoever asks, and changes nothing.
         assert_eq!(
             first_admin(&mut db, "intruder", "long enough").unwrap(),
             Err(FirstAdminRefused::UsersExist)
         );
-        assert!(login(&db, "intruder", "long enough").unwrap().is_none());
+        assert!(ok(&mut db, "intruder", "long enough").is_none());
         assert_eq!(db.user_count().unwrap(), 1);
         // The statement itself refuses too (a race between two first starts).
         let row = UserRow {
@@ -423,5 +605,11 @@ mod tests {
         };
         assert!(!db.put_first_user(&row).unwrap());
         assert_eq!(db.user_count().unwrap(), 1);
+        assert!(
+            db.audit(10)
+                .unwrap()
+                .iter()
+                .any(|r| r.action == "create" && r.object == "user:zhao")
+        );
     }
 }

@@ -138,7 +138,32 @@ fn a_long_hole_is_asked_for_in_several_requests() {
     };
     let s = "sz1/assembly/l1/wb-03";
     let mut rng = synth::Rng::new(seed);
+    // A forged batch right after the first, with a seq no station could have reached:
+    // logged and ignored for gap detection (no backfill asked for).
     let first = synth::bonds(&mut rng, 1, 50, 0.0);
+    let s2 = "sz1/assembly/l1/wb-04";
+    sv.on_message(&format!("{s2}/bonds"), &serde_json::to_vec(&first).unwrap());
+    let forged = synth::bonds(&mut rng, 4_000_000_000, 1, 0.0);
+    sv.on_message(
+        &format!("{s2}/bonds"),
+        &serde_json::to_vec(&forged).unwrap(),
+    );
+    let after = synth::bonds(&mut rng, 101, 1, 0.0);
+    sv.on_message(&format!("{s2}/bonds"), &serde_json::to_vec(&after).unwrap());
+    assert!(
+        sv.db().commands(10).unwrap().is_empty(),
+        "no backfill for a forged seq, and the real ones that follow are no gap"
+    );
+    // A station last heard two hours ago may well have made 450 050 bonds since.
+    let mut first = synth::bonds(&mut rng, 1, 50, 0.0);
+    let two_hours_ago = bonder_fleet::history::now_ms() - 2 * 3_600_000;
+    for b in &mut first.bonds {
+        b.ts =
+            time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(two_hours_ago) * 1_000_000)
+                .unwrap()
+                .format(&time::format_description::well_known::Rfc3339)
+                .unwrap();
+    }
     sv.on_message(&format!("{s}/bonds"), &serde_json::to_vec(&first).unwrap());
     let hole = 2 * MAX_BACKFILL + 50_000;
     let later = synth::bonds(&mut rng, 101 + hole, 5, 0.0);

@@ -56,13 +56,22 @@ fn every_fixture_migrates_and_keeps_its_data() {
             "v{version}"
         );
         // The administrator still signs in, enabled (v1 had no `disabled` column).
-        let s = users::login(&h, ADMIN.0, ADMIN.1).unwrap().expect("login");
+        let now = bonder_fleet::history::now_ms();
+        let s = users::login(&mut h, ADMIN.0, ADMIN.1, now)
+            .unwrap()
+            .expect("login");
         assert_eq!(s.role, users::Role::Admin, "v{version}");
         assert_eq!(h.setting("lang").unwrap().as_deref(), Some("zh-CN"));
         // And the file works as a current one: a user can be disabled.
-        users::set_user(&mut h, "li", "engineer", "secret").unwrap();
+        users::set_user(&mut h, "li", "engineer", "secret-pass").unwrap();
         assert!(h.set_user_enabled("li", false).unwrap());
-        assert!(users::login(&h, "li", "secret").unwrap().is_none());
+        assert!(
+            users::login(&mut h, "li", "secret-pass", now)
+                .unwrap()
+                .is_err()
+        );
+        // v4: the supervisor's audit trail, written to by the sign-ins above.
+        assert!(h.audit(10).unwrap().iter().any(|r| r.action == "login"));
         drop(h);
         assert_eq!(user_version(&path), SCHEMA_VERSION, "v{version}");
         println!("fixture v{version}: migrated to v{SCHEMA_VERSION}, data kept");

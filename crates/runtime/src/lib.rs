@@ -164,6 +164,14 @@ pub enum StationEvent {
     },
     State(MachineState),
     Link(LinkState),
+    /// The runtime downloaded `recipe_id` to the controller on its own (on connect, the
+    /// controller idle with another recipe): `why` says so, `ok` whether the CRC read
+    /// back. The store audits it.
+    RecipeDownloaded {
+        recipe_id: String,
+        why: String,
+        ok: bool,
+    },
 }
 
 /// A request to the Modbus task.
@@ -496,7 +504,13 @@ async fn modbus_task(
         }
         first = false;
         let current = recipe.borrow().clone();
-        if let Err(e) = on_connect(&cfg, &current, &mut ctl, &snap).await {
+        let emit = |ev: StationEvent| {
+            if let Some(sink) = &cfg.sink {
+                sink(&ev);
+            }
+            let _ = events.send(ev);
+        };
+        if let Err(e) = on_connect(&cfg, &current, &mut ctl, &snap, &emit).await {
             tracing::warn!("controller setup: {e}");
             continue;
         }
@@ -557,6 +571,7 @@ async fn on_connect(
     recipe: &Recipe,
     ctl: &mut Controller,
     snap: &Shared,
+    emit: &(dyn Fn(StationEvent) + Sync),
 ) -> Result<(), LinkError> {
     let st = ctl.status().await?;
     let block = recipe.to_block();
@@ -567,13 +582,26 @@ async fn on_connect(
         && cfg.download_recipe
         && matches!(state, Some(MachineState::Idle | MachineState::Setup))
     {
-        match ctl.download_recipe(&block).await? {
+        let why = format!(
+            "on connect the controller was {} with recipe slot {} (CRC {:#010x}), not {} (CRC {want:#010x})",
+            state.map_or("idle", MachineState::name),
+            st.recipe_slot,
+            st.recipe_crc,
+            recipe.id()
+        );
+        let outcome = ctl.download_recipe(&block).await?;
+        match &outcome {
             Ok(_) => {
                 tracing::info!(recipe = %recipe.id(), "recipe downloaded, CRC read back {want:#010x}");
                 matches = true;
             }
             Err(f) => tracing::error!(recipe = %recipe.id(), "recipe download failed: {f}"),
         }
+        emit(StationEvent::RecipeDownloaded {
+            recipe_id: recipe.id(),
+            why,
+            ok: outcome.is_ok(),
+        });
     } else if !matches {
         tracing::warn!(
             "controller runs recipe slot {} (CRC {:#010x}), not {} (CRC {want:#010x}); judging against {}",

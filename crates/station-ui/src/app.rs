@@ -239,7 +239,11 @@ impl Inner {
                 Ok(StationEvent::Alarm { code, raised, .. }) => {
                     self.state.borrow_mut().alarms.on_event(code, raised);
                 }
-                Ok(StationEvent::State(_) | StationEvent::Link(_)) => {}
+                Ok(
+                    StationEvent::State(_)
+                    | StationEvent::Link(_)
+                    | StationEvent::RecipeDownloaded { .. },
+                ) => {}
                 Err(broadcast::error::TryRecvError::Lagged(n)) => {
                     tracing::debug!("UI skipped {n} station events");
                 }

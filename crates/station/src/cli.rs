@@ -467,6 +467,8 @@ fn parse_size(s: &str) -> anyhow::Result<(u32, u32)> {
 /// The station: a subcommand, or the station itself (the touch UI where there is a
 /// display and `--headless` is not given, else headless).
 pub fn run() -> anyhow::Result<()> {
+    // Everything the station writes (store, logs, exports) is its owner's only.
+    bonder_credentials::private_files::owner_only_umask();
     bonder_station_ui::mark_process_start();
     bonder_station_ui::init_local_time();
     let cli = Cli::parse();

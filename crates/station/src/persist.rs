@@ -41,6 +41,19 @@ pub fn sink(writer: WriterHandle, shift: crate::ui_store::CurrentShift) -> Event
             }
             StationEvent::State(s) => state_op(*s, now),
             StationEvent::Link(_) => return,
+            // Never a download to the machine without an audit row naming why.
+            StationEvent::RecipeDownloaded { recipe_id, why, ok } => {
+                WriteOp::Audit(bonder_store::AuditRecord {
+                    time: now,
+                    user: "station".into(),
+                    role: Some(bonder_store::Role::System),
+                    action: bonder_store::AuditAction::Download,
+                    object: format!("recipe:{recipe_id}"),
+                    old_value: None,
+                    new_value: Some(serde_json::json!({ "ok": ok }).to_string()),
+                    reason: Some(why.clone()),
+                })
+            }
         };
         if let Err(e) = writer.send(op) {
             tracing::error!("store writer: {e}");

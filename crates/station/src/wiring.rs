@@ -93,13 +93,28 @@ pub async fn start(settings: Settings) -> anyhow::Result<Running> {
             recipe = r;
         }
     }
-    ui_store::seed_recipe(&store, &recipe)?;
-    if let Some(r) = ui_store::library_version(&store, &recipe)? {
-        recipe = r;
-    }
     if sim.is_some() {
-        // The built-in simulator also gets a copper recipe to change over to.
+        // The built-in simulator's library: the gold and copper demo recipes.
+        ui_store::seed_recipe(&store, &Recipe::default_au())?;
         ui_store::seed_recipe(&store, &Recipe::default_cu())?;
+    }
+    if settings.recipe_explicit {
+        // A recipe named in the configuration must be a released library version: a
+        // config file is no way to put an unreleased recipe on the machine.
+        recipe = ui_store::library_version(&store, &recipe)?.with_context(|| {
+            format!(
+                "the configured recipe {} matches no released version in the station's \
+                 library: import and release it there first (recipe page, or a signed \
+                 cmd/recipe), or name the released file / 配置的配方与库中任何已发布版本都不符：\
+                 请先导入并发布",
+                recipe.id()
+            )
+        })?;
+    } else {
+        ui_store::seed_recipe(&store, &recipe)?;
+        if let Some(r) = ui_store::library_version(&store, &recipe)? {
+            recipe = r;
+        }
     }
     let recipe_id = recipe.id();
     let mut cfg = RuntimeConfig::new(controller);

@@ -287,3 +287,58 @@ fn users_are_administered_and_the_audit_exported_from_the_command_line() {
     ));
     assert!(none.is_empty(), "{none}");
 }
+
+/// A recipe named in the configuration must be a released version of the station's
+/// library; the simulator's demo recipes are.
+#[test]
+fn a_configured_recipe_must_be_a_released_library_version() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut r = bonder_core::recipe::Recipe::default_cu();
+    r.ball.force_gf.0 += 1.0;
+    let p = dir.path().join("r.json");
+    std::fs::write(&p, r.to_json()).unwrap();
+    let db = dir.path().join("s.sqlite");
+    let out = station()
+        .args([
+            "--headless",
+            "--for-seconds",
+            "1",
+            "--controller",
+            "127.0.0.1:9",
+        ])
+        .arg("--recipe")
+        .arg(&p)
+        .arg("--db")
+        .arg(&db)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("matches no released version") && err.contains(&r.id()),
+        "{err}"
+    );
+    // The same name and block as a released demo recipe: taken.
+    let p = dir.path().join("cu.json");
+    std::fs::write(&p, bonder_core::recipe::Recipe::default_cu().to_json()).unwrap();
+    let out = station()
+        .args([
+            "--headless",
+            "--simulate",
+            "--for-seconds",
+            "1",
+            "--camera",
+            "none",
+        ])
+        .arg("--recipe")
+        .arg(&p)
+        .arg("--db")
+        .arg(&db)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

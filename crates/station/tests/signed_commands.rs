@@ -193,6 +193,45 @@ async fn a_simulating_station_says_so_and_audits_its_start() {
     assert_eq!(v["settings"]["login"]["pin_min"], 6, "{v}");
 }
 
+/// The runtime's own recipe download (on connect, the controller idle with another
+/// recipe) leaves an audit row naming why.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_automatic_recipe_download_is_audited_with_its_reason() {
+    let broker = Mosquitto::start();
+    let sim = Simulator::start(SimConfig {
+        autostart: false,
+        ..SimConfig::default()
+    })
+    .await
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("station.sqlite");
+    let mut mes = Mes::new(broker.port, "mes-dl").await;
+    let mut child = station(&db, sim.modbus_addr, &broker.url(), &[]);
+    mes.online().await;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let row = loop {
+        if let Some(r) = audit_rows(&db).into_iter().find(|r| r.action == "download") {
+            break r;
+        }
+        assert!(Instant::now() < deadline, "no download row");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert_eq!(row.object, "recipe:SOT23-AU25@1", "{row:?}");
+    assert_eq!(
+        (row.user.as_str(), row.role.as_str()),
+        ("station", "system")
+    );
+    let why = row.reason.unwrap();
+    assert!(
+        why.contains("on connect") && why.contains("not SOT23-AU25@1"),
+        "{why}"
+    );
+    assert_eq!(row.new_value.as_deref(), Some(r#"{"ok":true}"#));
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn only_fresh_commands_signed_by_a_trusted_allowed_person_are_taken() {
     let broker = Mosquitto::start();
@@ -439,6 +478,15 @@ async fn only_fresh_commands_signed_by_a_trusted_allowed_person_are_taken() {
         assert_eq!(mode(&db), 0o600);
         let logs = dir.path().join("data/bonder-station/logs");
         assert_eq!(mode(&logs), 0o700, "{}", logs.display());
+        // The log files themselves (the process's umask is 077).
+        let files: Vec<_> = std::fs::read_dir(&logs)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        assert!(!files.is_empty(), "a log file in {}", logs.display());
+        for f in files {
+            assert_eq!(mode(&f), 0o600, "{}", f.display());
+        }
     }
     sim.shutdown().await;
 }

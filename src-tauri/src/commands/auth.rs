@@ -3,15 +3,29 @@
 use crate::error::{CmdError, CmdResult};
 use crate::state::AppState;
 use bonder_fleet::history::UserInfo;
-use bonder_fleet::users::{self, ADMIN_PASSWORD_MIN, FirstAdminRefused, Session, UserRefused};
+use bonder_fleet::users::{
+    self, ADMIN_PASSWORD_MIN, FirstAdminRefused, LoginRefused, Session, UserRefused,
+};
 use serde::Serialize;
 use tauri::State;
 
-/// Signs in.
+/// Signs in: `login_failed` (with the attempts left before a lock in `left`),
+/// `login_locked` (`until_ms`) or `account_disabled` when refused. Audited.
 #[tauri::command]
 pub fn login(state: State<'_, AppState>, user: String, password: String) -> CmdResult<Session> {
-    let s = users::login(&state.sv.db(), &user, &password)?
-        .ok_or_else(|| CmdError::new("login_failed", "wrong user or password"))?;
+    let now = bonder_fleet::history::now_ms();
+    let s = users::login(&mut state.sv.db(), &user, &password, now)?.map_err(|r| match r {
+        LoginRefused::Wrong { left } => CmdError::new(
+            r.code(),
+            format!("wrong user or password ({left} attempts left before a lock)"),
+        )
+        .with("left", left.into()),
+        LoginRefused::Locked { until_ms } => {
+            CmdError::new(r.code(), "locked after too many failed sign-ins")
+                .with("until_ms", until_ms.into())
+        }
+        LoginRefused::Disabled => CmdError::new(r.code(), "this account is disabled"),
+    })?;
     tracing::info!(user = %s.user, role = %s.role, "signed in");
     state.set_session(Some(s.clone()));
     Ok(s)
@@ -66,16 +80,20 @@ pub fn first_admin(
     Ok(s)
 }
 
-/// Signs out.
+/// Signs out (audited).
 #[tauri::command]
 pub fn logout(state: State<'_, AppState>) {
+    if let Some(s) = state.session_now() {
+        state.audit("logout", &format!("user:{}", s.user), None);
+    }
     state.set_session(None);
 }
 
-/// The signed-in user, if any.
+/// The signed-in user, if any (`None` once the idle lock closed the session; asking
+/// does not count as activity).
 #[tauri::command]
 pub fn session(state: State<'_, AppState>) -> Option<Session> {
-    state.user().ok()
+    state.session_now()
 }
 
 /// The signed-in administrator, or `login_required` / `forbidden`.
@@ -89,9 +107,23 @@ impl From<UserRefused> for CmdError {
     }
 }
 
-fn done(what: &str, me: &Session, name: &str, r: users::UserChange) -> CmdResult<()> {
+/// A user change's answer; the change is audited as `me` (`create` or `modify
+/// user:<name>#<what>`), never with the password.
+fn done(
+    state: &AppState,
+    what: &str,
+    me: &Session,
+    name: &str,
+    r: users::UserChange,
+) -> CmdResult<()> {
     r??;
     tracing::info!(by = %me.user, user = %name, "user {what}");
+    let action = if what == "added" { "create" } else { "modify" };
+    state.audit(
+        action,
+        &format!("user:{name}#{}", what.replace(' ', "_")),
+        None,
+    );
     Ok(())
 }
 
@@ -108,6 +140,11 @@ pub fn user_set(
         return Err(UserRefused::OwnAccount.into());
     }
     users::set_user(&mut state.sv.db(), &name, &role, &password)?;
+    state.audit(
+        "modify",
+        &format!("user:{name}#set"),
+        Some(format!("role {role}")),
+    );
     Ok(())
 }
 
@@ -129,7 +166,7 @@ pub fn user_add(
 ) -> CmdResult<()> {
     let me = admin(&state)?;
     let r = users::add_user(&mut state.sv.db(), &name, &role, &password);
-    done("added", &me, name.trim(), r)
+    done(&state, "added", &me, name.trim(), r)
 }
 
 /// Changes a user's role (admins; not their own: `own_account`).
@@ -137,7 +174,7 @@ pub fn user_add(
 pub fn user_role(state: State<'_, AppState>, name: String, role: String) -> CmdResult<()> {
     let me = admin(&state)?;
     let r = users::change_role(&mut state.sv.db(), &me.user, &name, &role);
-    done("role changed", &me, &name, r)
+    done(&state, &format!("role {role}"), &me, &name, r)
 }
 
 /// Gives a user a new password (admins).
@@ -145,7 +182,7 @@ pub fn user_role(state: State<'_, AppState>, name: String, role: String) -> CmdR
 pub fn user_password(state: State<'_, AppState>, name: String, password: String) -> CmdResult<()> {
     let me = admin(&state)?;
     let r = users::reset_password(&mut state.sv.db(), &name, &password);
-    done("password reset", &me, &name, r)
+    done(&state, "password reset", &me, &name, r)
 }
 
 /// Enables or disables a user (admins; not themselves: `own_account`).
@@ -153,5 +190,11 @@ pub fn user_password(state: State<'_, AppState>, name: String, password: String)
 pub fn user_enable(state: State<'_, AppState>, name: String, enabled: bool) -> CmdResult<()> {
     let me = admin(&state)?;
     let r = users::set_enabled(&mut state.sv.db(), &me.user, &name, enabled);
-    done(if enabled { "enabled" } else { "disabled" }, &me, &name, r)
+    done(
+        &state,
+        if enabled { "enabled" } else { "disabled" },
+        &me,
+        &name,
+        r,
+    )
 }

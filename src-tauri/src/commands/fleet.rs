@@ -30,16 +30,19 @@ pub enum FleetUpdate {
     Result(ResultEvent),
 }
 
-/// Every tile now, worst first.
+/// Every tile now, worst first (signed-in users).
 #[tauri::command]
-pub fn fleet_tiles(state: State<'_, AppState>) -> Vec<Tile> {
-    state.sv.tiles()
+pub fn fleet_tiles(state: State<'_, AppState>) -> CmdResult<Vec<Tile>> {
+    state.user()?;
+    Ok(state.sv.tiles())
 }
 
 /// Pushes the tiles on `on_update` now and whenever they change, and each command
-/// answer, until the webview drops the channel.
+/// answer, until the webview drops the channel (signed-in users; the front end
+/// subscribes after signing in).
 #[tauri::command]
-pub fn fleet_watch(state: State<'_, AppState>, on_update: Channel<FleetUpdate>) {
+pub fn fleet_watch(state: State<'_, AppState>, on_update: Channel<FleetUpdate>) -> CmdResult<()> {
+    state.user()?;
     let sv = state.sv.clone();
     let mut changes = sv.changes();
     let mut results = sv.results();
@@ -68,6 +71,7 @@ pub fn fleet_watch(state: State<'_, AppState>, on_update: Channel<FleetUpdate>) 
             }
         }
     });
+    Ok(())
 }
 
 /// A station's last hour.
@@ -92,6 +96,7 @@ pub fn station_detail(
     station: String,
     minutes: Option<i64>,
 ) -> CmdResult<StationDetail> {
+    state.user()?;
     let lang = state.lang();
     let now = now_ms();
     let from = now - minutes.unwrap_or(60).clamp(1, 24 * 60) * 60_000;

@@ -11,6 +11,7 @@ use tauri::State;
 /// Every recipe version in the library.
 #[tauri::command]
 pub fn recipes_list(state: State<'_, AppState>) -> CmdResult<Vec<RecipeRow>> {
+    state.user()?;
     Ok(state.sv.db().recipes()?)
 }
 
@@ -32,6 +33,7 @@ pub fn recipe_diff(
     b_version: u32,
     all: Option<bool>,
 ) -> CmdResult<Vec<FieldDiff>> {
+    state.user()?;
     let a = doc(&state, &a_name, a_version)?;
     let b = doc(&state, &b_name, b_version)?;
     Ok(recipes::diff(&a, &b, all.unwrap_or(false))?)
@@ -41,9 +43,38 @@ pub fn recipe_diff(
 #[tauri::command]
 pub fn recipe_import(state: State<'_, AppState>, doc: String) -> CmdResult<String> {
     let me = state.user_may(users::Permission::EditRecipe)?;
-    let (name, version, _) =
-        recipes::import(&mut state.sv.db(), &doc, &format!("file ({})", me.user))?;
+    let imported = recipes::import(&mut state.sv.db(), &doc, &format!("file ({})", me.user));
+    let (name, version, new) = match imported {
+        Ok(x) => x,
+        Err(e) => {
+            state.audit("refused", "recipe:import", Some(e.to_string()));
+            return Err(e.into());
+        }
+    };
+    if new {
+        state.audit(
+            "import",
+            &format!("recipe:{name}@{version}"),
+            Some("draft".into()),
+        );
+    }
     Ok(format!("{name}@{version}"))
+}
+
+/// Releases a draft version (engineers: `release_recipe`), the only way a version
+/// becomes sendable: the `state` inside an imported document is ignored. Audited.
+#[tauri::command]
+pub fn recipe_release(state: State<'_, AppState>, name: String, version: u32) -> CmdResult<()> {
+    let me = state.user()?;
+    if let Err(e) = recipes::release(&mut state.sv.db(), &name, version, &me) {
+        state.audit(
+            "refused",
+            &format!("recipe:{name}@{version}#release"),
+            Some(e.to_string()),
+        );
+        return Err(e.into());
+    }
+    Ok(())
 }
 
 /// A command sent to one station.
@@ -122,6 +153,7 @@ pub fn commands_list(
     state: State<'_, AppState>,
     limit: Option<usize>,
 ) -> CmdResult<Vec<CommandRow>> {
+    state.user()?;
     state.sv.flush();
     Ok(state.sv.db().commands(limit.unwrap_or(50).min(1000))?)
 }

@@ -21,6 +21,7 @@ pub fn report_shift(
     to_ms: i64,
     ideal_wires_per_min: Option<f64>,
 ) -> CmdResult<ShiftReport> {
+    state.user()?;
     state.sv.flush();
     Ok(reports::shift_report(
         &state.sv.db(),
@@ -40,6 +41,7 @@ pub fn report_changeover(
     from_ms: i64,
     to_ms: i64,
 ) -> CmdResult<ChangeoverReport> {
+    state.user()?;
     state.sv.flush();
     Ok(reports::changeover_report(
         &state.sv.db(),
@@ -68,6 +70,7 @@ pub fn report_export(
     to_ms: i64,
     ideal_wires_per_min: Option<f64>,
 ) -> CmdResult<Exported> {
+    state.user()?;
     let lang = state.lang();
     state.sv.flush();
     let table: Table = {
@@ -129,6 +132,11 @@ pub fn report_export(
             ));
         }
     };
+    state.audit(
+        "export",
+        &format!("report:{kind}"),
+        Some(format!("{} ({scope})", path.display())),
+    );
     Ok(Exported {
         path: path.display().to_string(),
         html,

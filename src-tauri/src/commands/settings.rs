@@ -20,8 +20,9 @@ const PREFIXES: [&str; 7] = [
 ];
 
 /// Variables used by the front end's messages (`{ $name }` in `supervisor.ftl`).
-const VARIABLES: [&str; 9] = [
-    "user", "role", "station", "a", "b", "id", "n", "path", "error",
+const VARIABLES: [&str; 13] = [
+    "user", "role", "station", "a", "b", "id", "n", "path", "error", "left", "time", "detail",
+    "min",
 ];
 
 /// The front end's strings in one language.
@@ -75,12 +76,16 @@ pub struct GatewayView {
 /// The gateway settings and the link's state.
 #[tauri::command]
 pub fn gateway_get(state: State<'_, AppState>) -> CmdResult<GatewayView> {
+    state.user()?;
     let saved = state.sv.db().setting(GATEWAY_KEY)?;
     let mut settings: Option<GatewaySettings> = saved
         .and_then(|s| serde_json::from_str(&s).ok())
         .or_else(|| state.initial_gateway.clone());
     if let Some(s) = settings.as_mut() {
-        s.password = s.password.as_ref().map(|_| "********".into());
+        let stored = bonder_fleet::secrets::load(&state.dir)?;
+        s.password = stored
+            .or(s.password.take())
+            .map(|_| bonder_fleet::secrets::MASK.into());
     }
     let l = state.sv.link_state().borrow().clone();
     Ok(GatewayView {
@@ -94,11 +99,32 @@ pub fn gateway_get(state: State<'_, AppState>) -> CmdResult<GatewayView> {
 #[tauri::command]
 pub fn gateway_set(state: State<'_, AppState>, settings: GatewaySettings) -> CmdResult<()> {
     state.user_may(bonder_fleet::users::Permission::ConfigureGateway)?;
-    state.connect(settings.clone())?;
+    // The password goes to its own 0600 file; the settings row never holds it. No
+    // password (or the mask) keeps the stored one.
+    let mut stored = settings;
+    if let Some(secret) = bonder_fleet::secrets::take_password(&mut stored) {
+        bonder_fleet::secrets::save(&state.dir, &secret)?;
+    }
+    let mut live = stored.clone();
+    live.password = bonder_fleet::secrets::load(&state.dir)?;
+    state.connect(live)?;
     state.sv.db().set_setting(
         GATEWAY_KEY,
-        &serde_json::to_string(&settings).unwrap_or_default(),
+        &serde_json::to_string(&stored).unwrap_or_default(),
     )?;
+    state.audit(
+        "settings",
+        "gateway",
+        Some(
+            serde_json::json!({
+                "url": bonder_gateway::config::redacted(&stored.url),
+                "username": stored.username,
+                "client_id": stored.client_id,
+                "backfill": stored.backfill,
+            })
+            .to_string(),
+        ),
+    );
     Ok(())
 }
 
@@ -138,5 +164,7 @@ pub fn signing_key_export(state: State<'_, AppState>, dir: String) -> CmdResult<
             format!("{} is not a folder", dir.display()),
         ));
     }
-    Ok(state.sv.key().export_public(&dir)?.display().to_string())
+    let file = state.sv.key().export_public(&dir)?.display().to_string();
+    state.audit("export", "signing_key", Some(file.clone()));
+    Ok(file)
 }

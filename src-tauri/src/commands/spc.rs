@@ -29,6 +29,7 @@ pub fn spc_chart(
     to_ms: Option<i64>,
     recipe: Option<String>,
 ) -> CmdResult<SpcView> {
+    state.user()?;
     let lang = state.lang();
     state.sv.flush();
     let now = now_ms();

@@ -62,6 +62,20 @@ impl History {
         Ok(n == 1)
     }
 
+    /// Marks a version released with its released document.
+    pub fn set_recipe_released(
+        &mut self,
+        name: &str,
+        version: u32,
+        doc: &str,
+    ) -> Result<bool, FleetError> {
+        let n = self.conn.execute(
+            "UPDATE recipes SET state = 'released', doc = ?3 WHERE name = ?1 AND version = ?2",
+            params![name, version, doc],
+        )?;
+        Ok(n == 1)
+    }
+
     /// Every recipe version, by name then version.
     pub fn recipes(&self) -> Result<Vec<RecipeRow>, FleetError> {
         let mut st = self.conn.prepare_cached(
@@ -211,5 +225,71 @@ impl History {
             params![key, value],
         )?;
         Ok(())
+    }
+
+    /// A name's failed sign-ins and lock.
+    pub fn login_failures(&self, name: &str) -> Result<FailureState, FleetError> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT failures, locked_until_ms FROM login_failures WHERE name = ?1",
+                [name],
+                |r| {
+                    Ok(FailureState {
+                        failures: u32::try_from(r.get::<_, i64>(0)?).unwrap_or(u32::MAX),
+                        locked_until_ms: r.get(1)?,
+                    })
+                },
+            )
+            .optional()?
+            .unwrap_or_default())
+    }
+
+    /// Stores a name's failed sign-ins and lock (the default state removes the row).
+    pub fn set_login_failures(&mut self, name: &str, s: FailureState) -> Result<(), FleetError> {
+        if s == FailureState::default() {
+            self.conn
+                .execute("DELETE FROM login_failures WHERE name = ?1", [name])?;
+        } else {
+            self.conn.execute(
+                "INSERT INTO login_failures (name, failures, locked_until_ms) VALUES (?1, ?2, ?3) \
+                 ON CONFLICT (name) DO UPDATE SET failures = ?2, locked_until_ms = ?3",
+                params![name, i64::from(s.failures), s.locked_until_ms],
+            )?;
+        }
+        Ok(())
+    }
+
+    /// Appends a row to the supervisor's audit trail.
+    pub fn append_audit(&mut self, a: &AuditRow) -> Result<i64, FleetError> {
+        self.conn.execute(
+            "INSERT INTO audit (ts_ms, user, role, action, object, detail) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![a.ts_ms, a.user, a.role, a.action, a.object, a.detail],
+        )?;
+        Ok(self.conn.last_insert_rowid())
+    }
+
+    /// The connection (tests: to show that the trail refuses changes).
+    #[cfg(test)]
+    pub(crate) fn conn_for_tests(&self) -> &Connection {
+        &self.conn
+    }
+
+    /// The newest `limit` audit rows, newest first.
+    pub fn audit(&self, limit: usize) -> Result<Vec<AuditRow>, FleetError> {
+        let mut st = self.conn.prepare_cached(
+            "SELECT ts_ms, user, role, action, object, detail FROM audit ORDER BY id DESC LIMIT ?1",
+        )?;
+        let rows = st.query_map([i64::try_from(limit).unwrap_or(i64::MAX)], |r| {
+            Ok(AuditRow {
+                ts_ms: r.get(0)?,
+                user: r.get(1)?,
+                role: r.get(2)?,
+                action: r.get(3)?,
+                object: r.get(4)?,
+                detail: r.get(5)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
     }
 }

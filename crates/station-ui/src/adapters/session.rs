@@ -404,6 +404,17 @@ pub(crate) fn refresh(inner: &Inner, w: &MainWindow) {
         })
         .collect();
     s.set_users(ModelRc::new(VecModel::from(items)));
+    let editing = st.session.selected.and_then(|i| st.session.users.get(i));
+    s.set_edit_title(
+        match editing {
+            Some(u) => t.ta(
+                "user-edit-title",
+                &[("name", format!("{} · {}", u.user.badge, u.user.name))],
+            ),
+            None => t.t("user-add-title"),
+        }
+        .into(),
+    );
     s.set_selected(st.session.selected.map_or(-1, |i| i as i32));
     s.set_selected_disabled(
         st.session
