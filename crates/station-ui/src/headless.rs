@@ -146,6 +146,24 @@ pub fn render_screenshots(
             written.push(path);
         }
     }
+    // The login page with the on-screen keyboard (passwords).
+    for lang in Lang::ALL {
+        ui.force_logout(lang);
+        ui.window()
+            .global::<crate::ui::SessionAdapter>()
+            .set_keyboard(true);
+        for _ in 0..2 {
+            ui.refresh_now();
+            draw(&window, w, h)?;
+        }
+        let buffer = draw(&window, w, h)?;
+        let path = out_dir.join(format!("login-keyboard-{}.png", lang.code()));
+        write_png(&path, &buffer, w, h)?;
+        written.push(path);
+        ui.window()
+            .global::<crate::ui::SessionAdapter>()
+            .set_keyboard(false);
+    }
     // The administrator's user list (the users the store holds), one user selected.
     let admin = SessionUser {
         badge: "A1".into(),

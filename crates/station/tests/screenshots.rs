@@ -39,10 +39,10 @@ fn every_page_renders_in_both_languages() {
         fill: Duration::from_secs(3),
     };
     let files = render_screenshots_with_simulator(dir.path(), &run).unwrap();
-    // Every page, the administrator's user list, the camera's calibration (entered,
-    // measured), then the ten states of the changeover wizard and its report, in both
-    // languages.
-    assert_eq!(files.len(), (SCREENSHOT_PAGES.len() + 1 + 2 + 11) * 2);
+    // Every page, the login page with the keyboard, the administrator's user list, the
+    // camera's calibration (entered, measured), then the ten states of the changeover
+    // wizard and its report, in both languages.
+    assert_eq!(files.len(), (SCREENSHOT_PAGES.len() + 2 + 2 + 11) * 2);
     for f in &files {
         let (w, h, px) = read_png(f);
         assert_eq!((w, h), (1280, 800));
