@@ -72,8 +72,9 @@ impl AppState {
         if let Some(s) = g.as_mut() {
             if let Some(secret) = bonder_fleet::secrets::take_password(s) {
                 bonder_fleet::secrets::save(&dir, &secret)?;
-                sv.db()
-                    .set_setting(GATEWAY_KEY, &serde_json::to_string(&*s).unwrap_or_default())?;
+                let mut h = sv.db();
+                h.set_setting(GATEWAY_KEY, &serde_json::to_string(&*s).unwrap_or_default())?;
+                h.checkpoint()?;
                 tracing::info!("broker password moved to its own owner-only file");
             }
             s.password = bonder_fleet::secrets::load(&dir)?;

@@ -873,7 +873,8 @@ fn the_broker_password_is_kept_out_of_the_history() {
         Some("Pl4nt-s3cret"),
         "still used to connect"
     );
-    drop(state);
+    // Checked while the app still runs: the move scrubs the old bytes at once (a
+    // checkpoint with secure_delete), not only when the history is closed.
     let file = dir.path().join(bonder_fleet::secrets::FILE);
     assert_eq!(
         std::fs::metadata(&file).unwrap().permissions().mode() & 0o777,
@@ -887,4 +888,5 @@ fn the_broker_password_is_kept_out_of_the_history() {
             "the password is in the history file"
         );
     }
+    drop(state);
 }

@@ -134,13 +134,11 @@ impl Gateway {
 
 fn mqtt_options(cfg: &GatewayConfig) -> Result<MqttOptions, ConfigError> {
     let ep = config::endpoint(cfg)?;
-    let client_id = format!(
-        "bonder-station-{}",
-        cfg.station.to_string().replace('/', "-")
-    );
-    let mut o = MqttOptions::new(client_id, ep.host, ep.port);
+    let mut o = MqttOptions::new(cfg.client_id(""), ep.host, ep.port);
     o.set_keep_alive(cfg.keep_alive);
-    o.set_clean_session(true);
+    // A persistent session (contract v2): commands sent while the station is briefly
+    // away are delivered when it returns, then checked for `exp` like any other.
+    o.set_clean_session(false);
     o.set_max_packet_size(4 << 20, 4 << 20);
     let will =
         serde_json::to_vec(&StatusMsg::offline(OffsetDateTime::now_utc())).unwrap_or_default();

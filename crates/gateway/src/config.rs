@@ -28,6 +28,10 @@ pub struct GatewayConfig {
     pub max_inflight: usize,
     /// Status is republished this often, and on every change.
     pub status_every: Duration,
+    /// The installation's random client-id suffix (contract v2, "Transport": drawn once
+    /// and kept), so two installations with one station id cannot take each other's
+    /// session; empty: none.
+    pub client_suffix: String,
 }
 
 impl GatewayConfig {
@@ -47,7 +51,24 @@ impl GatewayConfig {
             backlog_batches_per_s: 20,
             max_inflight: 16,
             status_every: Duration::from_secs(10),
+            client_suffix: String::new(),
         }
+    }
+
+    /// The MQTT client id of one of the station's sessions (`role` empty for the main
+    /// one): `bonder-station-<station, / as ->[-role][-suffix]`.
+    pub fn client_id(&self, role: &str) -> String {
+        let mut id = format!(
+            "bonder-station-{}",
+            self.station.to_string().replace('/', "-")
+        );
+        for part in [role, self.client_suffix.as_str()] {
+            if !part.is_empty() {
+                id.push('-');
+                id.push_str(part);
+            }
+        }
+        id
     }
 }
 

@@ -346,42 +346,46 @@ pub fn audit_export(
         })?,
     };
     out.flush()?;
+    audit_export_row(
+        &store,
+        "audit".into(),
+        serde_json::json!({
+            "since": bonder_store::timefmt::rfc3339_ms(since),
+            "format": match format { AuditFormat::Csv => "csv", AuditFormat::Syslog => "syslog" },
+            "rows": n,
+        }),
+    )?;
+    Ok(n)
+}
+
+/// The `export` row of data the command line let out of the station.
+fn audit_export_row(
+    store: &Store,
+    object: String,
+    detail: serde_json::Value,
+) -> anyhow::Result<()> {
     let by = cli_actor();
     store.append_audit(&AuditRecord {
         time: OffsetDateTime::now_utc(),
         user: by.user,
         role: Some(by.role),
         action: AuditAction::Export,
-        object: "audit".into(),
+        object,
         old_value: None,
-        new_value: Some(
-            serde_json::json!({
-                "since": bonder_store::timefmt::rfc3339_ms(since),
-                "format": match format { AuditFormat::Csv => "csv", AuditFormat::Syslog => "syslog" },
-                "rows": n,
-            })
-            .to_string(),
-        ),
+        new_value: Some(detail.to_string()),
         reason: None,
     })?;
-    Ok(n)
+    Ok(())
 }
 
 /// Audits an export or backup made from the command line (`what`: `bonds`,
 /// `shift`, `changeovers`, `backup`), naming the file.
 pub fn audit_file_export(store: &Store, what: &str, file: &Path) -> anyhow::Result<()> {
-    let by = cli_actor();
-    store.append_audit(&AuditRecord {
-        time: OffsetDateTime::now_utc(),
-        user: by.user,
-        role: Some(by.role),
-        action: AuditAction::Export,
-        object: format!("export:{what}"),
-        old_value: None,
-        new_value: Some(serde_json::json!({ "file": file.display().to_string() }).to_string()),
-        reason: None,
-    })?;
-    Ok(())
+    audit_export_row(
+        store,
+        format!("export:{what}"),
+        serde_json::json!({ "file": file.display().to_string() }),
+    )
 }
 
 #[cfg(test)]

@@ -35,11 +35,8 @@ pub const MAX_CONCURRENT: usize = 4;
 
 fn options(cfg: &GatewayConfig) -> Result<MqttOptions, ConfigError> {
     let ep = endpoint(cfg)?;
-    let id = format!(
-        "bonder-station-{}-backfill",
-        cfg.station.to_string().replace('/', "-")
-    );
-    let mut o = MqttOptions::new(id, ep.host, ep.port);
+    // Publish-only: a clean session of its own.
+    let mut o = MqttOptions::new(cfg.client_id("backfill"), ep.host, ep.port);
     o.set_keep_alive(cfg.keep_alive);
     o.set_clean_session(true);
     o.set_max_packet_size(4 << 20, 4 << 20);

@@ -151,6 +151,7 @@ pub async fn start(settings: Settings) -> anyhow::Result<Running> {
         }
     };
     let mut gcfg = GatewayConfig::new(url, settings.station_id.clone());
+    gcfg.client_suffix = store.client_suffix()?;
     gcfg.username = settings.file.gateway_user.clone();
     gcfg.password = settings.file.gateway_password.clone();
     gcfg.ca_file = settings.file.gateway_ca.clone();

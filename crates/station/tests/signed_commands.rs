@@ -395,13 +395,35 @@ async fn only_fresh_commands_signed_by_a_trusted_allowed_person_are_taken() {
     // Nonces survive a restart (kill -9: nothing is flushed on the way out).
     child.kill().unwrap();
     child.wait().unwrap();
+    // A command sent while the station is away waits in its persistent session (contract
+    // v2, "Transport") and is carried out when it returns.
+    let away = signed_as(
+        &plant,
+        "plant-sv",
+        workorder_cmd("away-1"),
+        "T3",
+        Role::Technician,
+        now_s(),
+    );
+    mes.publish("cmd/workorder", away).await;
     let mut child = station(
         &db,
         sim.modbus_addr,
         &broker.url(),
         std::slice::from_ref(&trusted),
     );
-    mes.online().await;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let res = loop {
+        let r = mes.next("cmd/result", 30).await;
+        if r["request_id"] == "away-1" {
+            break r;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no answer to the command sent while away"
+        );
+    };
+    assert_eq!(res["ok"], true, "{res}");
     refused_with(&mes.ask("cmd/recipe", good).await, "replayed");
     child.kill().unwrap();
     child.wait().unwrap();
@@ -491,8 +513,18 @@ async fn only_fresh_commands_signed_by_a_trusted_allowed_person_are_taken() {
     sim.shutdown().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_supervisors_signed_send_passes_the_stations_checks() {
+/// A broker, a simulator, a station trusting a supervisor installation's key, and that
+/// supervisor's core connected to the broker.
+struct SupervisedStation {
+    broker: Mosquitto,
+    sim: Simulator,
+    dir: tempfile::TempDir,
+    db: PathBuf,
+    sv: bonder_fleet::service::Supervisor,
+    child: Child,
+}
+
+async fn supervised_station() -> SupervisedStation {
     let broker = Mosquitto::start();
     let sim = Simulator::start(SimConfig {
         autostart: true,
@@ -507,7 +539,7 @@ async fn the_supervisors_signed_send_passes_the_stations_checks() {
     let exported = sv.key().export_public(dir.path()).unwrap();
     let db = dir.path().join("station.sqlite");
     let mut mes = Mes::new(broker.port, "watch").await;
-    let mut child = station(&db, sim.modbus_addr, &broker.url(), &[exported]);
+    let child = station(&db, sim.modbus_addr, &broker.url(), &[exported]);
     mes.online().await;
     sv.connect(
         &tokio::runtime::Handle::current(),
@@ -518,6 +550,26 @@ async fn the_supervisors_signed_send_passes_the_stations_checks() {
     while !link.borrow_and_update().connected {
         link.changed().await.unwrap();
     }
+    SupervisedStation {
+        broker,
+        sim,
+        dir,
+        db,
+        sv,
+        child,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_supervisors_signed_send_passes_the_stations_checks() {
+    let SupervisedStation {
+        broker: _broker,
+        sim,
+        dir: _dir,
+        db,
+        sv,
+        mut child,
+    } = supervised_station().await;
     let mut results = sv.results();
     let doc = bonder_core::recipe::Recipe::default_cu().to_json();
     // An operator may not send recipes: refused before anything is signed or published.
@@ -554,4 +606,95 @@ async fn the_supervisors_signed_send_passes_the_stations_checks() {
     assert_eq!((row.user.as_str(), row.role.as_str()), ("E7", "engineer"));
     assert!(row.new_value.as_deref().unwrap().contains(sv.key().kid()));
     sim.shutdown().await;
+}
+
+/// Load scenario (ignored in CI; `cargo test -p bonder-station --test signed_commands
+/// -- --ignored --nocapture signed_send_latency`): the supervisor core's signed recipe
+/// send until the station's `cmd/result`, 20 times with the one station alone on the
+/// broker, then 20 times with 49 synthetic stations (10 wires/s each) publishing status
+/// and bonds beside it and the supervisor ingesting all of them. Prints p50/p90/max of
+/// both, side by side.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "load scenario: prints figures"]
+async fn signed_send_latency_with_50_stations_on_the_broker() {
+    let SupervisedStation {
+        broker,
+        sim,
+        dir: _dir,
+        db: _db,
+        sv,
+        mut child,
+    } = supervised_station().await;
+    let engineer = bonder_fleet::users::Session {
+        user: "E7".into(),
+        role: Role::Engineer,
+    };
+    let mut results = sv.results();
+    let alone = send_round(&sv, &engineer, &mut results, 20).await;
+    let until = Instant::now() + Duration::from_secs(120);
+    let publishers: Vec<_> = (0..49)
+        .map(|i| {
+            tokio::spawn(bonder_fleet::synth::run_station(
+                "127.0.0.1".into(),
+                broker.port,
+                i,
+                10,
+                until,
+            ))
+        })
+        .collect();
+    // Until the supervisor has heard every synthetic station.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while sv.tiles().len() < 50 {
+        assert!(Instant::now() < deadline, "{} tiles", sv.tiles().len());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let loaded = send_round(&sv, &engineer, &mut results, 20).await;
+    let pct = |t: &[Duration], p: usize| t[(t.len() * p / 100).min(t.len() - 1)];
+    for (what, t) in [("1 station ", &alone), ("50 stations", &loaded)] {
+        println!(
+            "signed recipe send → cmd/result, {what}: p50 {:?}, p90 {:?}, max {:?} (n = {})",
+            pct(t, 50),
+            pct(t, 90),
+            t[t.len() - 1],
+            t.len()
+        );
+    }
+    for p in publishers {
+        p.abort();
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    sim.shutdown().await;
+}
+
+/// `n` signed recipe sends, one after the other, each timed until its `cmd/result`;
+/// sorted.
+async fn send_round(
+    sv: &bonder_fleet::service::Supervisor,
+    who: &bonder_fleet::users::Session,
+    results: &mut tokio::sync::broadcast::Receiver<bonder_fleet::service::ResultEvent>,
+    n: usize,
+) -> Vec<Duration> {
+    let mut t = Vec::with_capacity(n);
+    for i in 0..n {
+        let mut r = bonder_core::recipe::Recipe::default_cu();
+        r.ball.force_gf.0 = 20.0 + i as f64 * 0.1;
+        let t0 = Instant::now();
+        let id = sv.send_recipe(STATION, &r.to_json(), who).unwrap();
+        loop {
+            let a = tokio::time::timeout(Duration::from_secs(15), results.recv())
+                .await
+                .expect("the station's answer")
+                .unwrap();
+            if a.request_id.as_deref() == Some(id.as_str()) {
+                break;
+            }
+        }
+        t.push(t0.elapsed());
+        // Stay under the station's 10 commands a second.
+        tokio::time::sleep(Duration::from_millis(150)).await;
+    }
+    t.sort();
+    t
 }

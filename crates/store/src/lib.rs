@@ -186,6 +186,22 @@ impl Store {
         )?)
     }
 
+    /// The installation's MQTT client-id suffix: 8 random hex digits drawn the first
+    /// time it is asked for and kept in `store_meta` (gateway contract v2, "Transport").
+    pub fn client_suffix(&self) -> Result<String, StoreError> {
+        let conn = self.lock();
+        conn.execute(
+            "INSERT INTO store_meta (key, value) VALUES ('client_suffix', lower(hex(randomblob(4))))
+             ON CONFLICT (key) DO NOTHING",
+            [],
+        )?;
+        Ok(conn.query_row(
+            "SELECT value FROM store_meta WHERE key = 'client_suffix'",
+            [],
+            |r| r.get(0),
+        )?)
+    }
+
     /// Remembers a signed command's nonce until `expires_s` (Unix seconds) and forgets
     /// those that expired before `now_s`. `false` when the nonce was already known (a
     /// replay); the check and the insert are one statement, so two copies of a command

@@ -31,6 +31,21 @@ fn the_epoch_is_drawn_once_per_store_and_kept() {
 }
 
 #[test]
+fn the_client_id_suffix_is_drawn_once_per_installation_and_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("a.sqlite");
+    let a = Store::open(&path).unwrap().client_suffix().unwrap();
+    assert_eq!(a.len(), 8, "{a}");
+    assert!(a.bytes().all(|c| c.is_ascii_hexdigit()), "{a}");
+    assert_eq!(Store::open(&path).unwrap().client_suffix().unwrap(), a);
+    let b = Store::open(dir.path().join("b.sqlite"))
+        .unwrap()
+        .client_suffix()
+        .unwrap();
+    assert_ne!(a, b);
+}
+
+#[test]
 fn a_nonce_is_refused_twice_even_after_a_restart_until_it_expires() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("s.sqlite");

@@ -269,6 +269,14 @@ impl History {
         Ok(self.conn.last_insert_rowid())
     }
 
+    /// Copies the write-ahead log into the file and empties it (after a secret left
+    /// the history: with `secure_delete` its old bytes are then gone from both).
+    pub fn checkpoint(&self) -> Result<(), FleetError> {
+        self.conn
+            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
+        Ok(())
+    }
+
     /// The connection (tests: to show that the trail refuses changes).
     #[cfg(test)]
     pub(crate) fn conn_for_tests(&self) -> &Connection {
