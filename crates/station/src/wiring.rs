@@ -157,6 +157,8 @@ pub async fn start(settings: Settings) -> anyhow::Result<Running> {
     gcfg.ca_file = settings.file.gateway_ca.clone();
     gcfg.client_cert = settings.file.gateway_cert.clone();
     gcfg.client_key = settings.file.gateway_key.clone();
+    // The start's row comes before anything reaches the plant.
+    audit_start(&store, &settings, &gcfg.url, &recipe_id, sim.is_some())?;
     let (status_tx, status_rx) = watch::channel(gateway_link::status_msg(
         &station.snapshot(),
         &recipe_id,
@@ -223,7 +225,6 @@ pub async fn start(settings: Settings) -> anyhow::Result<Running> {
         writer.clone(),
         bonder_changeover::ServiceConfig::new(settings.station_id.to_string()),
     )?);
-    audit_start(&store, &settings, &gcfg.url, &recipe_id, sim.is_some())?;
     Ok(Running {
         login: settings.login,
         operator,
