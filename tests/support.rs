@@ -294,10 +294,19 @@ pub async fn subscribe(
     let (client, mut ev) = AsyncClient::new(o, 100);
     client.subscribe(filter, QoS::AtLeastOnce).await.unwrap();
     let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    let filter = filter.to_string();
     tokio::spawn(async move {
-        let _client = client;
+        let mut first = true;
         loop {
             match ev.poll().await {
+                // Subscribed again on every reconnect: a broker restarted before it saved
+                // this session (autosave) has forgotten the subscription.
+                Ok(Event::Incoming(Packet::ConnAck(_))) => {
+                    if !first {
+                        let _ = client.try_subscribe(filter.clone(), QoS::AtLeastOnce);
+                    }
+                    first = false;
+                }
                 Ok(Event::Incoming(Packet::Publish(p))) => {
                     let v = serde_json::from_slice(&p.payload).unwrap_or(serde_json::Value::Null);
                     if tx.send((p.topic.clone(), v, p.retain)).is_err() {

@@ -13,7 +13,7 @@ use bonder_gateway::payload::{
     V, WorkOrderCmd,
 };
 use bonder_gateway::{GatewayConfig, StationId, Topic};
-use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS, TlsConfiguration, Transport};
+use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -96,25 +96,9 @@ impl GatewaySettings {
         g.ca_file = self.ca_file.clone();
         g.client_cert = self.client_cert.clone();
         g.client_key = self.client_key.clone();
-        let ep =
-            bonder_gateway::config::endpoint(&g).map_err(|e| FleetError::Config(e.to_string()))?;
-        let mut o = MqttOptions::new(self.client_id.clone(), ep.host, ep.port);
-        o.set_keep_alive(Duration::from_secs(5));
-        o.set_clean_session(false);
-        o.set_max_packet_size(8 << 20, 8 << 20);
-        if let Some(u) = ep.username {
-            o.set_credentials(u, ep.password.unwrap_or_default());
-        }
-        if ep.tls {
-            let (ca, client_auth) = bonder_gateway::config::tls_material(&g)
-                .map_err(|e| FleetError::Config(e.to_string()))?;
-            o.set_transport(Transport::tls_with_config(TlsConfiguration::Simple {
-                ca,
-                alpn: None,
-                client_auth,
-            }));
-        }
-        Ok(o)
+        g.keep_alive = Duration::from_secs(5);
+        bonder_gateway::config::mqtt_options(&g, self.client_id.clone(), false, 8 << 20)
+            .map_err(|e| FleetError::Config(e.to_string()))
     }
 }
 

@@ -16,10 +16,7 @@ use crate::guard::CommandGuard;
 use crate::payload::{BondMsg, BondsMsg, CmdResult, StatusMsg, V, V2, ts};
 use crate::signed::Signer;
 use crate::topics::Topic;
-use rumqttc::{
-    AsyncClient, Event, EventLoop, LastWill, MqttOptions, Outgoing, Packet, QoS, TlsConfiguration,
-    Transport,
-};
+use rumqttc::{AsyncClient, Event, EventLoop, LastWill, MqttOptions, Outgoing, Packet, QoS};
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -133,13 +130,9 @@ impl Gateway {
 }
 
 fn mqtt_options(cfg: &GatewayConfig) -> Result<MqttOptions, ConfigError> {
-    let ep = config::endpoint(cfg)?;
-    let mut o = MqttOptions::new(cfg.client_id(""), ep.host, ep.port);
-    o.set_keep_alive(cfg.keep_alive);
     // A persistent session (contract v2): commands sent while the station is briefly
     // away are delivered when it returns, then checked for `exp` like any other.
-    o.set_clean_session(false);
-    o.set_max_packet_size(4 << 20, 4 << 20);
+    let mut o = config::mqtt_options(cfg, cfg.client_id(""), false, 4 << 20)?;
     let will =
         serde_json::to_vec(&StatusMsg::offline(OffsetDateTime::now_utc())).unwrap_or_default();
     o.set_last_will(LastWill::new(
@@ -148,17 +141,6 @@ fn mqtt_options(cfg: &GatewayConfig) -> Result<MqttOptions, ConfigError> {
         QoS::AtLeastOnce,
         true,
     ));
-    if let Some(user) = ep.username {
-        o.set_credentials(user, ep.password.unwrap_or_default());
-    }
-    if ep.tls {
-        let (ca, client_auth) = config::tls_material(cfg)?;
-        o.set_transport(Transport::tls_with_config(TlsConfiguration::Simple {
-            ca,
-            alpn: None,
-            client_auth,
-        }));
-    }
     Ok(o)
 }
 

@@ -168,6 +168,37 @@ pub fn tls_material(cfg: &GatewayConfig) -> Result<(Vec<u8>, Option<PemPair>), C
     Ok((ca, client))
 }
 
+/// The MQTT options of one session to the configured broker: host and port from the
+/// URL, credentials, TLS material, keep-alive, packet limits of `max_packet` bytes and
+/// the session kind (`clean`: forgotten on disconnect; else persistent, so QoS 1
+/// messages wait for the client). The one place every session of the station and the
+/// supervisor is built; a caller adds what only it needs (a last will).
+pub fn mqtt_options(
+    cfg: &GatewayConfig,
+    client_id: String,
+    clean: bool,
+    max_packet: usize,
+) -> Result<rumqttc::MqttOptions, ConfigError> {
+    use rumqttc::{TlsConfiguration, Transport};
+    let ep = endpoint(cfg)?;
+    let mut o = rumqttc::MqttOptions::new(client_id, ep.host, ep.port);
+    o.set_keep_alive(cfg.keep_alive);
+    o.set_clean_session(clean);
+    o.set_max_packet_size(max_packet, max_packet);
+    if let Some(user) = ep.username {
+        o.set_credentials(user, ep.password.unwrap_or_default());
+    }
+    if ep.tls {
+        let (ca, client_auth) = tls_material(cfg)?;
+        o.set_transport(Transport::tls_with_config(TlsConfiguration::Simple {
+            ca,
+            alpn: None,
+            client_auth,
+        }));
+    }
+    Ok(o)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -15,11 +15,11 @@
 
 use crate::gateway_link::bond_msg;
 use bonder_gateway::GatewayConfig;
-use bonder_gateway::config::{ConfigError, endpoint, tls_material};
+use bonder_gateway::config::ConfigError;
 use bonder_gateway::payload::{BondsMsg, V2, ts};
 use bonder_gateway::topics::Topic;
 use bonder_store::Store;
-use rumqttc::{AsyncClient, MqttOptions, QoS, TlsConfiguration, Transport};
+use rumqttc::{AsyncClient, MqttOptions, QoS};
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -34,24 +34,8 @@ const PAUSE: Duration = Duration::from_millis(50);
 pub const MAX_CONCURRENT: usize = 4;
 
 fn options(cfg: &GatewayConfig) -> Result<MqttOptions, ConfigError> {
-    let ep = endpoint(cfg)?;
     // Publish-only: a clean session of its own.
-    let mut o = MqttOptions::new(cfg.client_id("backfill"), ep.host, ep.port);
-    o.set_keep_alive(cfg.keep_alive);
-    o.set_clean_session(true);
-    o.set_max_packet_size(4 << 20, 4 << 20);
-    if let Some(user) = ep.username {
-        o.set_credentials(user, ep.password.unwrap_or_default());
-    }
-    if ep.tls {
-        let (ca, client_auth) = tls_material(cfg)?;
-        o.set_transport(Transport::tls_with_config(TlsConfiguration::Simple {
-            ca,
-            alpn: None,
-            client_auth,
-        }));
-    }
-    Ok(o)
+    bonder_gateway::config::mqtt_options(cfg, cfg.client_id("backfill"), true, 4 << 20)
 }
 
 /// Serves backfills that passed the command checks.
