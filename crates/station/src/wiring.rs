@@ -159,11 +159,13 @@ pub async fn start(settings: Settings) -> anyhow::Result<Running> {
     gcfg.client_key = settings.file.gateway_key.clone();
     // The start's row comes before anything reaches the plant.
     audit_start(&store, &settings, &gcfg.url, &recipe_id, sim.is_some())?;
-    let (status_tx, status_rx) = watch::channel(gateway_link::status_msg(
-        &station.snapshot(),
-        &recipe_id,
-        None,
-    ));
+    // The first status already carries what the feed adds every second (epoch, audit
+    // head, simulated): it is what the broker sees first.
+    let mut first_status = gateway_link::status_msg(&station.snapshot(), &recipe_id, None);
+    first_status.epoch = Some(store.epoch()?);
+    first_status.audit_head = store.reader()?.audit_head()?;
+    first_status.simulated = sim.is_some();
+    let (status_tx, status_rx) = watch::channel(first_status);
     let (cmd_tx, cmd_rx) = mpsc::channel(16);
     for (kid, fp) in settings.commands.trust.list() {
         tracing::info!(kid, fingerprint = fp, "trusting gateway command key");
