@@ -117,22 +117,6 @@ pub async fn start(settings: Settings) -> anyhow::Result<Running> {
         }
     }
     let recipe_id = recipe.id();
-    let mut cfg = RuntimeConfig::new(controller);
-    cfg.stream = settings.stream.clone();
-    cfg.recipe = recipe.clone();
-    cfg.last_seq = last_seq;
-    let shift_now: ui_store::CurrentShift = Arc::new(std::sync::atomic::AtomicI64::new(shift_id));
-    cfg.sink = Some(persist::sink(writer.clone(), shift_now.clone()));
-    let station = Arc::new(Station::start(cfg));
-    let camera = camera::start(
-        settings.camera.as_deref(),
-        sim.as_ref().and_then(Simulator::camera_addr),
-        &recipe,
-        camera::stored_setup(&store, &recipe),
-        &station,
-        &writer,
-    );
-
     // The gateway: the configured broker, or an embedded one on 127.0.0.1:1883.
     let url = match &settings.gateway {
         Some(u) => u.clone(),
@@ -157,8 +141,25 @@ pub async fn start(settings: Settings) -> anyhow::Result<Running> {
     gcfg.ca_file = settings.file.gateway_ca.clone();
     gcfg.client_cert = settings.file.gateway_cert.clone();
     gcfg.client_key = settings.file.gateway_key.clone();
-    // The start's row comes before anything reaches the plant.
+    // The start's row comes before anything of this run: the runtime's rows (an
+    // automatic download) and what reaches the plant.
     audit_start(&store, &settings, &gcfg.url, &recipe_id, sim.is_some())?;
+    let mut cfg = RuntimeConfig::new(controller);
+    cfg.stream = settings.stream.clone();
+    cfg.recipe = recipe.clone();
+    cfg.last_seq = last_seq;
+    let shift_now: ui_store::CurrentShift = Arc::new(std::sync::atomic::AtomicI64::new(shift_id));
+    cfg.sink = Some(persist::sink(writer.clone(), shift_now.clone()));
+    let station = Arc::new(Station::start(cfg));
+    let camera = camera::start(
+        settings.camera.as_deref(),
+        sim.as_ref().and_then(Simulator::camera_addr),
+        &recipe,
+        camera::stored_setup(&store, &recipe),
+        &station,
+        &writer,
+    );
+
     // The first status already carries what the feed adds every second (epoch, audit
     // head, simulated): it is what the broker sees first.
     let mut first_status = gateway_link::status_msg(&station.snapshot(), &recipe_id, None);

@@ -220,6 +220,17 @@ async fn an_automatic_recipe_download_is_audited_with_its_reason() {
     child.kill().unwrap();
     child.wait().unwrap();
     assert_eq!(row.object, "recipe:SOT23-AU25@1", "{row:?}");
+    // The start's row comes first: it names the configuration the download ran under.
+    let start = audit_rows(&db)
+        .into_iter()
+        .find(|r| r.action == "start")
+        .expect("a start row");
+    assert!(
+        start.id < row.id,
+        "start {} after download {}",
+        start.id,
+        row.id
+    );
     assert_eq!(
         (row.user.as_str(), row.role.as_str()),
         ("station", "system")
