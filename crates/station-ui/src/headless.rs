@@ -152,14 +152,13 @@ pub fn render_screenshots(
         ui.window()
             .global::<crate::ui::SessionAdapter>()
             .set_keyboard(true);
-        for _ in 0..2 {
-            ui.refresh_now();
-            draw(&window, w, h)?;
-        }
-        let buffer = draw(&window, w, h)?;
-        let path = out_dir.join(format!("login-keyboard-{}.png", lang.code()));
-        write_png(&path, &buffer, w, h)?;
-        written.push(path);
+        written.push(picture(
+            &ui,
+            &window,
+            (w, h),
+            out_dir,
+            &format!("login-keyboard-{}", lang.code()),
+        )?);
         ui.window()
             .global::<crate::ui::SessionAdapter>()
             .set_keyboard(false);
@@ -176,14 +175,13 @@ pub fn render_screenshots(
         ui.window()
             .global::<crate::ui::SessionAdapter>()
             .invoke_select_user(1);
-        for _ in 0..2 {
-            ui.refresh_now();
-            draw(&window, w, h)?;
-        }
-        let buffer = draw(&window, w, h)?;
-        let path = out_dir.join(format!("user-admin-{}.png", lang.code()));
-        write_png(&path, &buffer, w, h)?;
-        written.push(path);
+        written.push(picture(
+            &ui,
+            &window,
+            (w, h),
+            out_dir,
+            &format!("user-admin-{}", lang.code()),
+        )?);
     }
     if camera.is_some() {
         // The calibration: the pitch entered, then measured (its message shown).
@@ -192,14 +190,13 @@ pub fn render_screenshots(
                 ui.force_login(demo.clone(), lang);
                 ui.show_page(Page::Camera);
                 ui.calibrate_camera("100", measure);
-                for _ in 0..2 {
-                    ui.refresh_now();
-                    draw(&window, w, h)?;
-                }
-                let buffer = draw(&window, w, h)?;
-                let path = out_dir.join(format!("{stem}-{}.png", lang.code()));
-                write_png(&path, &buffer, w, h)?;
-                written.push(path);
+                written.push(picture(
+                    &ui,
+                    &window,
+                    (w, h),
+                    out_dir,
+                    &format!("{stem}-{}", lang.code()),
+                )?);
             }
         }
     }
@@ -208,14 +205,8 @@ pub fn render_screenshots(
             for lang in Lang::ALL {
                 ui.force_login(demo.clone(), lang);
                 ui.show_page(Page::Changeover);
-                for _ in 0..2 {
-                    ui.refresh_now();
-                    draw(&window, w, h)?;
-                }
-                let buffer = draw(&window, w, h)?;
-                let path = out_dir.join(format!("changeover-{stem}-{}.png", lang.code()));
-                write_png(&path, &buffer, w, h)?;
-                written.push(path);
+                let name = format!("changeover-{stem}-{}", lang.code());
+                written.push(picture(&ui, &window, (w, h), out_dir, &name)?);
             }
             Ok(())
         };
@@ -307,6 +298,25 @@ fn changeover_walk(
         .map_err(fail)?;
     shoot("10-report")?;
     Ok(())
+}
+
+/// The page as it is now, settled (two frames: the first lays out, the second draws the
+/// plots at their size), to `out_dir/<name>.png`.
+fn picture(
+    ui: &StationUi,
+    window: &MinimalSoftwareWindow,
+    (w, h): (u32, u32),
+    out_dir: &Path,
+    name: &str,
+) -> Result<PathBuf, UiError> {
+    for _ in 0..2 {
+        ui.refresh_now();
+        draw(window, w, h)?;
+    }
+    let buffer = draw(window, w, h)?;
+    let path = out_dir.join(format!("{name}.png"));
+    write_png(&path, &buffer, w, h)?;
+    Ok(path)
 }
 
 fn draw(window: &MinimalSoftwareWindow, w: u32, h: u32) -> Result<Vec<slint::Rgb8Pixel>, UiError> {

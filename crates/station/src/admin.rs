@@ -150,9 +150,7 @@ pub fn print_list(users: &[UserSummary]) {
 }
 
 fn ms_text(ms: i64) -> String {
-    OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
-        .map(bonder_store::timefmt::rfc3339_ms)
-        .unwrap_or_else(|_| ms.to_string())
+    bonder_store::timefmt::rfc3339_ms(bonder_store::timefmt::from_unix_ms(ms))
 }
 
 /// `users disable|enable|reset|role`.

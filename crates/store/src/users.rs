@@ -173,9 +173,7 @@ fn other_admins(conn: &Connection, except: &str) -> Result<i64, StoreError> {
 }
 
 fn ms_text(ms: i64) -> String {
-    OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
-        .map(crate::timefmt::rfc3339_ms)
-        .unwrap_or_else(|_| ms.to_string())
+    crate::timefmt::rfc3339_ms(crate::timefmt::from_unix_ms(ms))
 }
 
 impl Store {
