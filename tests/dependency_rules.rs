@@ -301,7 +301,8 @@ fn f_the_supervisor_side_knows_no_station_internals() {
 /// * the leaves depend on no crate of ours: `bonder-i18n` (strings), `bonder-camera`
 ///   (reads frames), `bonder-vision` (takes pixels) and `bonder-credentials` (password and
 ///   PIN hashes; new in issue 13, so a checkout without it yet skips it: a leaf that is not
-///   listed here still fails below, as a crate that does not reach `bonder-core`);
+///   listed here still fails below, as a crate that does not reach `bonder-core`), and
+///   `bonder-testkit` (the fault proxy; test support, see rule h);
 /// * every other member reaches `bonder-core`, and all of them directly except
 ///   `bonder-supervisor`, which reaches it only through `bonder-fleet` and
 ///   `bonder-gateway` (it has `bonder-core` as a dev-dependency for its tests);
@@ -322,6 +323,7 @@ fn g_dependencies_point_down() {
         "bonder-camera",
         "bonder-vision",
         "bonder-credentials",
+        "bonder-testkit",
     ];
     let through_others = ["bonder-supervisor"];
     let top = ["bonder-station", "bonder-supervisor", "bonder-e2e"];
@@ -369,5 +371,21 @@ fn g_dependencies_point_down() {
             }
         }
     }
+    assert_none(rule, v);
+}
+
+/// Rule h: `bonder-testkit` (fault proxy) is test support: a normal dependency of the test
+/// crate `bonder-e2e` at most, a dev-dependency of anyone — never shipped in a product.
+#[test]
+fn h_the_test_kit_is_never_shipped() {
+    let rule = "rule h (bonder-testkit is test support only)";
+    let ws = Workspace::get();
+    ws.member("bonder-testkit");
+    let v = ws
+        .members
+        .iter()
+        .filter(|(name, m)| *name != "bonder-e2e" && m.normal.contains("bonder-testkit"))
+        .map(|(name, _)| format!("{name} has bonder-testkit as a normal dependency"))
+        .collect();
     assert_none(rule, v);
 }

@@ -116,6 +116,11 @@ pub enum CameraError {
         format: PixelFormat,
         payload_len: u32,
     },
+    /// A consistent header announcing more than [`protocol::MAX_PAYLOAD_BYTES`].
+    #[error(
+        "frame header: payload of {payload_len} bytes exceeds the maximum of {max} / 图像帧过大：{payload_len} 字节，上限 {max}"
+    )]
+    PayloadTooLarge { payload_len: u32, max: u32 },
     #[error("frame of {width}x{height} cannot be sent (at most 65535x65535, pixels {pixels})")]
     FrameTooLarge {
         width: u32,
@@ -151,6 +156,7 @@ impl CameraError {
                 | Self::HeaderCrc { .. }
                 | Self::UnknownPixelFormat(_)
                 | Self::BadPayloadLength { .. }
+                | Self::PayloadTooLarge { .. }
         )
     }
 }

@@ -28,6 +28,9 @@ pub const MAGIC: [u8; 4] = *b"BCAM";
 pub const VERSION: u16 = 1;
 /// Bytes of a version-1 header.
 pub const HEADER_LEN: usize = 48;
+/// Largest payload a client takes: 4096 × 4096 GREY8 (16 MiB). A header announcing
+/// more (up to 4 GiB fit its fields) is refused before anything is allocated.
+pub const MAX_PAYLOAD_BYTES: u32 = 4096 * 4096;
 /// `bond_seq` when no bond is in view.
 pub const NO_BOND: u32 = u32::MAX;
 
@@ -160,6 +163,12 @@ impl FrameHeader {
                 payload_len,
             });
         }
+        if payload_len > MAX_PAYLOAD_BYTES {
+            return Err(CameraError::PayloadTooLarge {
+                payload_len,
+                max: MAX_PAYLOAD_BYTES,
+            });
+        }
         let mut ts = [0u8; 8];
         ts.copy_from_slice(&b[20..28]);
         Ok(FrameHeader {
@@ -278,5 +287,34 @@ mod tests {
         let e = read_frame(&mut b.as_slice()).unwrap_err();
         assert!(matches!(e, CameraError::BadPayloadLength { .. }), "{e}");
         assert!(e.is_protocol());
+    }
+
+    #[test]
+    fn an_oversized_header_is_refused_before_its_payload_is_read() {
+        // A consistent header for 65535 x 65535 (4 GiB of pixels), and no payload: the
+        // refusal comes from the header alone (reading or allocating the payload would
+        // end in `Disconnected` or an allocation failure).
+        let mut h = frame().header().unwrap();
+        h.width = u16::MAX;
+        h.height = u16::MAX;
+        h.payload_len = u32::from(u16::MAX) * u32::from(u16::MAX);
+        let b = h.encode();
+        let e = read_frame(&mut b.as_slice()).unwrap_err();
+        assert!(
+            matches!(
+                e,
+                CameraError::PayloadTooLarge {
+                    payload_len: 4_294_836_225,
+                    max: MAX_PAYLOAD_BYTES
+                }
+            ),
+            "{e}"
+        );
+        assert!(e.is_protocol());
+        // The largest allowed size still passes the header check.
+        h.width = 4096;
+        h.height = 4096;
+        h.payload_len = MAX_PAYLOAD_BYTES;
+        assert!(FrameHeader::decode(&h.encode()).is_ok());
     }
 }

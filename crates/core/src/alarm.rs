@@ -16,7 +16,15 @@ pub enum AlarmCode {
     FormingGasLow,
     PrFailure,
     DoorOpen,
-    /// The station's own (9xx): a badge locked after too many failed sign-ins.
+    /// The station's own (9xx): no stream frame within the read deadline while the
+    /// controller answers Modbus.
+    StreamSilent,
+    /// The station's own: the store cannot commit (disk full, I/O error) or free space
+    /// is under the threshold.
+    StorageFailing,
+    /// The station's own: the wall clock jumped against the monotonic clock.
+    ClockJumped,
+    /// The station's own: a badge locked after too many failed sign-ins.
     LoginLocked,
     /// A code this version does not know (kept, shown by number).
     Other(u16),
@@ -24,7 +32,7 @@ pub enum AlarmCode {
 
 impl AlarmCode {
     /// Every known alarm: the controller's, then the station's own (9xx).
-    pub const KNOWN: [AlarmCode; 10] = [
+    pub const KNOWN: [AlarmCode; 13] = [
         Self::Nsop,
         Self::Nsol,
         Self::ShortTail,
@@ -34,6 +42,9 @@ impl AlarmCode {
         Self::FormingGasLow,
         Self::PrFailure,
         Self::DoorOpen,
+        Self::StreamSilent,
+        Self::StorageFailing,
+        Self::ClockJumped,
         Self::LoginLocked,
     ];
 
@@ -62,6 +73,9 @@ impl AlarmCode {
             Self::FormingGasLow => 202,
             Self::PrFailure => 301,
             Self::DoorOpen => 401,
+            Self::StreamSilent => 901,
+            Self::StorageFailing => 902,
+            Self::ClockJumped => 904,
             Self::LoginLocked => 905,
             Self::Other(c) => c,
         }
@@ -79,6 +93,9 @@ impl AlarmCode {
             Self::FormingGasLow => "forming_gas_low",
             Self::PrFailure => "pr_failure",
             Self::DoorOpen => "door_open",
+            Self::StreamSilent => "stream_silent",
+            Self::StorageFailing => "storage_failing",
+            Self::ClockJumped => "clock_jumped",
             Self::LoginLocked => "login_locked",
             Self::Other(_) => "unknown",
         }
@@ -96,6 +113,9 @@ impl AlarmCode {
             Self::FormingGasLow => "Forming gas flow low",
             Self::PrFailure => "PR failure: pattern not found",
             Self::DoorOpen => "Door open / safety",
+            Self::StreamSilent => "Bond stream silent: no data from the controller",
+            Self::StorageFailing => "Data storage failing: records are not being saved",
+            Self::ClockJumped => "Clock jumped: the station's time changed suddenly",
             Self::LoginLocked => "Login locked: too many failed sign-ins",
             Self::Other(_) => "Unknown alarm",
         }
@@ -113,6 +133,9 @@ impl AlarmCode {
             Self::FormingGasLow => "保护气体流量过低",
             Self::PrFailure => "图像识别失败：未找到图案",
             Self::DoorOpen => "安全门打开",
+            Self::StreamSilent => "焊线数据流中断：控制器无数据",
+            Self::StorageFailing => "数据存储故障：记录未能保存",
+            Self::ClockJumped => "时钟跳变：工作站时间突然改变",
             Self::LoginLocked => "登录已锁定：登录失败次数过多",
             Self::Other(_) => "未知报警",
         }
@@ -130,6 +153,13 @@ impl AlarmCode {
             Self::FormingGasLow => "Check the N2/H2 supply and flow meter",
             Self::PrFailure => "Check lighting and focus; re-teach the pattern",
             Self::DoorOpen => "Close the door, then reset",
+            Self::StreamSilent => {
+                "Check the stream cable (serial/Ethernet) to the controller; the station reconnects by itself"
+            }
+            Self::StorageFailing => {
+                "Do not run production; call maintenance to free disk space or replace the disk"
+            }
+            Self::ClockJumped => "Check the station's time source (NTP); tell the process engineer",
             Self::LoginLocked => "Wait for the lock to end; if it was not you, tell security",
             Self::Other(_) => "Call the process engineer",
         }
@@ -147,6 +177,9 @@ impl AlarmCode {
             Self::FormingGasLow => "检查氮氢气源和流量计",
             Self::PrFailure => "检查光源和焦距；重新示教图案",
             Self::DoorOpen => "关闭安全门，然后复位",
+            Self::StreamSilent => "检查到控制器的数据线（串口/网线）；工作站会自动重连",
+            Self::StorageFailing => "请勿生产；请维护人员释放磁盘空间或更换磁盘",
+            Self::ClockJumped => "检查工作站时间源（NTP）；通知工艺工程师",
             Self::LoginLocked => "等待锁定结束；如非本人操作，请通知安全人员",
             Self::Other(_) => "请联系工艺工程师",
         }
@@ -157,7 +190,13 @@ impl AlarmCode {
     pub fn stops_machine(self) -> bool {
         !matches!(
             self,
-            Self::Nsop | Self::Nsol | Self::ShortTail | Self::LoginLocked
+            Self::Nsop
+                | Self::Nsol
+                | Self::ShortTail
+                | Self::StreamSilent
+                | Self::StorageFailing
+                | Self::ClockJumped
+                | Self::LoginLocked
         )
     }
 }

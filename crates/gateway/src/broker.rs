@@ -8,6 +8,15 @@ use std::net::SocketAddr;
 /// Default address of the embedded broker.
 pub const DEFAULT_ADDR: &str = "127.0.0.1:1883";
 
+/// Clients at most: the station's own two (gateway, backfill), a supervisor or two and
+/// some tools — it serves one station.
+pub const MAX_CONNECTIONS: usize = 32;
+/// Bytes of one segment of a topic filter's log in the router …
+pub const MAX_SEGMENT_BYTES: usize = 4 << 20;
+/// … and segments kept per filter: at most 16 MiB per filter (rumqttd's examples size
+/// it in gigabytes, which one station's traffic never needs and a panel PC cannot give).
+pub const MAX_SEGMENTS: usize = 4;
+
 /// Why the embedded broker did not start.
 #[derive(Debug, thiserror::Error)]
 pub enum BrokerError {
@@ -49,10 +58,10 @@ pub fn start(addr: SocketAddr) -> Result<SocketAddr, BrokerError> {
     let config = rumqttd::Config {
         id: 0,
         router: rumqttd::RouterConfig {
-            max_connections: 1000,
+            max_connections: MAX_CONNECTIONS,
             max_outgoing_packet_count: 1000,
-            max_segment_size: 100 * 1024 * 1024,
-            max_segment_count: 10,
+            max_segment_size: MAX_SEGMENT_BYTES,
+            max_segment_count: MAX_SEGMENTS,
             ..Default::default()
         },
         v4: Some(v4),

@@ -133,14 +133,15 @@ impl std::fmt::Debug for Controller {
 }
 
 impl Controller {
-    /// Connects and checks the protocol version.
+    /// Connects (TCP keepalive on) and checks the protocol version.
     pub async fn connect(addr: SocketAddr, io_timeout: Duration) -> Result<Controller, LinkError> {
-        let ctx = timeout(
-            io_timeout,
-            tokio_modbus::client::tcp::connect_slave(addr, Slave(UNIT_ID)),
-        )
-        .await
-        .map_err(|_| LinkError::Timeout(io_timeout))??;
+        let socket = crate::net::connect(addr, io_timeout)
+            .await
+            .map_err(|e| match e.kind() {
+                std::io::ErrorKind::TimedOut => LinkError::Timeout(io_timeout),
+                _ => LinkError::from(e),
+            })?;
+        let ctx = tokio_modbus::client::tcp::attach_slave(socket, Slave(UNIT_ID));
         let mut c = Controller {
             ctx,
             addr,

@@ -80,17 +80,11 @@ impl fmt::Display for StreamEndpoint {
 pub type ByteStream = Box<dyn AsyncRead + Send + Unpin>;
 
 impl StreamEndpoint {
-    /// Opens the endpoint (within `timeout` for TCP).
+    /// Opens the endpoint (within `timeout` for TCP, with keepalive on).
     pub async fn open(&self, timeout: Duration) -> std::io::Result<ByteStream> {
         match self {
             StreamEndpoint::Tcp(addr) => {
-                let s = tokio::time::timeout(timeout, tokio::net::TcpStream::connect(addr))
-                    .await
-                    .map_err(|_| {
-                        std::io::Error::new(std::io::ErrorKind::TimedOut, "connect timed out")
-                    })??;
-                s.set_nodelay(true)?;
-                Ok(Box::new(s))
+                Ok(Box::new(crate::net::connect(addr.as_str(), timeout).await?))
             }
             StreamEndpoint::Serial { path, baud } => {
                 let port = tokio_serial::new(path, *baud)

@@ -47,6 +47,10 @@ pub struct RuntimeConfig {
     pub io_timeout: Duration,
     /// Longest wait between reconnect attempts.
     pub max_backoff: Duration,
+    /// Read deadline of the stream: no frame for this long (the controller sends a
+    /// heartbeat at least once a second) and the stream is reopened; while Modbus still
+    /// answers, alarm 901 "bond stream silent" is raised until frames flow again.
+    pub stream_deadline: Duration,
     /// Record number of the last bond already stored (the station's `seq` continues
     /// after it across restarts).
     pub last_seq: u64,
@@ -83,6 +87,7 @@ impl RuntimeConfig {
             poll_interval: Duration::from_millis(200),
             io_timeout: Duration::from_secs(1),
             max_backoff: Duration::from_secs(5),
+            stream_deadline: Duration::from_secs(3),
             last_seq: 0,
             sink: None,
         }
@@ -131,14 +136,24 @@ pub struct Snapshot {
     pub last_seq: u64,
     /// Bond frames whose kind was unknown.
     pub bonds_unreadable: u64,
+    /// Frames dropped as replays: a `seq` not newer than the last one of the same
+    /// connection, or a bond with the controller time, unit, wire and kind of one
+    /// already recorded. Never judged, counted or stored.
+    pub frames_replayed: u64,
+    /// Streams given up because no frame came within the read deadline.
+    pub stream_deadlines: u64,
     pub reconnects: u64,
     /// Good bonds learned for the envelope, [ball, stitch].
     pub learned: [u32; 2],
     pub recipe_id: String,
     /// Whether the controller's active recipe CRC equals the station's recipe block's.
     pub recipe_matches: Option<bool>,
-    /// Alarm codes raised and not cleared, from the stream.
+    /// Alarm codes raised and not cleared: the controller's (from the stream) and the
+    /// station's own (9xx).
     pub active_alarms: Vec<u16>,
+    /// Why production is interlocked (start refused, a running machine stopped), e.g.
+    /// the store failing; `None` when it is not.
+    pub interlock: Option<String>,
     pub last_error: Option<String>,
 }
 
@@ -199,6 +214,9 @@ pub enum CommandError {
     Link(#[source] SharedLinkError),
     #[error("station runtime stopped")]
     Stopped,
+    /// Production is interlocked (e.g. the store is failing): start is refused.
+    #[error("start refused, production is interlocked: {0} / 拒绝启动，生产已联锁：{0}")]
+    Interlocked(String),
 }
 
 /// A link failure shared by everyone waiting on the link when it failed (the Modbus
@@ -231,6 +249,7 @@ pub struct Station {
     events: broadcast::Sender<StationEvent>,
     requests: mpsc::Sender<Request>,
     recipe: watch::Sender<Arc<Recipe>>,
+    interlock: watch::Sender<Option<String>>,
     shared: Shared,
     tasks: std::sync::Mutex<JoinSet<()>>,
     own_alarms: OwnAlarms,
@@ -254,6 +273,50 @@ impl std::fmt::Debug for OwnAlarms {
 }
 
 type Shared = Arc<watch::Sender<Snapshot>>;
+
+/// Microseconds since the Unix epoch, by the wall clock.
+fn wall_us() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX))
+        .unwrap_or(0)
+}
+
+/// Raises or clears one of the station's own alarms the way the controller's go: the
+/// snapshot's active alarms, the sink (the store, the gateway's outbox), the
+/// subscribers. Nothing happens when it already was in that state; returns whether it
+/// changed.
+fn own_alarm(
+    snap: &Shared,
+    events: &broadcast::Sender<StationEvent>,
+    sink: Option<&EventSink>,
+    code: u16,
+    raised: bool,
+) -> bool {
+    let mut changed = false;
+    snap.send_modify(|s| {
+        let was = s.active_alarms.contains(&code);
+        s.active_alarms.retain(|c| *c != code);
+        if raised {
+            s.active_alarms.push(code);
+        }
+        changed = was != raised;
+    });
+    if !changed {
+        return false;
+    }
+    tracing::warn!(code, raised, "station alarm");
+    let ev = StationEvent::Alarm {
+        code,
+        raised,
+        time_us: wall_us(),
+    };
+    if let Some(sink) = sink {
+        sink(&ev);
+    }
+    let _ = events.send(ev);
+    true
+}
 
 fn set_link(
     snap: &Shared,
@@ -291,6 +354,8 @@ impl Station {
         let (events, _) = broadcast::channel(4096);
         let (req_tx, req_rx) = mpsc::channel(16);
         let (port_tx, port_rx) = watch::channel(None::<u16>);
+        let (session_tx, session_rx) = watch::channel(0u64);
+        let (interlock_tx, interlock_rx) = watch::channel(None::<String>);
         let (recipe_tx, recipe_rx) = watch::channel(Arc::new(cfg.recipe.clone()));
         let own_alarms = OwnAlarms {
             sink: cfg.sink.clone(),
@@ -303,21 +368,29 @@ impl Station {
             shared.clone(),
             events.clone(),
             req_rx,
-            port_tx,
+            ModbusLinks {
+                port: port_tx,
+                session: session_tx,
+                interlock: interlock_rx,
+            },
             recipe_rx.clone(),
         ));
         tasks.spawn(stream_task(
             cfg,
             shared.clone(),
             events.clone(),
-            port_rx,
-            recipe_rx,
+            StreamInputs {
+                port: port_rx,
+                session: session_rx,
+                recipe: recipe_rx,
+            },
         ));
         Station {
             snapshot: rx,
             events,
             requests: req_tx,
             recipe: recipe_tx,
+            interlock: interlock_tx,
             shared,
             tasks: std::sync::Mutex::new(tasks),
             own_alarms,
@@ -329,32 +402,13 @@ impl Station {
     /// alarms, the event sink (the store), the event subscribers (UI, gateway, host
     /// interfaces). Callable from any thread.
     pub fn station_alarm(&self, code: u16, raised: bool) {
-        let time_us = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX))
-            .unwrap_or(0);
-        let ev = StationEvent::Alarm {
+        own_alarm(
+            &self.shared,
+            &self.events,
+            self.own_alarms.sink.as_ref(),
             code,
             raised,
-            time_us,
-        };
-        let mut changed = false;
-        self.shared.send_modify(|s| {
-            let was = s.active_alarms.contains(&code);
-            s.active_alarms.retain(|c| *c != code);
-            if raised {
-                s.active_alarms.push(code);
-            }
-            changed = was != raised;
-        });
-        if !changed {
-            return;
-        }
-        tracing::warn!(code, raised, "station alarm");
-        if let Some(sink) = &self.own_alarms.sink {
-            sink(&ev);
-        }
-        let _ = self.events.send(ev);
+        );
     }
 
     /// Raises one of the station's own alarms and clears it after `for_how_long`
@@ -390,6 +444,25 @@ impl Station {
                 station.station_alarm(code, false);
             }
         });
+    }
+
+    /// Interlocks production (`Some(why)`) or lifts the interlock (`None`). While it
+    /// holds, [`Station::command`] refuses `Start`, no automatic start is sent, and a
+    /// machine seen running (started at the machine itself) is sent `Stop` — bonds
+    /// that cannot be recorded are not made.
+    pub fn set_interlock(&self, why: Option<String>) {
+        let changed = self.interlock.send_if_modified(|cur| {
+            let changed = *cur != why;
+            cur.clone_from(&why);
+            changed
+        });
+        if changed {
+            match &why {
+                Some(w) => tracing::error!("production interlocked: {w}"),
+                None => tracing::info!("production interlock lifted"),
+            }
+            self.shared.send_modify(|s| s.interlock = why);
+        }
     }
 
     /// The recipe bonds are judged against (and that reconnects download).
@@ -430,6 +503,11 @@ impl Station {
 
     /// Sends a command to the controller and waits for its result.
     pub async fn command(&self, cmd: Command) -> Result<(), CommandError> {
+        if cmd == Command::Start {
+            if let Some(why) = self.interlock.borrow().clone() {
+                return Err(CommandError::Interlocked(why));
+            }
+        }
         let (tx, rx) = oneshot::channel();
         self.requests
             .send(Request::Command(cmd, tx))
@@ -468,14 +546,29 @@ fn backoff(prev: Duration, max: Duration) -> Duration {
     (prev * 2).clamp(Duration::from_millis(100), max)
 }
 
+/// What the Modbus task shares with the stream task and the station.
+struct ModbusLinks {
+    /// The stream port the controller announces.
+    port: watch::Sender<Option<u16>>,
+    /// Counts Modbus sessions (the stream reopens on a new one).
+    session: watch::Sender<u64>,
+    /// Why production is interlocked, if it is.
+    interlock: watch::Receiver<Option<String>>,
+}
+
 async fn modbus_task(
     cfg: RuntimeConfig,
     snap: Shared,
     events: broadcast::Sender<StationEvent>,
     mut requests: mpsc::Receiver<Request>,
-    port_tx: watch::Sender<Option<u16>>,
+    links: ModbusLinks,
     recipe: watch::Receiver<Arc<Recipe>>,
 ) {
+    let ModbusLinks {
+        port: port_tx,
+        session: session_tx,
+        mut interlock,
+    } = links;
     let mut wait = Duration::ZERO;
     let mut first = true;
     loop {
@@ -510,15 +603,27 @@ async fn modbus_task(
             }
             let _ = events.send(ev);
         };
-        if let Err(e) = on_connect(&cfg, &current, &mut ctl, &snap, &emit).await {
+        let autostart = cfg.start && interlock.borrow().is_none();
+        if let Err(e) = on_connect(&cfg, autostart, &current, &mut ctl, &snap, &emit).await {
             tracing::warn!("controller setup: {e}");
             continue;
         }
         set_link(&snap, &events, |s| s.modbus_connected = true);
+        // A new Modbus session: the stream task reopens the stream (a controller that
+        // was power-cycled may have left the old one open and silent).
+        session_tx.send_modify(|n| *n += 1);
         let mut tick = tokio::time::interval(cfg.poll_interval);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let err = loop {
             tokio::select! {
+                changed = interlock.changed() => {
+                    if changed.is_err() {
+                        return;
+                    }
+                    interlock.borrow_and_update();
+                    // Checked with the next poll (now).
+                    tick.reset_immediately();
+                }
                 _ = tick.tick() => match ctl.status().await {
                     Ok(st) => {
                         port_tx.send_if_modified(|p| { let changed = *p != Some(st.stream_port); *p = Some(st.stream_port); changed });
@@ -530,6 +635,15 @@ async fn modbus_task(
                             s.status = Some(st);
                             s.recipe_matches = Some(st.recipe_crc == crc);
                         });
+                        let why = interlock.borrow().clone();
+                        if let (Some(why), Some(MachineState::Running)) = (why, st.state()) {
+                            tracing::error!("machine running while production is interlocked ({why}): sending stop");
+                            match ctl.command(Command::Stop).await {
+                                Ok(Ok(())) => {}
+                                Ok(Err(r)) => tracing::error!("interlock stop refused: {r}"),
+                                Err(e) => break SharedLinkError(Arc::new(e)),
+                            }
+                        }
                     }
                     Err(e) => break SharedLinkError(Arc::new(e)),
                 },
@@ -568,6 +682,7 @@ fn reply_err(r: Request, e: &SharedLinkError) {
 /// After (re)connecting: make sure the controller runs the station's recipe.
 async fn on_connect(
     cfg: &RuntimeConfig,
+    autostart: bool,
     recipe: &Recipe,
     ctl: &mut Controller,
     snap: &Shared,
@@ -611,7 +726,7 @@ async fn on_connect(
             recipe.id()
         );
     }
-    if cfg.start && matches && state == Some(MachineState::Idle) {
+    if autostart && matches && state == Some(MachineState::Idle) {
         match ctl.command(Command::Start).await? {
             Ok(()) => tracing::info!("machine started"),
             Err(r) => tracing::warn!("start refused: {r}"),
@@ -621,22 +736,120 @@ async fn on_connect(
     Ok(())
 }
 
+/// What the stream task hears from the Modbus task and the station.
+struct StreamInputs {
+    /// The stream port the controller announces (input register 15).
+    port: watch::Receiver<Option<u16>>,
+    /// Counts Modbus sessions: a new one reopens the stream.
+    session: watch::Receiver<u64>,
+    recipe: watch::Receiver<Arc<Recipe>>,
+}
+
+/// A bond as the controller identifies it: its clock, unit, wire and kind.
+type BondKey = (u64, u32, u16, BondKind);
+
+/// Bonds remembered for replay detection (a few minutes of the fastest bonder).
+const RECENT_BONDS: usize = 16_384;
+
+/// The last bonds recorded, to drop a replayed frame that comes with a new `seq` (a
+/// controller or a gateway in between resending what it already sent).
+#[derive(Default)]
+struct RecentBonds {
+    set: std::collections::HashSet<BondKey>,
+    order: std::collections::VecDeque<BondKey>,
+}
+
+impl RecentBonds {
+    /// Remembers `key`; `false` when it was already there (a replay).
+    fn insert(&mut self, key: BondKey) -> bool {
+        if !self.set.insert(key) {
+            return false;
+        }
+        self.order.push_back(key);
+        if self.order.len() > RECENT_BONDS {
+            if let Some(old) = self.order.pop_front() {
+                self.set.remove(&old);
+            }
+        }
+        true
+    }
+}
+
+/// Whether `seq` is not newer than `last` (same or behind, modulo wrap).
+fn not_newer(seq: u32, last: u32) -> bool {
+    let d = seq.wrapping_sub(last);
+    d == 0 || d >= 0x8000_0000
+}
+
+/// The stream's watchdog: alarm 901 while no frame arrives within the deadline and the
+/// controller still answers Modbus.
+struct Watchdog<'a> {
+    snap: &'a Shared,
+    events: &'a broadcast::Sender<StationEvent>,
+    sink: Option<&'a EventSink>,
+    deadline: Duration,
+    /// The last frame (or the task's start).
+    last_frame: tokio::time::Instant,
+}
+
+impl Watchdog<'_> {
+    /// A frame came: clears 901.
+    fn frame(&mut self) {
+        self.last_frame = tokio::time::Instant::now();
+        if self.snap.borrow().active_alarms.contains(&STREAM_SILENT) {
+            own_alarm(self.snap, self.events, self.sink, STREAM_SILENT, false);
+        }
+    }
+
+    /// No frame lately: raises 901 once the deadline has passed with Modbus online.
+    fn check(&self) {
+        let modbus = self.snap.borrow().modbus_connected;
+        if modbus && self.last_frame.elapsed() >= self.deadline {
+            own_alarm(self.snap, self.events, self.sink, STREAM_SILENT, true);
+        }
+    }
+}
+
+/// Alarm 901, bond stream silent.
+const STREAM_SILENT: u16 = 901;
+
 async fn stream_task(
     cfg: RuntimeConfig,
     snap: Shared,
     events: broadcast::Sender<StationEvent>,
-    mut port_rx: watch::Receiver<Option<u16>>,
-    mut recipe: watch::Receiver<Arc<Recipe>>,
+    inputs: StreamInputs,
 ) {
+    let StreamInputs {
+        port: mut port_rx,
+        mut session,
+        mut recipe,
+    } = inputs;
     let mut judge = Judge::new(&recipe.borrow_and_update());
     let mut recipe_id: Arc<str> = recipe.borrow().id().into();
     let mut counters = Counters::new(cfg.recipe.wires_per_unit);
     let mut record_seq: u64 = cfg.last_seq;
     let mut last_seq: Option<u32> = None;
     let mut totals = DecodeStats::default();
+    let mut recent = RecentBonds::default();
     let mut wait = Duration::ZERO;
+    let deadline = cfg.stream_deadline.max(Duration::from_millis(100));
+    let mut dog = Watchdog {
+        snap: &snap,
+        events: &events,
+        sink: cfg.sink.as_ref(),
+        deadline,
+        last_frame: tokio::time::Instant::now(),
+    };
     loop {
-        sleep(wait).await;
+        // Wait out the backoff, raising 901 meanwhile when its time comes.
+        let resume = tokio::time::Instant::now() + wait;
+        let due = dog.last_frame + deadline;
+        if due < resume {
+            tokio::time::sleep_until(due).await;
+            dog.check();
+        }
+        tokio::time::sleep_until(resume).await;
+        dog.check();
         let endpoint = match &cfg.stream {
             Some(e) => e.clone(),
             None => {
@@ -654,6 +867,8 @@ async fn stream_task(
                 StreamEndpoint::Tcp(SocketAddr::new(cfg.controller.ip(), port).to_string())
             }
         };
+        // This stream belongs to the Modbus session of now; a later one reopens it.
+        session.borrow_and_update();
         let mut framed = match endpoint.open_framed(cfg.io_timeout, last_seq).await {
             Ok(f) => f,
             Err(e) => {
@@ -663,24 +878,53 @@ async fn stream_task(
                     s.stream_connected = false;
                     s.last_error = Some(format!("stream {endpoint}: {e}"));
                 });
+                dog.check();
                 continue;
             }
         };
         tracing::info!("stream {endpoint} connected");
         set_link(&snap, &events, |s| s.stream_connected = true);
         let base = totals.clone();
+        // The last frame's seq on this connection: a frame not newer is a replay.
+        let mut conn_last: Option<u32> = None;
+        let opened = tokio::time::Instant::now();
         let end = loop {
-            let item = framed.next().await;
+            // The deadline runs from the last frame, or from the opening of a connection
+            // that has not brought one yet.
+            let until = dog.last_frame.max(opened) + deadline;
+            let item = tokio::select! {
+                r = tokio::time::timeout_at(until, framed.next()) => r,
+                changed = session.changed() => {
+                    if changed.is_err() {
+                        return;
+                    }
+                    break "the Modbus session reconnected: reopening the stream".to_string();
+                }
+            };
+            let Ok(item) = item else {
+                dog.check();
+                snap.send_modify(|s| s.stream_deadlines += 1);
+                break format!("no frame for {deadline:?} (read deadline)");
+            };
             let stats = framed.decoder().stats().clone();
             let frame = match item {
                 None => break "closed by the controller".to_string(),
                 Some(Err(e)) => break e.to_string(),
                 Some(Ok(f)) => f,
             };
+            dog.frame();
             let mut publish: Option<StationEvent> = None;
             let mut unreadable = false;
+            let mut replayed = conn_last.is_some_and(|last| not_newer(frame.seq, last));
+            if !replayed {
+                conn_last = Some(frame.seq);
+            }
             match frame.body {
+                _ if replayed => {}
                 FrameBody::Bond(b) => match BondEvent::try_from(b) {
+                    Ok(ev) if !recent.insert((ev.time_us, ev.unit_no, ev.wire_no, ev.kind)) => {
+                        replayed = true;
+                    }
                     Ok(ev) => {
                         if recipe.has_changed().unwrap_or(false) {
                             judge = Judge::new(&recipe.borrow_and_update());
@@ -715,6 +959,9 @@ async fn stream_task(
                 }
                 FrameBody::Heartbeat { .. } | FrameBody::Unknown { .. } => {}
             }
+            if replayed {
+                tracing::warn!(seq = frame.seq, "replayed frame dropped");
+            }
             snap.send_modify(|s| {
                 s.decode = add_stats(&base, &stats);
                 match &publish {
@@ -738,6 +985,9 @@ async fn stream_task(
                 }
                 if unreadable {
                     s.bonds_unreadable += 1;
+                }
+                if replayed {
+                    s.frames_replayed += 1;
                 }
             });
             if let Some(ev) = publish {

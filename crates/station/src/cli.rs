@@ -291,6 +291,10 @@ pub struct Settings {
     pub login: bonder_core::login::LoginPolicy,
     /// `--simulate`: the built-in simulator instead of a controller.
     pub simulate: bool,
+    /// Retention, free-space floor, failure behaviour (`[storage]`).
+    pub storage: config::StoragePolicy,
+    /// The stream's read deadline (`[link] stream_deadline_ms`).
+    pub stream_deadline: std::time::Duration,
     /// The configuration as loaded: the file (if any) and its SHA-256, for the start's
     /// audit row.
     pub config_file: Option<(PathBuf, String)>,
@@ -397,7 +401,26 @@ pub fn settings(cli: &Cli) -> anyhow::Result<Settings> {
         .unwrap_or_default()
         .policy()
         .with_context(|| format!("config file {}, [login]", path.display()))?;
+    let storage = file
+        .storage
+        .clone()
+        .unwrap_or_default()
+        .policy()
+        .map_err(|e| anyhow::anyhow!("config file {}, [storage]: {e}", path.display()))?;
+    let deadline_ms = file
+        .link
+        .as_ref()
+        .and_then(|l| l.stream_deadline_ms)
+        .unwrap_or(3000);
+    if !(500..=60_000).contains(&deadline_ms) {
+        anyhow::bail!(
+            "config file {}, [link] stream_deadline_ms = {deadline_ms}: between 500 and 60000 / 取值须在 500 与 60000 之间",
+            path.display()
+        );
+    }
     Ok(Settings {
+        storage,
+        stream_deadline: std::time::Duration::from_millis(deadline_ms),
         simulate,
         config_file,
         login,

@@ -50,6 +50,91 @@ pub struct FileConfig {
     /// The login policy (`[login]` table, at the end of the file): only stricter than
     /// the defaults.
     pub login: Option<LoginConfig>,
+    /// Retention, the free-space floor and what a failing store does (`[storage]`).
+    pub storage: Option<StorageConfig>,
+    /// The controller link's watchdog (`[link]`).
+    pub link: Option<LinkConfig>,
+}
+
+/// `[storage]`: what the station keeps and what it does when it cannot keep more.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct StorageConfig {
+    /// Bond records older than this many days are deleted (default 180; 0 keeps all).
+    pub retention_days: Option<u32>,
+    /// The file is kept under this many GB, oldest curves first (default 40, for a
+    /// 64 GB panel SSD; 0: no limit).
+    pub max_gb: Option<f64>,
+    /// Free space (MB) under which the store counts as failing (default 1024).
+    pub min_free_mb: Option<u64>,
+    /// What a failing store does: "interlock" (default: stop the machine, refuse
+    /// start, alarm 902) or "warn" (alarm 902 only).
+    pub on_failure: Option<OnStorageFailure>,
+    /// Records held in memory at most while the disk stalls (default 50000).
+    pub max_queued: Option<usize>,
+}
+
+/// See [`StorageConfig::on_failure`].
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum OnStorageFailure {
+    #[default]
+    Interlock,
+    Warn,
+}
+
+/// `[link]`: the controller link's watchdog.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct LinkConfig {
+    /// No stream frame for this long (ms) and the stream is reopened, alarm 901 raised
+    /// (default 3000; the controller sends a heartbeat at least once a second).
+    pub stream_deadline_ms: Option<u64>,
+}
+
+/// What the station does about storage, from `[storage]`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoragePolicy {
+    pub retention: bonder_store::RetentionPolicy,
+    pub min_free_bytes: u64,
+    pub max_queued: usize,
+    pub on_failure: OnStorageFailure,
+}
+
+/// Default retention: 180 days.
+pub const DEFAULT_RETENTION_DAYS: u32 = 180;
+/// Default size limit: 40 GB.
+pub const DEFAULT_MAX_GB: f64 = 40.0;
+
+impl StorageConfig {
+    /// The policy (defaults for the absent keys); refuses nonsense values.
+    pub fn policy(&self) -> Result<StoragePolicy, String> {
+        let days = self.retention_days.unwrap_or(DEFAULT_RETENTION_DAYS);
+        let gb = self.max_gb.unwrap_or(DEFAULT_MAX_GB);
+        if !gb.is_finite() || gb < 0.0 {
+            return Err(format!(
+                "max_gb = {gb}: give a size in GB, 0 for no limit / max_gb 必须为非负数"
+            ));
+        }
+        let min_free_mb = self
+            .min_free_mb
+            .unwrap_or(bonder_store::DEFAULT_MIN_FREE_BYTES >> 20);
+        let max_queued = self.max_queued.unwrap_or(bonder_store::DEFAULT_MAX_QUEUED);
+        if max_queued < 1000 {
+            return Err(format!(
+                "max_queued = {max_queued}: at least 1000 / max_queued 至少为 1000"
+            ));
+        }
+        Ok(StoragePolicy {
+            retention: bonder_store::RetentionPolicy {
+                max_age_days: (days > 0).then_some(days),
+                max_bytes: (gb > 0.0).then_some((gb * 1e9) as u64),
+            },
+            min_free_bytes: min_free_mb.saturating_mul(1 << 20),
+            max_queued,
+            on_failure: self.on_failure.unwrap_or_default(),
+        })
+    }
 }
 
 /// `[login]`: PIN and password lengths and the lockout (`bonder_core::login`).

@@ -37,7 +37,7 @@ pub fn status_line(
         .map(|kb| format!(" rss={kb}"))
         .unwrap_or_default();
     format!(
-        "t={:>4}s link={} state={} recipe={} wires={} rejected={} yield={:.2}% rate={:.0}/min uph={:.0} bonds={} seq={} lost={} bad_crc={} learned={}/{}{gateway}{rss} rejects=[{}]",
+        "t={:>4}s link={} state={} recipe={} wires={} rejected={} yield={:.2}% rate={:.0}/min uph={:.0} bonds={} seq={} lost={} bad_crc={} learned={}/{}{gateway}{rss} rejects=[{}] replayed={} deadlines={} alarms=[{}]{}",
         elapsed.as_secs(),
         s.link.name(),
         state,
@@ -53,7 +53,19 @@ pub fn status_line(
         s.decode.bad_crc,
         s.learned[0],
         s.learned[1],
-        rejects.join(" ")
+        rejects.join(" "),
+        s.frames_replayed,
+        s.stream_deadlines,
+        s.active_alarms
+            .iter()
+            .map(u16::to_string)
+            .collect::<Vec<_>>()
+            .join(","),
+        if s.interlock.is_some() {
+            " interlocked"
+        } else {
+            ""
+        },
     )
 }
 

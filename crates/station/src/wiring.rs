@@ -57,7 +57,20 @@ pub async fn start(settings: Settings) -> anyhow::Result<Running> {
     let store = Arc::new(
         Store::open(&settings.db).with_context(|| format!("store {}", settings.db.display()))?,
     );
-    let writer = store.spawn_writer(WriterConfig::default())?;
+    let storage = &settings.storage;
+    tracing::info!(
+        retention_days = ?storage.retention.max_age_days,
+        max_bytes = ?storage.retention.max_bytes,
+        min_free_bytes = storage.min_free_bytes,
+        on_failure = ?storage.on_failure,
+        "storage policy"
+    );
+    let writer = store.spawn_writer(WriterConfig {
+        retention: Some(storage.retention),
+        min_free_bytes: storage.min_free_bytes,
+        max_queued: storage.max_queued,
+        ..WriterConfig::default()
+    })?;
     let last_seq = store.reader()?.max_bond_seq()?.unwrap_or(0);
     let shift_id = current_shift(&store, &writer)?;
 
@@ -148,9 +161,15 @@ pub async fn start(settings: Settings) -> anyhow::Result<Running> {
     cfg.stream = settings.stream.clone();
     cfg.recipe = recipe.clone();
     cfg.last_seq = last_seq;
+    cfg.stream_deadline = settings.stream_deadline;
     let shift_now: ui_store::CurrentShift = Arc::new(std::sync::atomic::AtomicI64::new(shift_id));
     cfg.sink = Some(persist::sink(writer.clone(), shift_now.clone()));
     let station = Arc::new(Station::start(cfg));
+    tokio::spawn(guard_storage(
+        station.clone(),
+        writer.health(),
+        settings.storage.on_failure,
+    ));
     let camera = camera::start(
         settings.camera.as_deref(),
         sim.as_ref().and_then(Simulator::camera_addr),
@@ -242,6 +261,31 @@ pub async fn start(settings: Settings) -> anyhow::Result<Running> {
         sim,
         recipe,
     })
+}
+
+/// Alarm 902 "data storage failing".
+const STORAGE_FAILING: u16 = 902;
+
+/// The disk guard: while the store is failing (a commit failed, free space under the
+/// floor, records refused), alarm 902 is up and — unless `[storage] on_failure =
+/// "warn"` — production is interlocked: the machine is stopped and start refused, so
+/// no bond is made that cannot be recorded. Both end when the store works again.
+async fn guard_storage(
+    station: Arc<Station>,
+    mut health: watch::Receiver<bonder_store::StoreHealth>,
+    on_failure: crate::config::OnStorageFailure,
+) {
+    loop {
+        let failing = health.borrow_and_update().failing.clone();
+        station.station_alarm(STORAGE_FAILING, failing.is_some());
+        if on_failure == crate::config::OnStorageFailure::Interlock {
+            station
+                .set_interlock(failing.map(|f| format!("data storage failing (alarm 902): {f}")));
+        }
+        if health.changed().await.is_err() {
+            return;
+        }
+    }
 }
 
 /// The headless loop: a status line a second until Ctrl-C or `--for-seconds`.

@@ -98,6 +98,12 @@ pub enum StoreError {
     /// The writer could not commit a batch; its operations are kept and retried.
     #[error("writer could not commit: {0}")]
     CommitFailed(String),
+    /// A bulk operation was refused: the writer already holds this many (the store is
+    /// failing or far behind).
+    #[error(
+        "the store writer holds {0} operations already: record refused / 存储写入队列已满（{0} 项）：记录被拒绝"
+    )]
+    QueueFull(usize),
     /// The writer thread has stopped (closed, or its handle's channel is gone).
     #[error("the store writer has stopped")]
     WriterStopped,

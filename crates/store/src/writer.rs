@@ -1,13 +1,22 @@
 //! The writer: one OS thread with its own connection that commits everything the
 //! station records, in batches.
 //!
-//! Senders never wait on disk: [`WriterHandle::send`] puts the operation on an
-//! **unbounded** channel (`std::sync::mpsc`) and returns. A bounded channel would have
-//! to either block the sender when full (the link's task would stall behind the disk)
-//! or drop records (nothing may be lost); the writer commits ≥ 100 000 bond rows/s
-//! while a fast bonder makes well under 100/s, so the queue only grows while the disk
-//! itself stalls, and then holding the records in memory is what we want.
+//! Senders never wait on disk: [`WriterHandle::send`] puts the operation on a channel
+//! (`std::sync::mpsc`) and returns. The writer commits ≥ 100 000 bond rows/s while a
+//! fast bonder makes well under 100/s, so the queue only grows while the disk itself
+//! stalls or fails. It is **bounded** in operations ([`WriterConfig::max_queued`]):
+//! past the bound, bulk operations (bonds, inspections, outbox messages) are refused,
+//! counted in [`StoreHealth::dropped_ops`] and the health says so — never blocking the
+//! link's task, never growing until memory runs out. What people do (audit rows, alarm
+//! acknowledgements, shifts, changeovers) is never refused for the bound: it is rare.
 //! [`WriterHandle::queued`] tells how many are waiting.
+//!
+//! **Health** ([`WriterHandle::health`]): a failed commit, free space on the file's
+//! file system under [`WriterConfig::min_free_bytes`] (checked every
+//! [`WriterConfig::space_check_interval`]) or a refused operation makes the store
+//! *failing* until a commit succeeds with space enough again. The station raises alarm
+//! 902 and interlocks production on it. A failed batch is retried every
+//! [`WriterConfig::retry_interval`].
 //!
 //! A batch is committed (one `IMMEDIATE` transaction) when it holds
 //! [`WriterConfig::commit_rows`] operations, when the oldest has waited
@@ -50,7 +59,22 @@ pub struct WriterConfig {
     pub retention: Option<RetentionPolicy>,
     /// How often retention is applied (0: after every commit).
     pub retention_interval: Duration,
+    /// Operations held at most (sent, not yet committed); bulk ones past it are refused.
+    pub max_queued: usize,
+    /// Free bytes on the file system under which the store is failing (0: no check).
+    pub min_free_bytes: u64,
+    /// How often free space is checked.
+    pub space_check_interval: Duration,
+    /// Wait after a failed commit before the batch is tried again.
+    pub retry_interval: Duration,
 }
+
+/// Default operation bound: a quarter of an hour of the fastest bonder's bonds, some
+/// 100 MB of records with their curves.
+pub const DEFAULT_MAX_QUEUED: usize = 50_000;
+
+/// Default free-space floor: 1 GiB (of a 64 GB panel SSD).
+pub const DEFAULT_MIN_FREE_BYTES: u64 = 1 << 30;
 
 impl Default for WriterConfig {
     fn default() -> Self {
@@ -60,6 +84,10 @@ impl Default for WriterConfig {
             good_curve_every: 100,
             retention: None,
             retention_interval: Duration::from_secs(60),
+            max_queued: DEFAULT_MAX_QUEUED,
+            min_free_bytes: DEFAULT_MIN_FREE_BYTES,
+            space_check_interval: Duration::from_secs(5),
+            retry_interval: Duration::from_secs(1),
         }
     }
 }
@@ -114,6 +142,70 @@ pub enum WriteOp {
     },
 }
 
+impl WriteOp {
+    /// Bulk operations: made by the machine at its rate, refused past the queue bound.
+    fn is_bulk(&self) -> bool {
+        matches!(
+            self,
+            WriteOp::Bond(_) | WriteOp::VisionInspection(_) | WriteOp::Outbox { .. }
+        )
+    }
+}
+
+/// Why the store is failing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StorageFault {
+    /// A batch could not be committed (disk full, I/O error, read-only file system).
+    CommitFailed(String),
+    /// Free space on the file's file system is under the floor.
+    LowSpace {
+        /// Bytes free (for an unprivileged process).
+        free_bytes: u64,
+        /// The floor.
+        min_bytes: u64,
+    },
+    /// Operations were refused: the queue reached its bound.
+    QueueFull {
+        /// The bound.
+        max_queued: usize,
+    },
+}
+
+impl std::fmt::Display for StorageFault {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StorageFault::CommitFailed(e) => write!(f, "commit failed: {e} / 提交失败：{e}"),
+            StorageFault::LowSpace {
+                free_bytes,
+                min_bytes,
+            } => {
+                let (free, min) = (free_bytes >> 20, min_bytes >> 20);
+                write!(
+                    f,
+                    "only {free} MiB free, under the floor of {min} MiB / 可用空间仅 {free} MiB，低于下限 {min} MiB"
+                )
+            }
+            StorageFault::QueueFull { max_queued } => write!(
+                f,
+                "{max_queued} operations waiting: new records are refused / {max_queued} 项待写入：新记录被拒绝"
+            ),
+        }
+    }
+}
+
+/// The store's health, as the writer sees it.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct StoreHealth {
+    /// Why the store is failing now; `None` while it works.
+    pub failing: Option<StorageFault>,
+    /// Free bytes at the last check (`None` before it or when it cannot be read).
+    pub free_bytes: Option<u64>,
+    /// Operations refused since the writer started (queue bound).
+    pub dropped_ops: u64,
+    /// Commits that failed since the writer started (each retried).
+    pub failed_commits: u64,
+}
+
 impl From<BondRecord> for WriteOp {
     fn from(b: BondRecord) -> Self {
         WriteOp::Bond(Box::new(b))
@@ -144,17 +236,38 @@ enum Msg {
 pub struct WriterHandle {
     tx: mpsc::Sender<Msg>,
     queued: Arc<AtomicUsize>,
+    max_queued: usize,
     committed: watch::Receiver<CommitInfo>,
+    health: Arc<watch::Sender<StoreHealth>>,
 }
 
 impl WriterHandle {
-    /// Queues an operation; never blocks. Fails only when the writer has stopped.
+    /// Queues an operation; never blocks. Fails when the writer has stopped, or with
+    /// [`StoreError::QueueFull`] for a bulk operation past the queue bound (counted in
+    /// the health's `dropped_ops`).
     pub fn send(&self, op: impl Into<WriteOp>) -> Result<(), StoreError> {
-        self.queued.fetch_add(1, Ordering::Relaxed);
-        self.tx.send(Msg::Op(op.into())).map_err(|_| {
+        let op = op.into();
+        let before = self.queued.fetch_add(1, Ordering::Relaxed);
+        if op.is_bulk() && before >= self.max_queued {
+            self.queued.fetch_sub(1, Ordering::Relaxed);
+            let max_queued = self.max_queued;
+            self.health.send_modify(|h| {
+                h.dropped_ops += 1;
+                if h.failing.is_none() {
+                    h.failing = Some(StorageFault::QueueFull { max_queued });
+                }
+            });
+            return Err(StoreError::QueueFull(max_queued));
+        }
+        self.tx.send(Msg::Op(op)).map_err(|_| {
             self.queued.fetch_sub(1, Ordering::Relaxed);
             StoreError::WriterStopped
         })
+    }
+
+    /// A watch of the store's health (failing or not, free space, refused operations).
+    pub fn health(&self) -> watch::Receiver<StoreHealth> {
+        self.health.subscribe()
     }
 
     /// Waits until everything sent before this call is committed.
@@ -203,6 +316,15 @@ pub(crate) fn spawn(mut conn: Connection, cfg: WriterConfig) -> Result<WriterHan
     let (committed_tx, committed) = watch::channel(info);
     let queued = Arc::new(AtomicUsize::new(0));
     let q = Arc::clone(&queued);
+    let health = Arc::new(watch::Sender::new(StoreHealth::default()));
+    let h = Arc::clone(&health);
+    let max_queued = cfg.max_queued;
+    // Free space is measured on the directory holding the file (and its -wal).
+    let dir = conn
+        .path()
+        .map(std::path::Path::new)
+        .and_then(std::path::Path::parent)
+        .map(std::path::Path::to_path_buf);
     std::thread::Builder::new()
         .name("store-writer".into())
         .spawn(move || {
@@ -214,6 +336,10 @@ pub(crate) fn spawn(mut conn: Connection, cfg: WriterConfig) -> Result<WriterHan
                 committed: committed_tx,
                 queued: q,
                 last_retention: Instant::now(),
+                health: h,
+                dir,
+                last_space_check: None,
+                commit_error: None,
             };
             let (closers, last) = w.run(&mut conn, &rx);
             // Close the connection (its checkpoint included) before `close()` returns,
@@ -226,7 +352,9 @@ pub(crate) fn spawn(mut conn: Connection, cfg: WriterConfig) -> Result<WriterHan
     Ok(WriterHandle {
         tx,
         queued,
+        max_queued,
         committed,
+        health,
     })
 }
 
@@ -239,6 +367,18 @@ struct Writer {
     committed: watch::Sender<CommitInfo>,
     queued: Arc<AtomicUsize>,
     last_retention: Instant,
+    health: Arc<watch::Sender<StoreHealth>>,
+    /// Directory of the file, for the free-space check.
+    dir: Option<std::path::PathBuf>,
+    last_space_check: Option<Instant>,
+    /// The last commit's failure, until one succeeds.
+    commit_error: Option<String>,
+}
+
+/// Bytes available to an unprivileged process on the file system holding `dir`.
+pub fn free_bytes(dir: &std::path::Path) -> std::io::Result<u64> {
+    let st = rustix::fs::statvfs(dir)?;
+    Ok(st.f_bavail.saturating_mul(st.f_frsize))
 }
 
 /// How long the writer sleeps when it has nothing to do.
@@ -259,9 +399,14 @@ impl Writer {
         let mut batch_started: Option<Instant> = None;
         let mut stop = false;
         while !stop {
-            let wait = batch_started.map_or(IDLE_WAIT, |t| {
-                self.cfg.commit_interval.saturating_sub(t.elapsed())
-            });
+            let interval = if self.commit_error.is_some() {
+                self.cfg.retry_interval
+            } else {
+                self.cfg.commit_interval
+            };
+            let wait = batch_started
+                .map_or(IDLE_WAIT, |t| interval.saturating_sub(t.elapsed()))
+                .min(self.cfg.space_check_interval);
             let mut next = match rx.recv_timeout(wait) {
                 Ok(m) => Some(m),
                 Err(mpsc::RecvTimeoutError::Timeout) => None,
@@ -286,8 +431,9 @@ impl Writer {
                     next = rx.try_recv().ok();
                 }
             }
-            let due = pending.len() >= self.cfg.commit_rows
-                || batch_started.is_some_and(|t| t.elapsed() >= self.cfg.commit_interval)
+            self.check_space(false);
+            let due = (pending.len() >= self.cfg.commit_rows && self.commit_error.is_none())
+                || batch_started.is_some_and(|t| t.elapsed() >= interval)
                 || !waiters.is_empty()
                 || stop;
             if !due {
@@ -325,6 +471,61 @@ impl Writer {
         (closers, last)
     }
 
+    /// Measures free space when it is time (or `now`), and publishes the health.
+    fn check_space(&mut self, now: bool) {
+        let due = now
+            || self
+                .last_space_check
+                .is_none_or(|t| t.elapsed() >= self.cfg.space_check_interval);
+        if !due {
+            return;
+        }
+        self.last_space_check = Some(Instant::now());
+        let free = self.dir.as_deref().and_then(|d| match free_bytes(d) {
+            Ok(f) => Some(f),
+            Err(e) => {
+                tracing::warn!("free space of {}: {e}", d.display());
+                None
+            }
+        });
+        self.publish_health(free);
+    }
+
+    /// Publishes the health from the last commit's outcome, free space and the queue.
+    fn publish_health(&self, free: Option<u64>) {
+        let min = self.cfg.min_free_bytes;
+        let queued = self.queued.load(Ordering::Relaxed);
+        let max_queued = self.cfg.max_queued;
+        self.health.send_if_modified(|h| {
+            let before = h.clone();
+            if free.is_some() {
+                h.free_bytes = free;
+            }
+            h.failing = if let Some(e) = &self.commit_error {
+                Some(StorageFault::CommitFailed(e.clone()))
+            } else if let Some(f) = h.free_bytes.filter(|f| min > 0 && *f < min) {
+                Some(StorageFault::LowSpace {
+                    free_bytes: f,
+                    min_bytes: min,
+                })
+            } else if matches!(h.failing, Some(StorageFault::QueueFull { .. }))
+                && queued >= max_queued
+            {
+                // Still full: stays failing until the queue has room again.
+                h.failing.clone()
+            } else {
+                None
+            };
+            if h.failing != before.failing {
+                match &h.failing {
+                    Some(f) => tracing::error!("store failing: {f}"),
+                    None => tracing::info!("store works again"),
+                }
+            }
+            *h != before
+        });
+    }
+
     fn maybe_retain(&mut self, conn: &mut Connection) {
         let Some(policy) = &self.cfg.retention else {
             return;
@@ -360,11 +561,19 @@ impl Writer {
                 pending.clear();
                 self.info = *info;
                 self.committed.send_replace(*info);
+                if self.commit_error.take().is_some() {
+                    tracing::info!("store commit succeeded again");
+                    // Space may have come back with it: measure now.
+                    self.check_space(true);
+                }
             }
             Err(e) => {
                 // Label ids assigned inside the rolled-back transaction are gone.
                 self.labels.clear();
                 tracing::error!(ops = pending.len(), "store commit failed, will retry: {e}");
+                self.health.send_modify(|h| h.failed_commits += 1);
+                self.commit_error = Some(e.to_string());
+                self.check_space(true);
             }
         }
         result
