@@ -267,3 +267,41 @@ async fn replayed_frames_are_counted_and_never_recorded_twice() {
     station.shutdown().await;
     sim.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_interlock_stops_the_machine_and_refuses_start_until_lifted() {
+    use bonder_core::state::{Command, MachineState};
+    let rig = rig().await;
+    assert_eq!(rig.sim.state(), MachineState::Running);
+    rig.station
+        .set_interlock(Some("data storage failing (test)".into()));
+    bonder_e2e::wait_until("the machine stopped", Duration::from_secs(5), || {
+        rig.sim.state() != MachineState::Running
+    })
+    .await;
+    let e = rig.station.command(Command::Start).await.unwrap_err();
+    assert!(
+        matches!(&e, bonder_runtime::CommandError::Interlocked(w) if w.contains("storage")),
+        "{e}"
+    );
+    assert!(e.to_string().contains("联锁"), "bilingual: {e}");
+    assert_eq!(
+        rig.station.snapshot().interlock.as_deref(),
+        Some("data storage failing (test)")
+    );
+    // Started at the machine's own panel: stopped again.
+    rig.sim.command(Command::Start).unwrap();
+    bonder_e2e::wait_until("stopped again", Duration::from_secs(5), || {
+        rig.sim.state() != MachineState::Running
+    })
+    .await;
+    rig.station.set_interlock(None);
+    rig.station.command(Command::Start).await.unwrap();
+    let bonds = rig.station.snapshot().bonds_received;
+    wait_for(&rig.station, 10, "bonds after the interlock", |s| {
+        s.bonds_received > bonds + 10
+    })
+    .await;
+    assert_eq!(rig.sim.state(), MachineState::Running);
+    rig.stop().await;
+}

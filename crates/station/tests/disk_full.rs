@@ -26,13 +26,44 @@ use std::time::{Duration, Instant};
 
 const STATION: &str = "sz1/assembly/l1/wb-31";
 
+/// The shell that mounts the tmpfs and runs the station as its child; when the station
+/// ends (`kill -9` included) it copies the store's files to `fs/../after/` (the tmpfs
+/// goes with the namespace). Killed when the test ends (or fails).
+struct Station(Child);
+
+impl Station {
+    /// `kill -9` of the station itself; waits for the shell's copy.
+    fn kill9(&mut self) {
+        let children = format!("/proc/{0}/task/{0}/children", self.0.id());
+        let pids = std::fs::read_to_string(children).unwrap_or_default();
+        for pid in pids.split_whitespace() {
+            let _ = Command::new("kill").args(["-9", pid]).status();
+        }
+        let _ = self.0.wait();
+    }
+}
+
+impl Drop for Station {
+    fn drop(&mut self) {
+        self.kill9();
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// The station on its own 16 MiB tmpfs at `fs` (db `fs/station.sqlite`).
-fn station_on_small_fs(dir: &Path, fs: &Path, sim: &Simulator, broker: &str) -> Child {
+fn station_on_small_fs(dir: &Path, fs: &Path, sim: &Simulator, broker: &str) -> Station {
     let config = dir.join("station.toml");
     std::fs::write(&config, "[storage]\nmin_free_mb = 4\n").unwrap();
     let mut c = Command::new("unshare");
     c.args(["--user", "--map-root-user", "--mount", "sh", "-c"])
-        .arg(r#"mount -t tmpfs -o size=16m tmpfs "$0" && exec "$@""#)
+        .arg(
+            r#"mount -t tmpfs -o size=16m tmpfs "$0" || exit 97
+"$@"
+code=$?
+mkdir -p "$0/../after" && cp "$0"/station.sqlite* "$0/../after/"
+exit $code"#,
+        )
         .arg(fs)
         .arg(env!("CARGO_BIN_EXE_bonder-station"))
         .args([
@@ -59,13 +90,15 @@ fn station_on_small_fs(dir: &Path, fs: &Path, sim: &Simulator, broker: &str) -> 
         .env("XDG_DATA_HOME", dir.join("data"))
         .stdout(Stdio::null())
         .stderr(Stdio::inherit());
-    c.spawn()
-        .expect("unshare (util-linux) runs the station in a mount namespace of its own")
+    Station(
+        c.spawn()
+            .expect("unshare (util-linux) runs the station in a mount namespace of its own"),
+    )
 }
 
 /// The station's view of a path (its mount namespace, where the tmpfs is).
-fn inside(child: &Child, p: &Path) -> PathBuf {
-    PathBuf::from(format!("/proc/{}/root", child.id())).join(p.strip_prefix("/").unwrap())
+fn inside(station: &Station, p: &Path) -> PathBuf {
+    PathBuf::from(format!("/proc/{}/root", station.0.id())).join(p.strip_prefix("/").unwrap())
 }
 
 /// Writes zeros to `file` until only `leave` bytes are free on its file system (or it
@@ -150,9 +183,9 @@ async fn a_full_disk_raises_902_interlocks_production_and_loses_nothing() {
         bonds: BTreeSet::new(),
         alarm: None,
     };
-    let mut child = station_on_small_fs(dir.path(), &fs, &sim, &broker.url());
+    let station = station_on_small_fs(dir.path(), &fs, &sim, &broker.url());
     plant.until(60, "bonds", |p| p.bonds.len() >= 100).await;
-    let filler = inside(&child, &fs.join("filler"));
+    let filler = inside(&station, &fs.join("filler"));
     assert_eq!(plant.alarm, None, "no alarm before the disk fills");
 
     // 1. Under the floor, commits still possible: 902 and the machine stopped.
@@ -208,20 +241,10 @@ async fn a_full_disk_raises_902_interlocks_production_and_loses_nothing() {
         "the interlock is lifted"
     );
 
-    // Every published bond is in the file, and the file has no gap.
-    let copy = dir.path().join("copy.sqlite");
-    {
-        let src = rusqlite::Connection::open_with_flags(
-            inside(&child, &fs.join("station.sqlite")),
-            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
-        )
-        .unwrap();
-        src.execute("VACUUM INTO ?1", [copy.to_str().unwrap()])
-            .unwrap();
-    }
-    child.kill().unwrap();
-    child.wait().unwrap();
-    let conn = rusqlite::Connection::open(&copy).unwrap();
+    // Every published bond is in the file, and the file has no gap — after kill -9.
+    let mut station = station;
+    station.kill9();
+    let conn = rusqlite::Connection::open(dir.path().join("after/station.sqlite")).unwrap();
     let seqs: BTreeSet<u64> = conn
         .prepare("SELECT seq FROM bonds")
         .unwrap()

@@ -148,6 +148,17 @@ impl StationProc {
     }
 }
 
+/// The highest bond seq in the store file.
+fn max_stored(db: &Path) -> u64 {
+    let c = rusqlite::Connection::open_with_flags(db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+        .unwrap();
+    c.query_row("SELECT COALESCE(MAX(seq), 0) FROM bonds", [], |r| {
+        r.get::<_, i64>(0)
+    })
+    .map(|s| u64::try_from(s).unwrap())
+    .unwrap()
+}
+
 fn median(v: &mut [Duration]) -> Option<Duration> {
     v.sort();
     v.get(v.len() / 2).copied()
@@ -251,6 +262,9 @@ async fn fault_soak() {
         let stream_conns = stream.accepted();
         let mut detected = None;
         let lift;
+        // Recovered: the plant sees a bond past this (default: the newest seen at the
+        // lift; for a kill, the newest stored, so only the new run's bonds count).
+        let mut past: Option<u64> = None;
         match kind {
             Kind::StreamBlackhole => {
                 let hold = Duration::from_secs(rng.random_range(5..=15));
@@ -289,6 +303,7 @@ async fn fault_soak() {
             }
             Kind::Kill9 => {
                 station.kill9();
+                past = Some(max_stored(&dir.path().join("station.sqlite")));
                 tokio::time::sleep(Duration::from_secs(rng.random_range(2..=5))).await;
                 station = spawn_station(dir.path(), &modbus, &stream, &broker);
                 lift = Instant::now();
@@ -305,7 +320,8 @@ async fn fault_soak() {
                 tokio::time::sleep(Duration::from_millis(10)).await;
             }
         }
-        until_bonds_past(max_seen(), &max_seen, Duration::from_secs(90)).await;
+        let mark = past.unwrap_or_else(max_seen);
+        until_bonds_past(mark, &max_seen, Duration::from_secs(90)).await;
         let recovered = lift.elapsed();
         // Bonds made from the fault's start until the plant saw new ones: the window.
         let window_bonds = made() - b0;
