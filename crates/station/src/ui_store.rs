@@ -177,20 +177,26 @@ pub fn library_version(store: &Store, recipe: &Recipe) -> Result<Option<Recipe>,
     Ok(None)
 }
 
-/// The recipe the last completed changeover went to, when it is in the library.
-pub fn last_changeover_recipe(store: &Store) -> Result<Option<Recipe>, StoreError> {
-    let all = store.reader()?.changeovers(
-        OffsetDateTime::UNIX_EPOCH,
-        OffsetDateTime::now_utc() + time::Duration::days(1),
-    )?;
-    let Some(last) = all
-        .iter()
-        .rev()
-        .find(|c| c.outcome.as_deref() == Some("completed"))
-    else {
-        return Ok(None);
+/// The recipe the machine ran when the station last stopped: the one recorded as
+/// running ([`Store::set_running_recipe`], kept at every start and recipe change), or,
+/// for a store from before that record, the target of the newest completed changeover by
+/// its id (not its date: a wrong clock must not pick an older one). `None` when neither
+/// names a recipe in the library.
+pub fn running_recipe(store: &Store) -> Result<Option<Recipe>, StoreError> {
+    let id = match store.running_recipe()? {
+        Some(id) => Some(id),
+        None => store
+            .reader()?
+            .changeovers(
+                OffsetDateTime::UNIX_EPOCH,
+                OffsetDateTime::UNIX_EPOCH + time::Duration::days(365 * 1000),
+            )?
+            .into_iter()
+            .filter(|c| c.outcome.as_deref() == Some("completed"))
+            .max_by_key(|c| c.id)
+            .map(|c| c.to_recipe),
     };
-    let Some((name, v)) = last.to_recipe.rsplit_once('@') else {
+    let Some((name, v)) = id.as_deref().and_then(|id| id.rsplit_once('@')) else {
         return Ok(None);
     };
     let Ok(v) = v.parse::<u32>() else {

@@ -97,12 +97,12 @@ pub async fn start(settings: Settings) -> anyhow::Result<Running> {
             a
         }
     };
-    // The recipe: a flag or the config file, else the one the last completed changeover
-    // went to (so a restart does not download the old recipe back), else the default.
+    // The recipe: a flag or the config file, else the one recorded as running (so a
+    // restart does not download the old recipe back after a changeover), else the default.
     let mut recipe = settings.recipe.clone();
     if !settings.recipe_explicit {
-        if let Some(r) = ui_store::last_changeover_recipe(&store)? {
-            tracing::info!(recipe = %r.id(), "recipe of the last changeover");
+        if let Some(r) = ui_store::running_recipe(&store)? {
+            tracing::info!(recipe = %r.id(), "the recipe the machine last ran");
             recipe = r;
         }
     }
@@ -130,6 +130,7 @@ pub async fn start(settings: Settings) -> anyhow::Result<Running> {
         }
     }
     let recipe_id = recipe.id();
+    store.set_running_recipe(&recipe_id)?;
     // The gateway: the configured broker, or an embedded one on 127.0.0.1:1883.
     let url = match &settings.gateway {
         Some(u) => u.clone(),
@@ -165,6 +166,22 @@ pub async fn start(settings: Settings) -> anyhow::Result<Running> {
     let shift_now: ui_store::CurrentShift = Arc::new(std::sync::atomic::AtomicI64::new(shift_id));
     cfg.sink = Some(persist::sink(writer.clone(), shift_now.clone()));
     let station = Arc::new(Station::start(cfg));
+    // Every recipe change (a changeover, a rollback) is recorded as the running one.
+    {
+        let (mut rx, store) = (station.watch(), store.clone());
+        let mut last = recipe_id.clone();
+        tokio::spawn(async move {
+            while rx.changed().await.is_ok() {
+                let id = rx.borrow_and_update().recipe_id.clone();
+                if id != last {
+                    if let Err(e) = store.set_running_recipe(&id) {
+                        tracing::error!("recording the running recipe {id}: {e}");
+                    }
+                    last = id;
+                }
+            }
+        });
+    }
     tokio::spawn(guard_storage(
         station.clone(),
         writer.health(),

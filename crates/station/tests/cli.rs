@@ -342,3 +342,114 @@ fn a_configured_recipe_must_be_a_released_library_version() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// The recipe line of a headless run's summary.
+fn summary_recipe(out: &std::process::Output) -> String {
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    let summary = text
+        .lines()
+        .find(|l| l.starts_with("summary:"))
+        .unwrap_or_else(|| panic!("no summary in:\n{text}"));
+    summary
+        .split("recipe=")
+        .nth(1)
+        .and_then(|r| r.split(' ').next())
+        .unwrap()
+        .to_string()
+}
+
+/// A restart runs the recipe the machine last ran, as recorded — never re-derived from
+/// changeover dates, which a wrong clock writes: a changeover dated in the past does not
+/// override the record, and (for a store from before the record) the newest changeover
+/// by id counts even when a clock running days ahead dated it in the future.
+#[test]
+fn a_restart_keeps_the_running_recipe_whatever_the_clock_wrote() {
+    use bonder_store::{ChangeoverEnd, ChangeoverStart, Role, Store, WriteOp, WriterConfig};
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("s.sqlite");
+    let run = || {
+        station()
+            .args([
+                "--headless",
+                "--simulate",
+                "--for-seconds",
+                "1",
+                "--camera",
+                "none",
+            ])
+            .arg("--db")
+            .arg(&db)
+            .output()
+            .unwrap()
+    };
+    let au = summary_recipe(&run());
+    assert!(
+        au.starts_with("SOT23-AU25@"),
+        "the gold default at first: {au}"
+    );
+    // The copper demo recipe's library id (seeded released with --simulate).
+    let cu: String = rusqlite::Connection::open(&db)
+        .unwrap()
+        .query_row(
+            "SELECT name || '@' || version FROM recipe_versions
+             WHERE name = 'SOT23-CU20' AND state = 'released'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    let changeover = |id: i64, to: &str, days: i64| {
+        let store = Store::open(&db).unwrap();
+        let w = store.spawn_writer(WriterConfig::default()).unwrap();
+        let t = time::OffsetDateTime::now_utc() + time::Duration::days(days);
+        w.send(WriteOp::ChangeoverStart(ChangeoverStart {
+            id,
+            time: t,
+            from_recipe: None,
+            to_recipe: to.into(),
+            user: "eng".into(),
+        }))
+        .unwrap();
+        w.send(WriteOp::ChangeoverEnd(ChangeoverEnd {
+            id,
+            time: t,
+            user: "eng".into(),
+            role: Role::Engineer,
+            first_article: None,
+            abandoned: false,
+        }))
+        .unwrap();
+        tokio::runtime::Runtime::new()
+            .unwrap()
+            .block_on(w.close())
+            .unwrap();
+        store
+    };
+    // The machine runs Cu (recorded as a changeover's download does); an older
+    // changeover row, dated yesterday, names Au.
+    let store = changeover(1, &au, -1);
+    store.set_running_recipe(&cu).unwrap();
+    drop(store);
+    assert_eq!(
+        summary_recipe(&run()),
+        cu,
+        "the record wins over dates"
+    );
+    // A store from before the record: the newest changeover by id, dated three days
+    // ahead by a clock that was wrong then, still counts.
+    let store = changeover(2, &cu, 3);
+    drop(store);
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    conn.execute("DELETE FROM store_meta WHERE key = 'running_recipe'", [])
+        .unwrap();
+    drop(conn);
+    assert_eq!(
+        summary_recipe(&run()),
+        cu,
+        "the newest changeover by id"
+    );
+}

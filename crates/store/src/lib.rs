@@ -63,6 +63,7 @@ pub use writer::{
 };
 
 use rusqlite::Connection;
+use rusqlite::OptionalExtension as _;
 use rusqlite::backup::{Backup, StepResult};
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard, PoisonError};
@@ -203,6 +204,31 @@ impl Store {
             [],
             |r| r.get(0),
         )?)
+    }
+
+    /// Records the recipe (`name@version`) the machine runs now: after a changeover's
+    /// download, at start. A restart takes it from here — never re-derived from
+    /// changeover dates, which a wrong clock would mislead.
+    pub fn set_running_recipe(&self, recipe_id: &str) -> Result<(), StoreError> {
+        self.lock()
+            .prepare_cached(
+                "INSERT INTO store_meta (key, value) VALUES ('running_recipe', ?1)
+                 ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            )?
+            .execute([recipe_id])?;
+        Ok(())
+    }
+
+    /// The recipe recorded by [`Store::set_running_recipe`], if any.
+    pub fn running_recipe(&self) -> Result<Option<String>, StoreError> {
+        Ok(self
+            .lock()
+            .query_row(
+                "SELECT value FROM store_meta WHERE key = 'running_recipe'",
+                [],
+                |r| r.get(0),
+            )
+            .optional()?)
     }
 
     /// Remembers a signed command's nonce until `expires_s` (Unix seconds) and forgets
