@@ -18,6 +18,7 @@
 pub mod alarm;
 pub mod bond;
 pub mod changeover;
+pub mod clock;
 pub mod counters;
 pub mod envelope;
 pub mod features;

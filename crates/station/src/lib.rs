@@ -21,6 +21,7 @@ pub mod admin;
 pub mod backfill;
 pub mod camera;
 pub mod cli;
+pub mod clock;
 pub mod config;
 pub mod demo;
 pub mod export;

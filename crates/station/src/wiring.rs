@@ -182,6 +182,13 @@ pub async fn start(settings: Settings) -> anyhow::Result<Running> {
             }
         });
     }
+    tokio::spawn(crate::clock::guard(
+        station.clone(),
+        store.clone(),
+        crate::clock::SystemClocks::default(),
+        Duration::from_secs(1),
+        crate::clock::ALARM_904_FOR,
+    ));
     tokio::spawn(guard_storage(
         station.clone(),
         writer.health(),

@@ -434,11 +434,7 @@ fn a_restart_keeps_the_running_recipe_whatever_the_clock_wrote() {
     let store = changeover(1, &au, -1);
     store.set_running_recipe(&cu).unwrap();
     drop(store);
-    assert_eq!(
-        summary_recipe(&run()),
-        cu,
-        "the record wins over dates"
-    );
+    assert_eq!(summary_recipe(&run()), cu, "the record wins over dates");
     // A store from before the record: the newest changeover by id, dated three days
     // ahead by a clock that was wrong then, still counts.
     let store = changeover(2, &cu, 3);
@@ -447,9 +443,5 @@ fn a_restart_keeps_the_running_recipe_whatever_the_clock_wrote() {
     conn.execute("DELETE FROM store_meta WHERE key = 'running_recipe'", [])
         .unwrap();
     drop(conn);
-    assert_eq!(
-        summary_recipe(&run()),
-        cu,
-        "the newest changeover by id"
-    );
+    assert_eq!(summary_recipe(&run()), cu, "the newest changeover by id");
 }

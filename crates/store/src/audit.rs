@@ -66,11 +66,13 @@ pub enum AuditAction {
     Export,
     /// A recipe downloaded to the controller (by a changeover or the runtime), and why.
     Download,
+    /// The wall clock jumped against the monotonic clock (old and new time).
+    ClockJump,
 }
 
 impl AuditAction {
     /// Every action.
-    pub const ALL: [AuditAction; 16] = [
+    pub const ALL: [AuditAction; 17] = [
         Self::Create,
         Self::Modify,
         Self::Delete,
@@ -87,6 +89,7 @@ impl AuditAction {
         Self::Stop,
         Self::Export,
         Self::Download,
+        Self::ClockJump,
     ];
 
     /// The stored name (`audit.action`).
@@ -108,6 +111,7 @@ impl AuditAction {
             Self::Stop => "stop",
             Self::Export => "export",
             Self::Download => "download",
+            Self::ClockJump => "clock_jump",
         }
     }
 
