@@ -138,7 +138,7 @@ mod tests {
     #[tokio::test]
     async fn an_hour_forward_and_back_raises_904_and_audits_both() {
         let dir = tempfile::tempdir().unwrap();
-        let store = Arc::new(Store::open(&dir.path().join("s.sqlite")).unwrap());
+        let store = Arc::new(Store::open(dir.path().join("s.sqlite")).unwrap());
         // A runtime on a controller that is not there: only its alarms matter here.
         let station = Arc::new(Station::start(bonder_runtime::RuntimeConfig::new(
             "127.0.0.1:9".parse().unwrap(),
