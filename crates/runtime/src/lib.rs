@@ -888,6 +888,7 @@ async fn stream_task(
         // The last frame's seq on this connection: a frame not newer is a replay.
         let mut conn_last: Option<u32> = None;
         let opened = tokio::time::Instant::now();
+        let mut opened_without_modbus = !snap.borrow().modbus_connected;
         let end = loop {
             // The deadline runs from the last frame, or from the opening of a connection
             // that has not brought one yet.
@@ -897,6 +898,14 @@ async fn stream_task(
                 changed = session.changed() => {
                     if changed.is_err() {
                         return;
+                    }
+                    session.borrow_and_update();
+                    if opened_without_modbus {
+                        // Opened while Modbus was down: already a stream of the
+                        // controller the new session talks to (reopening would only
+                        // lose the frames in between).
+                        opened_without_modbus = false;
+                        continue;
                     }
                     break "the Modbus session reconnected: reopening the stream".to_string();
                 }

@@ -113,6 +113,10 @@ pub enum Cmd {
         /// Seconds of bonding before the first picture.
         #[arg(long, default_value_t = 4)]
         fill_seconds: u64,
+        /// Raise this station alarm (e.g. 902) for the pictures instead of the
+        /// controller's wire break.
+        #[arg(long)]
+        station_alarm: Option<u16>,
     },
     /// Exports from the store, with headers in the chosen language.
     Export {
@@ -550,6 +554,7 @@ pub fn run() -> anyhow::Result<()> {
             out,
             size,
             fill_seconds,
+            station_alarm,
         }) => {
             std::fs::create_dir_all(out)
                 .with_context(|| format!("screenshot dir {}", out.display()))?;
@@ -557,7 +562,7 @@ pub fn run() -> anyhow::Result<()> {
                 size_px: parse_size(size)?,
                 fill: Duration::from_secs(*fill_seconds),
             };
-            let files = demo::render_screenshots_with_simulator(out, &run)?;
+            let files = demo::render_screenshots_with_simulator(out, &run, *station_alarm)?;
             for f in files {
                 println!("{}", f.display());
             }

@@ -163,11 +163,12 @@ fn seed_users(store: &Store) -> anyhow::Result<()> {
 
 /// Starts an in-process simulator (200 wires/s, 2 % defects) and a station against it,
 /// lets them run for `run.fill`, raises a wire-break alarm so the banner and the alarm
-/// page have something to show, and renders the screenshots
-/// (`bonder-station screenshots --out DIR`).
+/// page have something to show (or, with `station_alarm`, that station alarm), and
+/// renders the screenshots (`bonder-station screenshots --out DIR`).
 pub fn render_screenshots_with_simulator(
     out_dir: &Path,
     run: &ScreenshotRun,
+    station_alarm: Option<u16>,
 ) -> anyhow::Result<Vec<PathBuf>> {
     let demo = Demo::start(SimConfig {
         autostart: true,
@@ -182,9 +183,13 @@ pub fn render_screenshots_with_simulator(
     // Raise the alarm shortly before the pictures are taken.
     let alarm_after = run.fill.saturating_sub(Duration::from_millis(800));
     let sim = demo.sim.clone();
+    let station = demo.station.clone();
     demo.rt.spawn(async move {
         tokio::time::sleep(alarm_after).await;
-        sim.raise_alarm(AlarmCode::WireBroken);
+        match station_alarm {
+            Some(code) => station.station_alarm(code, true),
+            None => sim.raise_alarm(AlarmCode::WireBroken),
+        }
     });
     let result = bonder_station_ui::render_screenshots(
         out_dir,
