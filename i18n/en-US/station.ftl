@@ -29,6 +29,7 @@ cmd-sending = { $cmd }: sending…
 cmd-done = { $cmd }: done
 cmd-refused = { $cmd }: refused by the controller, { $reason }
 cmd-failed = { $cmd }: the controller did not answer
+cmd-interlocked = { $cmd }: refused, production is interlocked while data storage fails (alarm 902)
 cmd-needs-login = Log in to run the machine
 cmd-role-refused = The role { $role } may not run the machine
 refusal-wrong-state = not allowed in this state

@@ -28,6 +28,7 @@ cmd-sending = { $cmd }：发送中…
 cmd-done = { $cmd }：已执行
 cmd-refused = { $cmd }：控制器拒绝，{ $reason }
 cmd-failed = { $cmd }：控制器无应答
+cmd-interlocked = { $cmd }：被拒绝，数据存储故障期间生产已联锁（报警 902）
 cmd-needs-login = 请先登录再操作机台
 cmd-role-refused = 角色“{ $role }”不能操作机台
 refusal-wrong-state = 当前状态下不允许

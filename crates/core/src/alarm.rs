@@ -113,9 +113,9 @@ impl AlarmCode {
             Self::FormingGasLow => "Forming gas flow low",
             Self::PrFailure => "PR failure: pattern not found",
             Self::DoorOpen => "Door open / safety",
-            Self::StreamSilent => "Bond stream silent: no data from the controller",
-            Self::StorageFailing => "Data storage failing: records are not being saved",
-            Self::ClockJumped => "Clock jumped: the station's time changed suddenly",
+            Self::StreamSilent => "Bond stream silent",
+            Self::StorageFailing => "Data storage failing",
+            Self::ClockJumped => "Clock jumped",
             Self::LoginLocked => "Login locked: too many failed sign-ins",
             Self::Other(_) => "Unknown alarm",
         }
@@ -133,9 +133,9 @@ impl AlarmCode {
             Self::FormingGasLow => "保护气体流量过低",
             Self::PrFailure => "图像识别失败：未找到图案",
             Self::DoorOpen => "安全门打开",
-            Self::StreamSilent => "焊线数据流中断：控制器无数据",
-            Self::StorageFailing => "数据存储故障：记录未能保存",
-            Self::ClockJumped => "时钟跳变：工作站时间突然改变",
+            Self::StreamSilent => "焊线数据流中断",
+            Self::StorageFailing => "数据存储故障",
+            Self::ClockJumped => "时钟跳变",
             Self::LoginLocked => "登录已锁定：登录失败次数过多",
             Self::Other(_) => "未知报警",
         }
@@ -153,13 +153,9 @@ impl AlarmCode {
             Self::FormingGasLow => "Check the N2/H2 supply and flow meter",
             Self::PrFailure => "Check lighting and focus; re-teach the pattern",
             Self::DoorOpen => "Close the door, then reset",
-            Self::StreamSilent => {
-                "Check the stream cable (serial/Ethernet) to the controller; the station reconnects by itself"
-            }
-            Self::StorageFailing => {
-                "Do not run production; call maintenance to free disk space or replace the disk"
-            }
-            Self::ClockJumped => "Check the station's time source (NTP); tell the process engineer",
+            Self::StreamSilent => "Check the controller's stream cable",
+            Self::StorageFailing => "Do not produce; call maintenance",
+            Self::ClockJumped => "Check the time source (NTP)",
             Self::LoginLocked => "Wait for the lock to end; if it was not you, tell security",
             Self::Other(_) => "Call the process engineer",
         }
@@ -177,9 +173,9 @@ impl AlarmCode {
             Self::FormingGasLow => "检查氮氢气源和流量计",
             Self::PrFailure => "检查光源和焦距；重新示教图案",
             Self::DoorOpen => "关闭安全门，然后复位",
-            Self::StreamSilent => "检查到控制器的数据线（串口/网线）；工作站会自动重连",
-            Self::StorageFailing => "请勿生产；请维护人员释放磁盘空间或更换磁盘",
-            Self::ClockJumped => "检查工作站时间源（NTP）；通知工艺工程师",
+            Self::StreamSilent => "检查控制器数据线",
+            Self::StorageFailing => "请勿生产；通知维护人员",
+            Self::ClockJumped => "检查时间源（NTP）",
             Self::LoginLocked => "等待锁定结束；如非本人操作，请通知安全人员",
             Self::Other(_) => "请联系工艺工程师",
         }

@@ -278,3 +278,35 @@ fn the_on_screen_keyboard_types_handover_notes() {
         .to_string();
     assert_eq!(notes, "ok1 B");
 }
+
+/// The store failing interlocks production: alarm 902 on the banner, the machine stopped,
+/// Start off; all back when the interlock is lifted.
+#[test]
+fn an_interlock_turns_start_off_and_902_shows_on_the_banner() {
+    let rig = rig();
+    let app = rig.ui.window();
+    log_in(&rig, OPERATOR);
+    let p = app.global::<bonder_station_ui::ProductionAdapter>();
+    rig.station.station_alarm(902, true);
+    rig.station
+        .set_interlock(Some("data storage failing (alarm 902): test".into()));
+    wait_for(&rig, |s| {
+        s.machine_state == Some(bonder_core::MachineState::Idle) && s.interlock.is_some()
+    });
+    assert!(
+        wait_ui(&rig, Duration::from_secs(5), || {
+            app.global::<AppAdapter>()
+                .get_alarm_banner()
+                .contains("Data storage failing")
+        }),
+        "902 on the banner: {}",
+        app.global::<AppAdapter>().get_alarm_banner()
+    );
+    assert!(!p.get_can_start(), "start is off while interlocked");
+    rig.station.set_interlock(None);
+    rig.station.station_alarm(902, false);
+    assert!(
+        wait_ui(&rig, Duration::from_secs(5), || p.get_can_start()),
+        "start is on again"
+    );
+}

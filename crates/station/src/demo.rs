@@ -187,7 +187,14 @@ pub fn render_screenshots_with_simulator(
     demo.rt.spawn(async move {
         tokio::time::sleep(alarm_after).await;
         match station_alarm {
-            Some(code) => station.station_alarm(code, true),
+            Some(code) => {
+                station.station_alarm(code, true);
+                if code == 902 {
+                    // As the disk guard does: the store failing interlocks production.
+                    station
+                        .set_interlock(Some("data storage failing (alarm 902): screenshot".into()));
+                }
+            }
             None => sim.raise_alarm(AlarmCode::WireBroken),
         }
     });

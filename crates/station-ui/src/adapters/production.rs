@@ -126,6 +126,10 @@ pub(crate) fn command_done(inner: &Inner, cmd: Command, result: Result<(), Comma
                 1,
             )
         }
+        Err(CommandError::Interlocked(why)) => {
+            tracing::warn!("command {cmd:?}: {why}");
+            (Message::with("cmd-interlocked", vec![("cmd", name)]), 1)
+        }
         Err(e) => {
             tracing::warn!("command {cmd:?}: {e}");
             (Message::with("cmd-failed", vec![("cmd", name)]), 1)
@@ -210,7 +214,8 @@ pub(crate) fn refresh(inner: &Inner, w: &MainWindow) {
     ));
     let machine = snap.machine_state;
     let can = |cmd: Command| machine.is_some_and(|m: MachineState| m.accept(cmd).is_some());
-    p.set_can_start(can(Command::Start));
+    // An interlock (the store failing) refuses start: the button says so by being off.
+    p.set_can_start(can(Command::Start) && snap.interlock.is_none());
     p.set_can_pause(can(Command::Pause));
     p.set_can_stop(can(Command::Stop));
     p.set_can_reset(can(Command::ResetAlarm));
