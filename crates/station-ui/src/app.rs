@@ -469,18 +469,42 @@ fn navigate(inner: &Inner, page: Page) {
     }
 }
 
-/// The plant's UTC offset in seconds, read once at start-up ([`crate::init_local_time`]).
-pub(crate) static LOCAL_OFFSET_S: std::sync::atomic::AtomicI32 =
-    std::sync::atomic::AtomicI32::new(0);
-
-/// Formats a wall-clock time as `HH:MM:SS` in the station's local time.
+/// Formats a wall-clock time as `HH:MM:SS` in the system's time zone: the zone is the
+/// system's as jiff sees it now (re-read when its cache expires, so a changed zone needs
+/// no restart) and the offset is the one in force at that instant (a time before a
+/// daylight-saving change shows with the offset it had).
 pub(crate) fn clock(t: SystemTime) -> String {
-    let secs = t
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
-    let offset = i64::from(LOCAL_OFFSET_S.load(std::sync::atomic::Ordering::Relaxed));
-    let day = (secs as i64 + offset).rem_euclid(86_400);
-    format!("{:02}:{:02}:{:02}", day / 3600, day % 3600 / 60, day % 60)
+    clock_in(t, &jiff::tz::TimeZone::system())
+}
+
+/// [`clock`] in a given zone.
+pub(crate) fn clock_in(t: SystemTime, tz: &jiff::tz::TimeZone) -> String {
+    let ts = jiff::Timestamp::try_from(t).unwrap_or(jiff::Timestamp::UNIX_EPOCH);
+    let z = ts.to_zoned(tz.clone());
+    format!("{:02}:{:02}:{:02}", z.hour(), z.minute(), z.second())
+}
+
+#[cfg(test)]
+mod clock_tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn times_show_with_the_offset_in_force_at_their_instant() {
+        // Central Europe: UTC+1 in winter, UTC+2 from the last Sunday of March.
+        let tz = jiff::tz::TimeZone::posix("CET-1CEST,M3.5.0,M10.5.0/3").unwrap();
+        let at = |unix: u64| SystemTime::UNIX_EPOCH + Duration::from_secs(unix);
+        // 2026-03-29 00:59:59 UTC, a second before the change, and a second after.
+        assert_eq!(clock_in(at(1_774_745_999), &tz), "01:59:59");
+        assert_eq!(clock_in(at(1_774_746_000), &tz), "03:00:00");
+        // 2026-07-01 12:00:00 UTC in summer time.
+        assert_eq!(clock_in(at(1_782_907_200), &tz), "14:00:00");
+        assert_eq!(
+            clock_in(at(1_782_907_200), &jiff::tz::TimeZone::UTC),
+            "12:00:00"
+        );
+    }
 }
 
 /// A message to show in a language (helper for adapters holding a [`Message`]).

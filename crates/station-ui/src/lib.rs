@@ -149,15 +149,16 @@ impl UiOptions {
 
 static PROCESS_START: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
 
-/// Reads the local UTC offset (the `TZ` setting or `/etc/localtime`) for the times the UI
-/// shows. Call it first thing in `main`, while the process has one thread: the `time`
-/// crate refuses to read it later (other threads could change the environment). Times
-/// stay in UTC when it cannot be read.
+/// Logs the system time zone the UI shows times in. Times follow the system's zone and
+/// its daylight-saving changes without a restart (see `app::clock`).
 pub fn init_local_time() {
-    match time::UtcOffset::current_local_offset() {
-        Ok(o) => app::LOCAL_OFFSET_S.store(o.whole_seconds(), std::sync::atomic::Ordering::Relaxed),
-        Err(e) => tracing::warn!("local time offset unknown ({e}); showing UTC"),
-    }
+    let tz = jiff::tz::TimeZone::system();
+    tracing::info!(
+        zone = tz
+            .iana_name()
+            .unwrap_or("unnamed (from /etc/localtime or TZ)"),
+        "showing local times"
+    );
 }
 
 /// Notes when the process started (call first thing in `main`): the UI logs how long after
