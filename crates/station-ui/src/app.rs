@@ -484,6 +484,11 @@ pub(crate) fn clock_in(t: SystemTime, tz: &jiff::tz::TimeZone) -> String {
     format!("{:02}:{:02}:{:02}", z.hour(), z.minute(), z.second())
 }
 
+/// A message to show in a language (helper for adapters holding a [`Message`]).
+pub(crate) fn message_text(t: Texts, m: &Option<Message>) -> String {
+    m.as_ref().map(|m| m.text(t)).unwrap_or_default()
+}
+
 #[cfg(test)]
 mod clock_tests {
     #![allow(clippy::unwrap_used)]
@@ -505,9 +510,4 @@ mod clock_tests {
             "12:00:00"
         );
     }
-}
-
-/// A message to show in a language (helper for adapters holding a [`Message`]).
-pub(crate) fn message_text(t: Texts, m: &Option<Message>) -> String {
-    m.as_ref().map(|m| m.text(t)).unwrap_or_default()
 }
