@@ -305,3 +305,29 @@ async fn an_interlock_stops_the_machine_and_refuses_start_until_lifted() {
     assert_eq!(rig.sim.state(), MachineState::Running);
     rig.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn corrupted_bytes_are_counted_and_the_stream_goes_on() {
+    let rig = rig().await;
+    let before = rig.station.snapshot();
+    // One flipped byte in 300: most frames keep their CRC, some lose it.
+    rig.stream.set(Fault::Corrupt { one_in: 300 });
+    wait_for(&rig.station, 10, "bad CRCs counted", |s| {
+        s.decode.bad_crc > before.decode.bad_crc + 5
+    })
+    .await;
+    rig.stream.set(Fault::Pass);
+    let s = rig.station.snapshot();
+    wait_for(&rig.station, 10, "bonds after the corruption", |n| {
+        n.bonds_received > s.bonds_received + 20
+    })
+    .await;
+    let (_, _, corrupted) = rig.stream.bytes();
+    assert!(corrupted > 0);
+    assert_eq!(
+        rig.stream.accepted(),
+        1,
+        "no reconnect: bad bytes are skipped, never fatal"
+    );
+    rig.stop().await;
+}

@@ -299,12 +299,19 @@ async fn guard_storage(
     mut health: watch::Receiver<bonder_store::StoreHealth>,
     on_failure: crate::config::OnStorageFailure,
 ) {
+    // Acts when the store starts or stops failing (the health also changes with every
+    // free-space reading and refused record).
+    let mut was_failing = None;
     loop {
         let failing = health.borrow_and_update().failing.clone();
-        station.station_alarm(STORAGE_FAILING, failing.is_some());
-        if on_failure == crate::config::OnStorageFailure::Interlock {
-            station
-                .set_interlock(failing.map(|f| format!("data storage failing (alarm 902): {f}")));
+        if was_failing != Some(failing.is_some()) {
+            was_failing = Some(failing.is_some());
+            station.station_alarm(STORAGE_FAILING, failing.is_some());
+            if on_failure == crate::config::OnStorageFailure::Interlock {
+                station.set_interlock(
+                    failing.map(|f| format!("data storage failing (alarm 902): {f}")),
+                );
+            }
         }
         if health.changed().await.is_err() {
             return;
