@@ -31,15 +31,20 @@ struct Rig {
     station: Station,
 }
 
-async fn rig() -> Rig {
-    let sim = Simulator::start(SimConfig {
+/// The simulator bonding at 20 wires/s.
+async fn sim(seed: u64) -> Simulator {
+    Simulator::start(SimConfig {
         wire_rate: WireRate::PerSecond(20.0),
         autostart: true,
-        seed: 11,
+        seed,
         ..SimConfig::default()
     })
     .await
-    .unwrap();
+    .unwrap()
+}
+
+async fn rig() -> Rig {
+    let sim = sim(11).await;
     let stream = FaultProxy::start(sim.stream_addr.unwrap()).await.unwrap();
     let modbus = FaultProxy::start(sim.modbus_addr).await.unwrap();
     let mut cfg = RuntimeConfig::new(modbus.addr());
@@ -221,14 +226,7 @@ async fn one_bond_frame(sim: &Simulator) -> Frame {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn replayed_frames_are_counted_and_never_recorded_twice() {
-    let sim = Simulator::start(SimConfig {
-        wire_rate: WireRate::PerSecond(20.0),
-        autostart: true,
-        seed: 12,
-        ..SimConfig::default()
-    })
-    .await
-    .unwrap();
+    let sim = sim(12).await;
     let bond = one_bond_frame(&sim).await;
     // A controller's stream of our own making: Modbus is the simulator's.
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

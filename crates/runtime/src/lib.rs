@@ -790,22 +790,28 @@ struct Watchdog<'a> {
     deadline: Duration,
     /// The last frame (or the task's start).
     last_frame: tokio::time::Instant,
+    /// 901 is up (only this task raises and clears it): a frame costs no snapshot lock.
+    raised: bool,
 }
 
 impl Watchdog<'_> {
     /// A frame came: clears 901.
     fn frame(&mut self) {
         self.last_frame = tokio::time::Instant::now();
-        if self.snap.borrow().active_alarms.contains(&STREAM_SILENT) {
+        if self.raised {
             own_alarm(self.snap, self.events, self.sink, STREAM_SILENT, false);
+            self.raised = false;
         }
     }
 
     /// No frame lately: raises 901 once the deadline has passed with Modbus online.
-    fn check(&self) {
-        let modbus = self.snap.borrow().modbus_connected;
-        if modbus && self.last_frame.elapsed() >= self.deadline {
+    fn check(&mut self) {
+        if !self.raised
+            && self.last_frame.elapsed() >= self.deadline
+            && self.snap.borrow().modbus_connected
+        {
             own_alarm(self.snap, self.events, self.sink, STREAM_SILENT, true);
+            self.raised = true;
         }
     }
 }
@@ -839,6 +845,7 @@ async fn stream_task(
         sink: cfg.sink.as_ref(),
         deadline,
         last_frame: tokio::time::Instant::now(),
+        raised: false,
     };
     loop {
         // Wait out the backoff, raising 901 meanwhile when its time comes.
