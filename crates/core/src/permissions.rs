@@ -129,11 +129,17 @@ pub enum Permission {
     ViewAudit,
     /// Trust a key or certificate (gateway command keys, OPC UA clients).
     ManageTrust,
+    /// A fab host (SECS/GEM remote commands, OPC UA methods) runs the machine or selects
+    /// the next job — only while the operator's switch is REMOTE. No person has it: a
+    /// person at the station uses the station's own buttons.
+    RemoteCommand,
+    /// Discard the messages spooled for an absent host (GEM panel).
+    PurgeSpool,
 }
 
 impl Permission {
     /// Every permission, in the order of the matrix.
-    pub const ALL: [Permission; 16] = [
+    pub const ALL: [Permission; 18] = [
         Permission::RunMachine,
         Permission::AcknowledgeAlarm,
         Permission::HandOverShift,
@@ -150,6 +156,8 @@ impl Permission {
         Permission::SwitchRemote,
         Permission::ViewAudit,
         Permission::ManageTrust,
+        Permission::RemoteCommand,
+        Permission::PurgeSpool,
     ];
 
     /// The roles that may do this: **the** permission table.
@@ -169,6 +177,8 @@ impl Permission {
             Permission::ManageUsers | Permission::ManageTrust => &[Admin],
             Permission::SwitchRemote => &[Technician, Engineer, Supervisor],
             Permission::ViewAudit => &[Engineer, Supervisor, Admin],
+            Permission::RemoteCommand => &[System],
+            Permission::PurgeSpool => &[Engineer],
         }
     }
 
@@ -202,6 +212,8 @@ impl Permission {
             Permission::SwitchRemote => "switch_remote",
             Permission::ViewAudit => "view_audit",
             Permission::ManageTrust => "manage_trust",
+            Permission::RemoteCommand => "remote_command",
+            Permission::PurgeSpool => "purge_spool",
         }
     }
 
@@ -316,6 +328,8 @@ mod tests {
 | `switch_remote` |   | ✔ | ✔ | ✔ |   |   |
 | `view_audit` |   |   | ✔ | ✔ | ✔ |   |
 | `manage_trust` |   |   |   |   | ✔ |   |
+| `remote_command` |   |   |   |   |   | ✔ |
+| `purge_spool` |   |   | ✔ |   |   |   |
 ";
         assert_eq!(m, expected);
     }
@@ -323,8 +337,12 @@ mod tests {
     #[test]
     fn every_permission_has_a_person_and_system_cannot_manage_people() {
         for p in Permission::ALL {
-            assert!(p.least_person().is_some(), "{p}: nobody may");
+            // The host's remote commands are the one right no person holds.
+            if p != Permission::RemoteCommand {
+                assert!(p.least_person().is_some(), "{p}: nobody may");
+            }
         }
+        assert!(!Permission::RemoteCommand.allows_opt(Some(Role::Admin)));
         assert!(!Role::System.may(Permission::ManageUsers));
         assert!(!Role::System.may(Permission::ReleaseRecipe));
         let e = check(Role::Supervisor, Permission::TeachVision).unwrap_err();

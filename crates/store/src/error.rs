@@ -60,6 +60,14 @@ pub enum StoreError {
     /// `create` of a name that already has versions (use an edit or an import).
     #[error("recipe {0} already exists")]
     RecipeExists(String),
+    /// A document naming a version that is not the next one of its recipe.
+    #[error("recipe {recipe}: the next version is {next} / 配方 {recipe}：下一版本应为 {next}")]
+    VersionNotNext {
+        /// `name@version` as the document says.
+        recipe: String,
+        /// The version that would be accepted.
+        next: u32,
+    },
     /// An edit that changes nothing.
     #[error("the edit of recipe {0} changes nothing")]
     NoChanges(String),

@@ -29,6 +29,7 @@ mod codes;
 mod curve;
 mod error;
 mod export;
+pub mod gem;
 mod reader;
 pub mod recipes;
 mod records;

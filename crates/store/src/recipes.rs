@@ -272,6 +272,43 @@ impl<'a> RecipeRepo<'a> {
         info(&conn, &r.name, next)
     }
 
+    /// Imports a document that names its own version (a SECS/GEM S7F3 download, whose
+    /// PPID is `name@version`): validated exactly as [`import_json`](Self::import_json),
+    /// and stored as a draft only as that very version. Refused with nothing written:
+    /// [`StoreError::RecipeExists`] when `name@version` is stored already (versions are
+    /// never overwritten), [`StoreError::VersionNotNext`] when it is not the next one.
+    pub fn import_json_exact(
+        &self,
+        json: &str,
+        actor: &Actor,
+        reason: &str,
+    ) -> Result<RecipeVersionInfo, StoreError> {
+        bonder_core::permissions::check(actor.role, Permission::EditRecipe)?;
+        let doc = Recipe::from_json(json)?;
+        let reason = required_reason(reason)?;
+        let mut conn = self.store.lock();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let latest = latest_version(&tx, &doc.name)?;
+        let next = latest.unwrap_or(0) + 1;
+        if latest.is_some_and(|l| doc.version <= l) {
+            return Err(StoreError::RecipeExists(format!(
+                "{}@{}",
+                doc.name, doc.version
+            )));
+        }
+        if doc.version != next {
+            return Err(StoreError::VersionNotNext {
+                recipe: format!("{}@{}", doc.name, doc.version),
+                next,
+            });
+        }
+        let base = latest.map(|v| get(&tx, &doc.name, v)).transpose()?;
+        let r = as_draft(&doc, next)?;
+        insert_version(&tx, &r, base.as_ref(), actor, reason)?;
+        tx.commit()?;
+        info(&conn, &r.name, next)
+    }
+
     /// The recipe document of a version, as JSON (state and version as stored).
     pub fn export_json(&self, name: &str, version: u32) -> Result<String, StoreError> {
         Ok(self.get(name, version)?.to_json())

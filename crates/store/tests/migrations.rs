@@ -13,6 +13,7 @@ mod common;
 
 use bonder_core::recipe::Recipe;
 use bonder_core::{AlarmCode, Verdict};
+use bonder_store::gem::{GemRows, GemSpooled, GemValue};
 use bonder_store::{
     AlarmAck, AlarmRecord, ChangeoverEnd, ChangeoverStart, ChangeoverStep, E10State, FirstArticle,
     Role, SCHEMA_VERSION, ShiftNote, ShiftStart, StateChange, Store, StoreError, TimelineEvent,
@@ -30,6 +31,29 @@ const FIXTURE_AUDIT_ROWS: u64 = 5;
 /// The vision setup of the fixtures from v6 on.
 const FIXTURE_VISION: &str =
     r#"{"template":null,"calibration":{"um_per_px_x":0.8,"um_per_px_y":0.8,"angle_rad":0.0}}"#;
+
+/// The GEM configuration of the fixtures from v9 on.
+fn fixture_gem() -> GemRows {
+    GemRows {
+        reports: vec![(1, vec![2001, 2002, 2003]), (2, vec![1003, 1004])],
+        links: vec![(101, vec![2]), (106, vec![1])],
+        enabled_events: vec![101, 106],
+        constants: vec![(3003, GemValue::Bool(true)), (3010, GemValue::F(97.5))],
+        disabled_alarms: vec![103],
+        spool_streams: Some(vec![5, 6]),
+    }
+}
+
+fn fixture_spooled() -> GemSpooled {
+    GemSpooled {
+        id: 0,
+        time_ms: 1_700_000_000_000,
+        stream: 6,
+        function: 11,
+        w: true,
+        body: vec![0x01, 0x00],
+    }
+}
 
 fn fixtures_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
@@ -72,6 +96,11 @@ fn a_new_file_gets_the_current_schema() {
         "changeovers",
         "curves",
         "events",
+        "gem_constants",
+        "gem_enabled_events",
+        "gem_links",
+        "gem_reports",
+        "gem_spool",
         "login_failures",
         "outbox_cursor",
         "recipe_changes",
@@ -143,6 +172,18 @@ fn every_fixture_migrates_and_keeps_its_data() {
         // Files from v5 on carry the vision's inspection of bond 3.
         let vision = r.vision_inspections(1..=FIXTURE_BONDS).unwrap();
         assert_eq!(vision.len(), usize::from(version >= 5), "v{version}");
+
+        // Files from v9 on carry a GEM host's configuration and spool.
+        let gem = store.gem_load().unwrap();
+        let spooled = store.gem_spool_oldest(10).unwrap();
+        if version >= 9 {
+            assert_eq!(gem, fixture_gem(), "v{version}");
+            assert_eq!(spooled.len(), 1);
+            assert_eq!(spooled[0].body, fixture_spooled().body);
+        } else {
+            assert_eq!(gem, GemRows::default(), "v{version}");
+            assert!(spooled.is_empty());
+        }
 
         // The migrated file takes new records.
         let writer = store.spawn_writer(WriterConfig::default()).unwrap();
@@ -328,6 +369,11 @@ fn generate_fixture() {
         .unwrap();
     rt.block_on(writer.close()).unwrap();
     store.set_cursor("bonds", 10).unwrap();
+    // v9: a host's configuration and one spooled event.
+    store.gem_save(&fixture_gem()).unwrap();
+    store
+        .gem_spool_push(&fixture_spooled(), 100, false)
+        .unwrap();
     drop(store);
 
     // One self-contained file: everything checkpointed, rollback journal.
