@@ -322,10 +322,13 @@ async fn corrupted_bytes_are_counted_and_the_stream_goes_on() {
     .await;
     let (_, _, corrupted) = rig.stream.bytes();
     assert!(corrupted > 0);
+    // Bad bytes are skipped, never fatal: the stream is reopened only when its read
+    // deadline passes (a starved 2-core CI machine can miss one), never for a bad frame.
+    let deadlines = rig.station.snapshot().stream_deadlines - before.stream_deadlines;
     assert_eq!(
         rig.stream.accepted(),
-        1,
-        "no reconnect: bad bytes are skipped, never fatal"
+        1 + deadlines,
+        "no reconnect but for a read deadline ({deadlines} passed): bad bytes are skipped"
     );
     rig.stop().await;
 }
