@@ -10,6 +10,8 @@ export TAURI_DRIVER="${TAURI_DRIVER:-$(need_tauri_driver)}"
 # mosquitto for the gateway tests; Xvfb (need_tauri_deps) and xwininfo for the run
 # command's window test (crates/station/tests/run_script.rs).
 need_apt mosquitto x11-utils
+# python secsgem (SECS/GEM host) for crates/station/tests/secs_gem.rs.
+need_python_peers
 cd "$REPO"
 # The supervisor's tests run target/debug/bonder-station, which this builds first (the
 # station package has integration tests); see station_bin() in src-tauri/tests/common.

@@ -241,6 +241,8 @@ fn d_protocol_and_storage_crates_know_no_ui_app_or_runtime() {
         "bonder-store",
         "bonder-camera",
         "bonder-vision",
+        "bonder-secs",
+        "bonder-gem",
     ]
     .iter()
     .flat_map(|c| {
@@ -324,6 +326,7 @@ fn g_dependencies_point_down() {
         "bonder-vision",
         "bonder-credentials",
         "bonder-testkit",
+        "bonder-secs",
     ];
     let through_others = ["bonder-supervisor"];
     let top = ["bonder-station", "bonder-supervisor", "bonder-e2e"];
@@ -387,5 +390,27 @@ fn h_the_test_kit_is_never_shipped() {
         .filter(|(name, m)| *name != "bonder-e2e" && m.normal.contains("bonder-testkit"))
         .map(|(name, _)| format!("{name} has bonder-testkit as a normal dependency"))
         .collect();
+    assert_none(rule, v);
+}
+
+/// Rule i: SECS/GEM in two layers. `bonder-secs` is the protocol only (a leaf, rule g);
+/// `bonder-gem` talks to the station through its ports: it knows no store, no SQLite, no
+/// controller link, no gateway (the station implements the ports).
+#[test]
+fn i_gem_knows_only_its_ports() {
+    let rule = "rule i (bonder-gem reaches the station only through its ports)";
+    let ws = Workspace::get();
+    ws.member("bonder-secs");
+    let v = ws.forbidden_deps(
+        "bonder-gem",
+        &[
+            "bonder-store",
+            "rusqlite",
+            "bonder-link",
+            "bonder-gateway",
+            "bonder-runtime",
+            "rumqttc",
+        ],
+    );
     assert_none(rule, v);
 }

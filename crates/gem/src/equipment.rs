@@ -248,6 +248,10 @@ pub struct Gem<E: Equipment, P: GemStore> {
     previous_process: u8,
     queue: VecDeque<Outgoing>,
     in_flight: bool,
+    /// The message in flight came from `emit` (not the spool): everything emitted after
+    /// it waits in the queue until it is answered or fails, so that a failed one is
+    /// spooled before them.
+    live_in_flight: bool,
     establish_in_flight: bool,
     establish_at: Option<Instant>,
     spool_active: bool,
@@ -320,6 +324,7 @@ pub fn start<E: Equipment, P: GemStore>(
         previous_process: process,
         queue: VecDeque::new(),
         in_flight: false,
+        live_in_flight: false,
         establish_in_flight: false,
         establish_at: None,
         spool_active: spool_count > 0,
@@ -538,6 +543,12 @@ impl<E: Equipment, P: GemStore> Gem<E, P> {
         }
         self.comm = CommState::NotCommunicating;
         self.establish_at = None;
+        self.unloading = 0;
+        if self.live_in_flight {
+            // The message in flight is older than the queue: it is spooled first, when
+            // it fails (`on_sent`), and the queue after it.
+            return;
+        }
         // What waited to be sent goes to the spool (in order) or is dropped.
         let queued: Vec<Outgoing> = self.queue.drain(..).collect();
         for o in queued {
@@ -545,7 +556,6 @@ impl<E: Equipment, P: GemStore> Gem<E, P> {
                 self.spool_or_drop(o.message);
             }
         }
-        self.unloading = 0;
     }
 
     fn retry_establish(&mut self) {
@@ -923,6 +933,14 @@ impl<E: Equipment, P: GemStore> Gem<E, P> {
             tracing::debug!("GEM offline: {} not sent", m.name());
             return;
         }
+        if self.live_in_flight && self.queue.len() < MAX_QUEUED {
+            // Behind the one in flight, whatever becomes of it.
+            self.queue.push_back(Outgoing {
+                message: m,
+                spool_id: None,
+            });
+            return;
+        }
         if self.spool_active && self.spoolable(&m) {
             self.spool(m);
             return;
@@ -1013,6 +1031,7 @@ impl<E: Equipment, P: GemStore> Gem<E, P> {
             return;
         };
         self.in_flight = true;
+        self.live_in_flight = out.spool_id.is_none();
         let (s, tx) = (self.session.clone(), self.tx.clone());
         tokio::spawn(async move {
             let result = if out.message.w {
@@ -1028,6 +1047,7 @@ impl<E: Equipment, P: GemStore> Gem<E, P> {
 
     fn on_sent(&mut self, out: Outgoing, result: Result<Message, RequestError>) {
         self.in_flight = false;
+        self.live_in_flight = false;
         match result {
             Ok(reply) => {
                 if reply.function == 0 && out.message.w {
@@ -1050,15 +1070,14 @@ impl<E: Equipment, P: GemStore> Gem<E, P> {
             }
             Err(e) => {
                 tracing::warn!("GEM: {} not delivered: {e}", out.message.name());
-                if matches!(e, RequestError::ReplyTimeout) {
-                    // E30: a reply timeout is a communication failure.
-                    self.lose_communication();
-                    self.retry_establish();
-                } else {
-                    self.lose_communication();
-                }
+                // Oldest first: the failed message, then what queued behind it.
                 if out.spool_id.is_none() {
                     self.spool_or_drop(out.message);
+                }
+                self.lose_communication();
+                if matches!(e, RequestError::ReplyTimeout) {
+                    // E30: a reply timeout is a communication failure.
+                    self.retry_establish();
                 }
             }
         }

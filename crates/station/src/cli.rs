@@ -93,6 +93,45 @@ pub struct Cli {
     /// feature) or none. Absent: the built-in simulator's camera.
     #[arg(long)]
     camera: Option<String>,
+    /// SECS/GEM on or off (default on).
+    #[arg(long, value_name = "BOOL")]
+    gem_enabled: Option<bool>,
+    /// HSMS listen address, passive mode (default 127.0.0.1:5000).
+    #[arg(long, value_name = "IP:PORT")]
+    gem_listen: Option<String>,
+    /// HSMS mode: passive (the host connects; default) or active.
+    #[arg(long, value_name = "MODE")]
+    gem_mode: Option<String>,
+    /// The host's HSMS address in active mode.
+    #[arg(long, value_name = "IP:PORT")]
+    gem_connect: Option<String>,
+    /// HSMS device id (default 0).
+    #[arg(long)]
+    gem_device_id: Option<u16>,
+    /// Host IPs allowed to connect, comma-separated (default: any).
+    #[arg(long, value_delimiter = ',')]
+    gem_allowed_hosts: Option<Vec<String>>,
+    /// HSMS reply timeout T3, seconds (default 45).
+    #[arg(long)]
+    gem_t3: Option<u64>,
+    /// HSMS connect separation T5, seconds (default 10).
+    #[arg(long)]
+    gem_t5: Option<u64>,
+    /// HSMS control transaction timeout T6, seconds (default 5).
+    #[arg(long)]
+    gem_t6: Option<u64>,
+    /// HSMS not-selected timeout T7, seconds (default 10).
+    #[arg(long)]
+    gem_t7: Option<u64>,
+    /// HSMS inter-character timeout T8, seconds (default 5).
+    #[arg(long)]
+    gem_t8: Option<u64>,
+    /// HSMS linktest period, seconds (default 60; 0 = off).
+    #[arg(long)]
+    gem_linktest: Option<u64>,
+    /// Largest HSMS message, bytes (default 16 MiB).
+    #[arg(long)]
+    gem_max_message: Option<usize>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -299,6 +338,8 @@ pub struct Settings {
     pub storage: config::StoragePolicy,
     /// The stream's read deadline (`[link] stream_deadline_ms`).
     pub stream_deadline: std::time::Duration,
+    /// SECS/GEM (`gem_…`).
+    pub gem: config::GemSettings,
     /// The configuration as loaded: the file (if any) and its SHA-256, for the start's
     /// audit row.
     pub config_file: Option<(PathBuf, String)>,
@@ -422,7 +463,33 @@ pub fn settings(cli: &Cli) -> anyhow::Result<Settings> {
             path.display()
         );
     }
+    let gem = config::GemInput {
+        enabled: cli.gem_enabled.or(file.gem_enabled),
+        listen: pick(&cli.gem_listen, &file.gem_listen),
+        mode: pick(&cli.gem_mode, &file.gem_mode),
+        connect: pick(&cli.gem_connect, &file.gem_connect),
+        device_id: cli.gem_device_id.or(file.gem_device_id),
+        allowed_hosts: cli
+            .gem_allowed_hosts
+            .clone()
+            .or(file.gem_allowed_hosts.clone()),
+        t3: cli.gem_t3.or(file.gem_t3),
+        t5: cli.gem_t5.or(file.gem_t5),
+        t6: cli.gem_t6.or(file.gem_t6),
+        t7: cli.gem_t7.or(file.gem_t7),
+        t8: cli.gem_t8.or(file.gem_t8),
+        linktest: cli.gem_linktest.or(file.gem_linktest),
+        max_message: cli.gem_max_message.or(file.gem_max_message),
+    }
+    .settings()
+    .map_err(|e| {
+        anyhow::anyhow!(
+            "SECS/GEM settings (config {} or --gem-… flags): {e}",
+            path.display()
+        )
+    })?;
     Ok(Settings {
+        gem,
         storage,
         stream_deadline: std::time::Duration::from_millis(deadline_ms),
         simulate,

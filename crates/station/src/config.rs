@@ -54,6 +54,143 @@ pub struct FileConfig {
     pub storage: Option<StorageConfig>,
     /// The controller link's watchdog (`[link]`).
     pub link: Option<LinkConfig>,
+    /// SECS/GEM on (default true): the station is the bonder's GEM equipment.
+    pub gem_enabled: Option<bool>,
+    /// HSMS listen address in passive mode (default 127.0.0.1:5000).
+    pub gem_listen: Option<String>,
+    /// "passive" (default: the host connects) or "active" (the station connects).
+    pub gem_mode: Option<String>,
+    /// The host's address in active mode.
+    pub gem_connect: Option<String>,
+    /// HSMS device (session) id (default 0).
+    pub gem_device_id: Option<u16>,
+    /// Host IPs allowed to connect; empty or absent: any.
+    pub gem_allowed_hosts: Option<Vec<String>>,
+    /// HSMS timers in seconds (defaults 45, 10, 5, 10, 5; linktest 60, 0 = off).
+    pub gem_t3: Option<u64>,
+    pub gem_t5: Option<u64>,
+    pub gem_t6: Option<u64>,
+    pub gem_t7: Option<u64>,
+    pub gem_t8: Option<u64>,
+    pub gem_linktest: Option<u64>,
+    /// Largest HSMS message in bytes (default 16 MiB); longer ones get S9F11.
+    pub gem_max_message: Option<usize>,
+}
+
+/// The SECS/GEM interface's settings (keys `gem_…`, flags `--gem-…`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct GemSettings {
+    pub enabled: bool,
+    pub mode: bonder_secs::Mode,
+    pub device_id: u16,
+    pub allowed_hosts: Vec<std::net::IpAddr>,
+    pub timers: bonder_secs::Timers,
+    pub max_message: usize,
+}
+
+/// The `gem_…` values before checking (flags over the file).
+#[derive(Debug, Clone, Default)]
+pub struct GemInput {
+    pub enabled: Option<bool>,
+    pub listen: Option<String>,
+    pub mode: Option<String>,
+    pub connect: Option<String>,
+    pub device_id: Option<u16>,
+    pub allowed_hosts: Option<Vec<String>>,
+    pub t3: Option<u64>,
+    pub t5: Option<u64>,
+    pub t6: Option<u64>,
+    pub t7: Option<u64>,
+    pub t8: Option<u64>,
+    pub linktest: Option<u64>,
+    pub max_message: Option<usize>,
+}
+
+impl GemInput {
+    /// The settings, every value checked: addresses parse, timers are > 0 and ≤ 240 s.
+    pub fn settings(&self) -> Result<GemSettings, String> {
+        use std::time::Duration;
+        let addr = |key: &str, v: &str| {
+            v.parse::<std::net::SocketAddr>().map_err(|_| {
+                format!("{key} = {v:?}: expected IP:PORT, e.g. 127.0.0.1:5000 / 应为 IP:端口")
+            })
+        };
+        let listen = addr(
+            "gem_listen",
+            self.listen.as_deref().unwrap_or("127.0.0.1:5000"),
+        )?;
+        let mode = match self.mode.as_deref().unwrap_or("passive") {
+            "passive" => bonder_secs::Mode::Passive { listen },
+            "active" => {
+                let c = self.connect.as_deref().ok_or(
+                    "gem_mode = \"active\" needs gem_connect (the host's IP:PORT) / 主动模式需要 gem_connect",
+                )?;
+                bonder_secs::Mode::Active {
+                    connect: addr("gem_connect", c)?,
+                }
+            }
+            other => {
+                return Err(format!(
+                    "gem_mode = {other:?}: \"passive\" or \"active\" / 应为 passive 或 active"
+                ));
+            }
+        };
+        let allowed_hosts = self
+            .allowed_hosts
+            .iter()
+            .flatten()
+            .filter(|h| !h.trim().is_empty())
+            .map(|h| {
+                h.trim().parse().map_err(|_| {
+                    format!("gem_allowed_hosts: {h:?} is not an IP address / 不是 IP 地址")
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let d = bonder_secs::Timers::default();
+        let secs = |v: Option<u64>, def: Duration| v.map_or(def, Duration::from_secs);
+        let timers = bonder_secs::Timers {
+            t3: secs(self.t3, d.t3),
+            t5: secs(self.t5, d.t5),
+            t6: secs(self.t6, d.t6),
+            t7: secs(self.t7, d.t7),
+            t8: secs(self.t8, d.t8),
+            linktest: match self.linktest {
+                Some(0) => None,
+                Some(s) => Some(Duration::from_secs(s)),
+                None => d.linktest,
+            },
+        };
+        timers.validate().map_err(|e| e.to_string())?;
+        let max_message = self.max_message.unwrap_or(16 * 1024 * 1024);
+        if max_message < 1024 {
+            return Err(format!(
+                "gem_max_message = {max_message}: at least 1024 bytes / 至少 1024 字节"
+            ));
+        }
+        Ok(GemSettings {
+            enabled: self.enabled.unwrap_or(true),
+            mode,
+            device_id: self.device_id.unwrap_or(0),
+            allowed_hosts,
+            timers,
+            max_message,
+        })
+    }
+}
+
+impl GemSettings {
+    /// The HSMS session's configuration.
+    pub fn hsms(&self) -> bonder_secs::HsmsConfig {
+        let mut c = match &self.mode {
+            bonder_secs::Mode::Passive { listen } => bonder_secs::HsmsConfig::passive(*listen),
+            bonder_secs::Mode::Active { connect } => bonder_secs::HsmsConfig::active(*connect),
+        };
+        c.device_id = self.device_id;
+        c.timers = self.timers;
+        c.max_message = self.max_message;
+        c.allowed_hosts = self.allowed_hosts.clone();
+        c
+    }
 }
 
 /// `[storage]`: what the station keeps and what it does when it cannot keep more.

@@ -26,6 +26,7 @@ pub mod config;
 pub mod demo;
 pub mod export;
 pub mod gateway_link;
+pub mod gem_link;
 pub mod persist;
 pub mod status;
 pub mod ui_store;

@@ -106,3 +106,29 @@ pub fn usage_line(s: &Snapshot, elapsed: Duration) -> String {
     }
     line
 }
+
+/// The SECS/GEM part of the status line: ` gem=communicating/ONLINE-REMOTE spool=N`,
+/// and ` terminal=pending` while a host's terminal message waits for an operator.
+pub fn gem_part(gem: Option<&bonder_gem::GemHandle>) -> String {
+    match gem {
+        None => " gem=off".into(),
+        Some(g) => {
+            let s = g.status().borrow().clone();
+            let comm = match s.comm {
+                bonder_gem::CommState::Communicating => "communicating",
+                bonder_gem::CommState::WaitCra => "wait-cra",
+                bonder_gem::CommState::NotCommunicating => "not-communicating",
+            };
+            let terminal = if s.terminal.is_some() {
+                " terminal=pending"
+            } else {
+                ""
+            };
+            format!(
+                " gem={comm}/{} spool={}{terminal}",
+                s.control.name(),
+                s.spool_count
+            )
+        }
+    }
+}

@@ -48,6 +48,8 @@ pub struct Running {
     pub camera: Option<Arc<bonder_runtime::camera_feed::CameraFeed>>,
     /// PIN/password rules and lockout.
     pub login: bonder_core::login::LoginPolicy,
+    /// The SECS/GEM equipment (`None`: off, or its port could not be opened).
+    pub gem: Option<bonder_gem::GemHandle>,
 }
 
 pub async fn start(settings: Settings) -> anyhow::Result<Running> {
@@ -265,6 +267,27 @@ pub async fn start(settings: Settings) -> anyhow::Result<Running> {
             }
         });
     }
+    // SECS/GEM: the fab host's interface. A port that cannot be opened is an error in
+    // the log and on the status line, not a station that will not start.
+    let gem = if settings.gem.enabled {
+        let eq = crate::gem_link::StationEquipment {
+            station: station.clone(),
+            store: store.clone(),
+            writer: writer.clone(),
+            operator: operator.clone(),
+            next_job: next_job.clone(),
+        };
+        match crate::gem_link::start(&settings.gem, eq).await {
+            Ok(g) => Some(g),
+            Err(e) => {
+                tracing::error!("{e:#} — the station runs without SECS/GEM / 未启用 SECS/GEM");
+                None
+            }
+        }
+    } else {
+        tracing::info!("SECS/GEM off (gem_enabled = false)");
+        None
+    };
     let changeover = Arc::new(bonder_changeover::ChangeoverService::new(
         station.clone(),
         store.clone(),
@@ -272,6 +295,7 @@ pub async fn start(settings: Settings) -> anyhow::Result<Running> {
         bonder_changeover::ServiceConfig::new(settings.station_id.to_string()),
     )?);
     Ok(Running {
+        gem,
         login: settings.login,
         operator,
         camera,
@@ -327,7 +351,11 @@ pub async fn headless(r: &Running, for_seconds: Option<u64>) {
     tick.tick().await;
     loop {
         tokio::select! {
-            _ = tick.tick() => println!("{}", status::status_line(&r.station.snapshot(), Some(&r.gateway.state()), started.elapsed())),
+            _ = tick.tick() => println!(
+                "{}{}",
+                status::status_line(&r.station.snapshot(), Some(&r.gateway.state()), started.elapsed()),
+                status::gem_part(r.gem.as_ref())
+            ),
             _ = tokio::signal::ctrl_c() => break,
             () = async { match deadline { Some(d) => tokio::time::sleep_until(d).await, None => std::future::pending().await } } => break,
         }
@@ -335,8 +363,9 @@ pub async fn headless(r: &Running, for_seconds: Option<u64>) {
     let s = r.station.snapshot();
     let elapsed = started.elapsed();
     println!(
-        "summary: {}",
-        status::status_line(&s, Some(&r.gateway.state()), elapsed)
+        "summary: {}{}",
+        status::status_line(&s, Some(&r.gateway.state()), elapsed),
+        status::gem_part(r.gem.as_ref())
     );
     println!("{}", status::usage_line(&s, elapsed));
 }
