@@ -93,6 +93,34 @@ fn ids_from(s: &str) -> Result<Vec<u32>, StoreError> {
     serde_json::from_str(s).map_err(|e| StoreError::Corrupt(format!("GEM id list {s:?}: {e}")))
 }
 
+/// Messages in the spool, kept in `gem_meta` (`spool_len`) by every write in the same
+/// transaction: `COUNT(*)` would scan the table, and a spool may hold millions.
+fn spool_len_in(conn: &rusqlite::Connection) -> Result<u64, StoreError> {
+    let v: Option<String> = conn
+        .query_row(
+            "SELECT value FROM gem_meta WHERE key = 'spool_len'",
+            [],
+            |r| r.get(0),
+        )
+        .optional()?;
+    Ok(match v.and_then(|v| v.parse().ok()) {
+        Some(n) => n,
+        None => {
+            let n: i64 = conn.query_row("SELECT COUNT(*) FROM gem_spool", [], |r| r.get(0))?;
+            u64::try_from(n).unwrap_or(0)
+        }
+    })
+}
+
+fn set_spool_len(conn: &rusqlite::Connection, n: u64) -> Result<(), StoreError> {
+    conn.prepare_cached(
+        "INSERT INTO gem_meta (key, value) VALUES ('spool_len', ?1)
+         ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+    )?
+    .execute([n.to_string()])?;
+    Ok(())
+}
+
 fn u32_of(v: i64) -> Result<u32, StoreError> {
     u32::try_from(v).map_err(|_| StoreError::Corrupt(format!("GEM id {v}")))
 }
@@ -210,23 +238,25 @@ impl Store {
     ) -> Result<SpoolWrite, StoreError> {
         let mut conn = self.lock();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let n: i64 = tx.query_row("SELECT COUNT(*) FROM gem_spool", [], |r| r.get(0))?;
+        let mut n = spool_len_in(&tx)?;
         let mut outcome = SpoolWrite::Stored;
-        if u64::try_from(n).unwrap_or(0) >= max {
+        if n >= max {
             if !overwrite {
                 return Ok(SpoolWrite::Discarded);
             }
-            tx.execute(
+            let gone = tx.execute(
                 "DELETE FROM gem_spool WHERE id IN
                  (SELECT id FROM gem_spool ORDER BY id LIMIT ?1)",
-                [n - i64::try_from(max).unwrap_or(i64::MAX) + 1],
+                [i64::try_from(n - max + 1).unwrap_or(i64::MAX)],
             )?;
+            n -= gone as u64;
             outcome = SpoolWrite::StoredDiscardingOldest;
         }
         tx.prepare_cached(
             "INSERT INTO gem_spool (time_ms, stream, function, w, body) VALUES (?1, ?2, ?3, ?4, ?5)",
         )?
         .execute(params![m.time_ms, m.stream, m.function, m.w, m.body])?;
+        set_spool_len(&tx, n + 1)?;
         tx.commit()?;
         Ok(outcome)
     }
@@ -252,24 +282,32 @@ impl Store {
 
     /// Removes one spooled message (delivered to the host).
     pub fn gem_spool_delete(&self, id: i64) -> Result<(), StoreError> {
-        self.lock()
+        let mut conn = self.lock();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let gone = tx
             .prepare_cached("DELETE FROM gem_spool WHERE id = ?1")?
             .execute([id])?;
+        if gone > 0 {
+            let n = spool_len_in(&tx)?;
+            set_spool_len(&tx, n.saturating_sub(gone as u64))?;
+        }
+        tx.commit()?;
         Ok(())
     }
 
     /// Deletes every spooled message; how many there were.
     pub fn gem_spool_purge(&self) -> Result<u64, StoreError> {
-        let n = self.lock().execute("DELETE FROM gem_spool", [])?;
+        let mut conn = self.lock();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let n = tx.execute("DELETE FROM gem_spool", [])?;
+        set_spool_len(&tx, 0)?;
+        tx.commit()?;
         Ok(n as u64)
     }
 
     /// Messages in the spool.
     pub fn gem_spool_len(&self) -> Result<u64, StoreError> {
-        let n: i64 = self
-            .lock()
-            .query_row("SELECT COUNT(*) FROM gem_spool", [], |r| r.get(0))?;
-        Ok(u64::try_from(n).unwrap_or(0))
+        spool_len_in(&self.lock())
     }
 }
 
