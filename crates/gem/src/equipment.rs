@@ -139,9 +139,9 @@ enum Input {
 
 #[derive(Debug)]
 enum PanelOp {
-    Online(bool, String),
-    Remote(bool, String),
-    PurgeSpool(String),
+    Online(bool, String, Role),
+    Remote(bool, String, Role),
+    PurgeSpool(String, Role),
     AcknowledgeTerminal(String),
     SendTerminal(String, String),
 }
@@ -209,18 +209,18 @@ impl GemHandle {
     /// The operator's ONLINE/OFFLINE switch.
     pub async fn set_online(&self, online: bool, by: &str, role: Role) -> Result<(), PanelError> {
         Self::may(role, Permission::SwitchRemote)?;
-        self.panel(PanelOp::Online(online, by.into())).await
+        self.panel(PanelOp::Online(online, by.into(), role)).await
     }
 
     /// The operator's LOCAL/REMOTE switch.
     pub async fn set_remote(&self, remote: bool, by: &str, role: Role) -> Result<(), PanelError> {
         Self::may(role, Permission::SwitchRemote)?;
-        self.panel(PanelOp::Remote(remote, by.into())).await
+        self.panel(PanelOp::Remote(remote, by.into(), role)).await
     }
 
     pub async fn purge_spool(&self, by: &str, role: Role) -> Result<(), PanelError> {
         Self::may(role, Permission::PurgeSpool)?;
-        self.panel(PanelOp::PurgeSpool(by.into())).await
+        self.panel(PanelOp::PurgeSpool(by.into(), role)).await
     }
 
     /// An operator read the host's terminal message (CEID 110).
@@ -260,6 +260,8 @@ pub struct Gem<E: Equipment, P: GemStore> {
     /// Spooled messages being transmitted after an S6F23, until this many are done.
     unloading: usize,
     unload_after_reply: bool,
+    /// The role of the operator whose panel action is being carried out (for its audit).
+    panel_role: Option<Role>,
     dropped: u64,
     data_id: u32,
     terminal: Option<TerminalMessage>,
@@ -332,6 +334,7 @@ pub fn start<E: Equipment, P: GemStore>(
         spool_total: spool_count,
         unloading: 0,
         unload_after_reply: false,
+        panel_role: None,
         dropped: 0,
         data_id: 0,
         terminal: None,
@@ -476,8 +479,14 @@ impl<E: Equipment, P: GemStore> Gem<E, P> {
     }
 
     fn audit(&self, who: &str, action: GemAction, object: String, old: String, new: String) {
+        let role = if who == "host" {
+            Some(Role::System)
+        } else {
+            self.panel_role
+        };
         self.eq.audit(GemAudit {
             who: who.into(),
+            role,
             action,
             object,
             old,
@@ -618,8 +627,20 @@ impl<E: Equipment, P: GemStore> Gem<E, P> {
     }
 
     fn on_panel(&mut self, op: PanelOp) -> Result<(), PanelError> {
+        self.panel_role = match &op {
+            PanelOp::Online(_, _, r) | PanelOp::Remote(_, _, r) | PanelOp::PurgeSpool(_, r) => {
+                Some(*r)
+            }
+            PanelOp::AcknowledgeTerminal(_) | PanelOp::SendTerminal(..) => None,
+        };
+        let r = self.panel_op(op);
+        self.panel_role = None;
+        r
+    }
+
+    fn panel_op(&mut self, op: PanelOp) -> Result<(), PanelError> {
         match op {
-            PanelOp::Online(true, by) => {
+            PanelOp::Online(true, by, _) => {
                 if self.control.is_online() || self.control == ControlState::AttemptOnline {
                     return Ok(());
                 }
@@ -648,7 +669,7 @@ impl<E: Equipment, P: GemStore> Gem<E, P> {
                 });
                 Ok(())
             }
-            PanelOp::Online(false, by) => {
+            PanelOp::Online(false, by, _) => {
                 if self.control != ControlState::EquipmentOffline {
                     self.audit(
                         &by,
@@ -661,7 +682,7 @@ impl<E: Equipment, P: GemStore> Gem<E, P> {
                 }
                 Ok(())
             }
-            PanelOp::Remote(remote, by) => {
+            PanelOp::Remote(remote, by, _) => {
                 let v = if remote { 5 } else { 4 };
                 if self.cfg.constant_u(ec::ONLINE_SUBSTATE) == v {
                     return Ok(());
@@ -686,7 +707,7 @@ impl<E: Equipment, P: GemStore> Gem<E, P> {
                 }
                 Ok(())
             }
-            PanelOp::PurgeSpool(by) => {
+            PanelOp::PurgeSpool(by, _) => {
                 let n = self
                     .store
                     .spool_purge()
@@ -1617,6 +1638,7 @@ impl<E: Equipment, P: GemStore> Gem<E, P> {
             };
             eq.audit(GemAudit {
                 who: "host".into(),
+                role: Some(Role::System),
                 action,
                 object,
                 old: String::new(),

@@ -120,6 +120,8 @@ pub enum PpRefusal {
 pub struct GemAudit {
     /// `host`, or the operator who switched.
     pub who: String,
+    /// `system` for the host; the operator's role for a panel action.
+    pub role: Option<bonder_core::permissions::Role>,
     pub action: GemAction,
     /// What was acted on: `rcmd:START`, `ec:3003`, `recipe:AU-25@3`, `gem:control`.
     pub object: String,

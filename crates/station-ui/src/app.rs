@@ -30,6 +30,8 @@ pub const STATUS_INTERVAL: Duration = Duration::from_millis(200);
 #[derive(Debug)]
 pub(crate) enum UiMsg {
     CommandDone(Command, Result<(), CommandError>),
+    /// A GEM panel action's result.
+    Gem(Result<(), bonder_gem::PanelError>),
     Changeover(Result<Option<adapters::changeover::CoNote>, adapters::changeover::CoNote>),
     /// The user directory's answer to a login attempt.
     Login {
@@ -71,6 +73,7 @@ pub(crate) struct State {
     pub changeover: adapters::changeover::ChangeoverUiState,
     pub camera: adapters::camera::CameraUiState,
     pub session: adapters::session::SessionState,
+    pub gem: adapters::gem::GemUiState,
 }
 
 /// Shared by every callback: the window, the station, the options and the state.
@@ -165,6 +168,7 @@ impl Inner {
         adapters::alarms::refresh(self, w);
         adapters::shift::refresh_summary(self, w);
         adapters::changeover::refresh(self, w);
+        adapters::gem::refresh(self, w);
         self.refresh_top_bar(w);
     }
 
@@ -208,6 +212,7 @@ impl Inner {
                     adapters::production::command_done(self, cmd, result);
                 }
                 Ok(UiMsg::Changeover(result)) => adapters::changeover::done(self, result),
+                Ok(UiMsg::Gem(result)) => adapters::gem::done(self, result),
                 Ok(UiMsg::Login { badge, result }) => {
                     adapters::session::login_done(self, badge, result);
                 }
@@ -316,6 +321,7 @@ impl StationUi {
             shift: adapters::shift::ShiftState::new(station.snapshot().counters),
             changeover: adapters::changeover::ChangeoverUiState::default(),
             camera: adapters::camera::CameraUiState::default(),
+            gem: adapters::gem::GemUiState::default(),
             session: adapters::session::SessionState {
                 first_run,
                 ..Default::default()
@@ -359,6 +365,7 @@ impl StationUi {
         adapters::changeover::wire(&inner, &window);
         adapters::camera::wire(&inner, &window);
         adapters::session::wire(&inner, &window);
+        adapters::gem::wire(&inner, &window);
         inner.refresh_all();
         Ok(StationUi {
             window,

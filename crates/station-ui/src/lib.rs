@@ -45,8 +45,8 @@ pub use headless::{
     CameraPageFigures, SCREENSHOT_PAGES, ScreenshotRun, measure_camera_page, render_screenshots,
 };
 pub use ui::{
-    AlarmsAdapter, AppAdapter, CameraAdapter, ChangeoverAdapter, CurvesAdapter, MainWindow, Page,
-    ProductionAdapter, RecipesAdapter, SessionAdapter, ShiftAdapter, Tr,
+    AlarmsAdapter, AppAdapter, CameraAdapter, ChangeoverAdapter, CurvesAdapter, GemAdapter,
+    MainWindow, Page, ProductionAdapter, RecipesAdapter, SessionAdapter, ShiftAdapter, Tr,
 };
 
 use bonder_core::recipe::Recipe;
@@ -107,6 +107,8 @@ pub struct UiOptions {
     pub changeover: Option<Arc<bonder_changeover::ChangeoverService>>,
     /// The camera and its vision (none: the camera page says so).
     pub camera: Option<Arc<bonder_runtime::camera_feed::CameraFeed>>,
+    /// The SECS/GEM equipment, for the GEM page and the host's terminal messages.
+    pub gem: Option<bonder_gem::GemHandle>,
 }
 
 /// The storage the UI works on (every field required: nothing is silently in memory).
@@ -143,6 +145,7 @@ impl UiOptions {
             forming_gas_min_fraction: 0.8,
             changeover: None,
             camera: None,
+            gem: None,
         }
     }
 }

@@ -156,6 +156,9 @@ pub enum Cmd {
         /// controller's wire break.
         #[arg(long)]
         station_alarm: Option<u16>,
+        /// A terminal message from the (demo) SECS/GEM host, shown on every page.
+        #[arg(long)]
+        host_message: Option<String>,
     },
     /// Exports from the store, with headers in the chosen language.
     Export {
@@ -622,6 +625,7 @@ pub fn run() -> anyhow::Result<()> {
             size,
             fill_seconds,
             station_alarm,
+            host_message,
         }) => {
             std::fs::create_dir_all(out)
                 .with_context(|| format!("screenshot dir {}", out.display()))?;
@@ -629,7 +633,12 @@ pub fn run() -> anyhow::Result<()> {
                 size_px: parse_size(size)?,
                 fill: Duration::from_secs(*fill_seconds),
             };
-            let files = demo::render_screenshots_with_simulator(out, &run, *station_alarm)?;
+            let files = demo::render_screenshots_with_simulator(
+                out,
+                &run,
+                *station_alarm,
+                host_message.as_deref(),
+            )?;
             for f in files {
                 println!("{}", f.display());
             }
@@ -660,6 +669,7 @@ pub fn run() -> anyhow::Result<()> {
         opts.changeover = Some(running.changeover.clone());
         opts.operator = running.operator.clone();
         opts.camera = running.camera.clone();
+        opts.gem = running.gem.clone();
         bonder_station_ui::run(running.station.clone(), rt.handle().clone(), opts)?;
     }
     rt.block_on(wiring::stop(running))

@@ -169,6 +169,7 @@ pub fn render_screenshots_with_simulator(
     out_dir: &Path,
     run: &ScreenshotRun,
     station_alarm: Option<u16>,
+    host_message: Option<&str>,
 ) -> anyhow::Result<Vec<PathBuf>> {
     let demo = Demo::start(SimConfig {
         autostart: true,
@@ -180,6 +181,10 @@ pub fn render_screenshots_with_simulator(
     let mut opts = demo.options(demo.sim.camera_addr().is_some())?;
     opts.changeover = Some(demo.changeover()?);
     *opts.work_order.lock().unwrap_or_else(|p| p.into_inner()) = "WO-2024-0815".into();
+    // The GEM page has something to show: a host that subscribed to completed units.
+    let _host = demo
+        .rt
+        .block_on(demo_host(&demo, &mut opts, host_message))?;
     // Raise the alarm shortly before the pictures are taken.
     let alarm_after = run.fill.saturating_sub(Duration::from_millis(800));
     let sim = demo.sim.clone();
@@ -207,6 +212,97 @@ pub fn render_screenshots_with_simulator(
     );
     demo.shutdown();
     Ok(result?)
+}
+
+/// SECS/GEM on the demo station (an ephemeral port) and a host on it that establishes
+/// communication, reads some variables, subscribes to completed units and, with
+/// `message`, sends a terminal message. The host session lives as long as the result.
+async fn demo_host(
+    demo: &Demo,
+    opts: &mut UiOptions,
+    message: Option<&str>,
+) -> anyhow::Result<bonder_secs::Session> {
+    use bonder_secs::{Event, HsmsConfig, Item, Message, Session};
+    let settings = crate::config::GemInput {
+        listen: Some("127.0.0.1:0".into()),
+        ..Default::default()
+    }
+    .settings()
+    .map_err(anyhow::Error::msg)?;
+    let eq = crate::gem_link::StationEquipment {
+        station: demo.station.clone(),
+        store: demo.store.clone(),
+        writer: demo.writer.clone(),
+        operator: opts.operator.clone(),
+        next_job: opts.work_order.clone(),
+    };
+    let gem = crate::gem_link::start(&settings, eq).await?;
+    let addr = gem
+        .session()
+        .local_addr()
+        .context("the GEM session has no address")?;
+    opts.gem = Some(gem);
+    let (host, mut ev) = Session::start(HsmsConfig::active(addr)).await?;
+    let answer = host.clone();
+    tokio::spawn(async move {
+        while let Some(e) = ev.recv().await {
+            if let Event::Primary(p) = e {
+                let (s, f) = (p.message.stream, p.message.function);
+                let reply = if (s, f) == (1, 13) {
+                    Item::list([Item::binary(0), Item::list([])])
+                } else {
+                    Item::binary(0)
+                };
+                answer.reply(&p.token, Message::reply(s, f + 1, reply));
+            }
+        }
+    });
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while host
+        .request(Message::request(1, 13, Item::list([])))
+        .await
+        .is_err()
+    {
+        anyhow::ensure!(
+            tokio::time::Instant::now() < deadline,
+            "the demo host could not reach GEM"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let ids = |v: &[u32]| Item::list(v.iter().map(|&i| Item::u4(i)));
+    let steps = [
+        Message::request(1, 3, ids(&[1002, 1003, 1005, 1006])),
+        Message::request(2, 13, ids(&[3001, 3003])),
+        Message::request(
+            2,
+            33,
+            Item::list([
+                Item::u4(1),
+                Item::list([Item::list([Item::u4(10), ids(&[2001, 2002, 2003])])]),
+            ]),
+        ),
+        Message::request(
+            2,
+            35,
+            Item::list([
+                Item::u4(2),
+                Item::list([Item::list([Item::u4(106), ids(&[10])])]),
+            ]),
+        ),
+        Message::request(2, 37, Item::list([Item::boolean(true), ids(&[106])])),
+    ];
+    for m in steps {
+        host.request(m).await?;
+    }
+    if let Some(text) = message {
+        host.request(Message::request(
+            10,
+            3,
+            Item::list([Item::binary(0), Item::ascii(text)]),
+        ))
+        .await?;
+    }
+    Ok(host)
 }
 
 /// The camera page of a station on the built-in simulator (20 wires/s, 30 fps camera)

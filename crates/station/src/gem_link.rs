@@ -166,11 +166,7 @@ impl Equipment for StationEquipment {
             GemAction::Create => AuditAction::Create,
             GemAction::Delete => AuditAction::Delete,
         };
-        let role = if entry.who == "host" {
-            Some(Role::System)
-        } else {
-            None
-        };
+        let role = entry.role;
         let rec = AuditRecord {
             time: OffsetDateTime::now_utc(),
             user: entry.who,

@@ -4,6 +4,7 @@ pub mod alarms;
 pub mod camera;
 pub mod changeover;
 pub mod curves;
+pub mod gem;
 pub mod production;
 pub mod recipes;
 pub mod session;
