@@ -193,3 +193,13 @@ sv-users-err-role = Unknown role.
 sv-users-err-own = You cannot disable or demote your own account.
 sv-users-err-unknown = No such user.
 sv-users-failed = Not done: { $error }
+
+## The fleet tile's SECS/GEM control state (from {S}/status gem_control)
+sv-gem = Host (GEM)
+sv-gem-off = off
+sv-gem-no-host = no host
+sv-gem-equipment-offline = equipment offline
+sv-gem-attempt-online = attempting online
+sv-gem-host-offline = host offline
+sv-gem-online-local = online, local
+sv-gem-online-remote = online, remote

@@ -193,3 +193,13 @@ sv-users-err-role = 未知角色。
 sv-users-err-own = 不能停用或降级自己的账户。
 sv-users-err-unknown = 没有该用户。
 sv-users-failed = 未完成：{ $error }
+
+## 车间总览卡片中的 SECS/GEM 控制状态（来自 {S}/status 的 gem_control）
+sv-gem = 主机（GEM）
+sv-gem-off = 未启用
+sv-gem-no-host = 无主机
+sv-gem-equipment-offline = 设备离线
+sv-gem-attempt-online = 正在尝试上线
+sv-gem-host-offline = 主机离线
+sv-gem-online-local = 在线（本地）
+sv-gem-online-remote = 在线（远程）

@@ -34,6 +34,14 @@ function applyStrings() {
   if (S.view === "users") loadUsers();
 }
 
+// The station's SECS/GEM control state as its status reports it (absent: GEM off).
+function gemText(tile) {
+  if (!tile.gem_control) return t("sv-gem-off");
+  const k = "sv-gem-" + tile.gem_control.toLowerCase();
+  const name = S.strings[k] ? t(k) : tile.gem_control;
+  return tile.gem_communicating ? name : name + " · " + t("sv-gem-no-host");
+}
+
 function stateName(tile) {
   if (tile.state === "offline") return t("sv-state-offline");
   const k = "state-" + tile.state;
@@ -55,6 +63,7 @@ function renderTiles() {
         <dt>${t("sv-wire-rate")}</dt><dd>${fmt(x.wire_rate_per_min, 0)} ${t("sv-per-min")}</dd>
         <dt>${t("sv-shift-yield")}</dt><dd><span class="yield">${fmt(x.yield_pct, 2)} %</span></dd>
         <dt>${t("sv-wires")}</dt><dd>${x.wires_bonded}</dd>
+        <dt>${t("sv-gem")}</dt><dd>${esc(gemText(x))}</dd>
       </dl>
       ${x.alarm ? `<div class="alarm">${x.alarm.code} ${esc(S.lang === "zh-CN" ? x.alarm.text_zh : x.alarm.text_en)}</div>` : ""}
     </div>`).join("");

@@ -58,6 +58,11 @@ pub struct Tile {
     pub wire_rate_per_min: f64,
     pub yield_pct: f64,
     pub alarm: Option<ActiveAlarm>,
+    /// The station's SECS/GEM control state (`ONLINE-REMOTE` …); `None` when it has
+    /// SECS/GEM off or is stale.
+    pub gem_control: Option<String>,
+    /// Whether its GEM host is communicating.
+    pub gem_communicating: Option<bool>,
     /// Station time of the status shown (unix ms).
     pub status_ts_ms: i64,
     /// When the supervisor last heard from the station (unix ms).
@@ -178,6 +183,14 @@ impl Fleet {
             wire_rate_per_min: st.as_ref().map_or(0.0, |s| s.wire_rate_per_min),
             yield_pct,
             alarm: if stale { None } else { alarm },
+            gem_control: st
+                .as_ref()
+                .filter(|_| !stale)
+                .and_then(|s| s.gem_control.clone()),
+            gem_communicating: st
+                .as_ref()
+                .filter(|_| !stale)
+                .and_then(|s| s.gem_communicating),
             status_ts_ms: l.status_ts_ms,
             last_seen_ms: l.last_seen_ms,
         })
@@ -219,6 +232,28 @@ mod tests {
             alarm,
             ..StatusMsg::offline(time::OffsetDateTime::now_utc())
         }
+    }
+
+    /// The GEM control state reaches the tile from the status JSON (an addition to
+    /// `{S}/status`), and goes when the station is stale or has SECS/GEM off.
+    #[test]
+    fn the_tile_shows_the_gem_control_state() {
+        let json = r#"{"v":2,"ts":"2026-11-23T08:00:00.000Z","state":"running","recipe":"R@1",
+            "operator":null,"wires_bonded":5,"wire_rate_per_min":600.0,"yield_pct":99.0,
+            "alarm":null,"gem_control":"ONLINE-LOCAL","gem_communicating":true}"#;
+        let msg: StatusMsg = serde_json::from_str(json).unwrap();
+        let mut f = Fleet::default();
+        f.apply_status("a/b/l1/wb-01", msg, 1000);
+        f.apply_status("a/b/l1/wb-02", status("running", 99.0, None), 1000);
+        let t = f.tiles(2000);
+        let tile = |n: &str| t.iter().find(|x| x.name == n).unwrap().clone();
+        assert_eq!(tile("wb-01").gem_control.as_deref(), Some("ONLINE-LOCAL"));
+        assert_eq!(tile("wb-01").gem_communicating, Some(true));
+        assert_eq!(tile("wb-02").gem_control, None, "GEM off: absent");
+        let json = serde_json::to_value(tile("wb-01")).unwrap();
+        assert_eq!(json["gem_control"], "ONLINE-LOCAL");
+        let stale = f.tiles(1000 + STALE_AFTER_MS + 1);
+        assert!(stale.iter().all(|x| x.gem_control.is_none()));
     }
 
     #[test]

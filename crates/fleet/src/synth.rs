@@ -52,6 +52,8 @@ pub fn status(
         epoch: None,
         audit_head: None,
         simulated: false,
+        gem_control: None,
+        gem_communicating: None,
     }
 }
 

@@ -60,6 +60,15 @@ pub struct StatusMsg {
     /// The production is the built-in simulator's (`--simulate`); absent otherwise.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub simulated: bool,
+    /// Addition (issue 16): the station's SECS/GEM control state as E30 names it
+    /// (`EQUIPMENT-OFFLINE`, `ATTEMPT-ONLINE`, `HOST-OFFLINE`, `ONLINE-LOCAL`,
+    /// `ONLINE-REMOTE`); absent when SECS/GEM is off.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gem_control: Option<String>,
+    /// Addition (issue 16): whether a GEM host is communicating; absent when SECS/GEM
+    /// is off.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gem_communicating: Option<bool>,
 }
 
 impl StatusMsg {
@@ -70,6 +79,8 @@ impl StatusMsg {
             epoch: None,
             audit_head: None,
             simulated: false,
+            gem_control: None,
+            gem_communicating: None,
             ts: ts(now),
             state: "offline".into(),
             recipe: None,

@@ -161,6 +161,8 @@ pub fn status_msg(s: &Snapshot, recipe_id: &str, operator: Option<&str>) -> Stat
         epoch: None,
         audit_head: None,
         simulated: false,
+        gem_control: None,
+        gem_communicating: None,
         ts: ts(OffsetDateTime::now_utc()),
         state: state.into(),
         recipe: Some(recipe_id.to_string()),
@@ -182,6 +184,7 @@ pub async fn feed_status(
     tx: watch::Sender<StatusMsg>,
     store: Option<Arc<Store>>,
     simulated: bool,
+    gem: Option<bonder_gem::GemHandle>,
 ) {
     let (epoch, reader) = match &store {
         Some(st) => {
@@ -218,6 +221,12 @@ pub async fn feed_status(
                 epoch: epoch.clone(),
                 audit_head,
                 simulated,
+                gem_control: gem
+                    .as_ref()
+                    .map(|g| g.status().borrow().control.name().to_string()),
+                gem_communicating: gem
+                    .as_ref()
+                    .map(|g| g.status().borrow().comm == bonder_gem::CommState::Communicating),
                 ..status_msg(&s, &s.recipe_id, op.as_deref())
             }
         };
@@ -333,6 +342,7 @@ mod tests {
             tx,
             None,
             false,
+            None,
         ));
         rx.changed().await.unwrap();
         assert_eq!(rx.borrow_and_update().operator, None);

@@ -234,14 +234,36 @@ pub async fn start(settings: Settings) -> anyhow::Result<Running> {
     )?;
     let backfiller = backfill::Backfiller::start(&gcfg, store.clone())?;
     let operator = bonder_station_ui::OperatorName::default();
+    let next_job = gateway_link::NextJob::default();
+    // SECS/GEM: the fab host's interface. A port that cannot be opened is an error in
+    // the log and on the status line, not a station that will not start.
+    let gem = if settings.gem.enabled {
+        let eq = crate::gem_link::StationEquipment {
+            station: station.clone(),
+            store: store.clone(),
+            writer: writer.clone(),
+            operator: operator.clone(),
+            next_job: next_job.clone(),
+        };
+        match crate::gem_link::start(&settings.gem, eq).await {
+            Ok(g) => Some(g),
+            Err(e) => {
+                tracing::error!("{e:#} — the station runs without SECS/GEM / 未启用 SECS/GEM");
+                None
+            }
+        }
+    } else {
+        tracing::info!("SECS/GEM off (gem_enabled = false)");
+        None
+    };
     tokio::spawn(gateway_link::feed_status(
         station.clone(),
         operator.clone(),
         status_tx,
         Some(store.clone()),
         sim.is_some(),
+        gem.clone(),
     ));
-    let next_job = gateway_link::NextJob::default();
     tokio::spawn(gateway_link::serve_commands(
         cmd_rx,
         store.clone(),
@@ -267,27 +289,6 @@ pub async fn start(settings: Settings) -> anyhow::Result<Running> {
             }
         });
     }
-    // SECS/GEM: the fab host's interface. A port that cannot be opened is an error in
-    // the log and on the status line, not a station that will not start.
-    let gem = if settings.gem.enabled {
-        let eq = crate::gem_link::StationEquipment {
-            station: station.clone(),
-            store: store.clone(),
-            writer: writer.clone(),
-            operator: operator.clone(),
-            next_job: next_job.clone(),
-        };
-        match crate::gem_link::start(&settings.gem, eq).await {
-            Ok(g) => Some(g),
-            Err(e) => {
-                tracing::error!("{e:#} — the station runs without SECS/GEM / 未启用 SECS/GEM");
-                None
-            }
-        }
-    } else {
-        tracing::info!("SECS/GEM off (gem_enabled = false)");
-        None
-    };
     let changeover = Arc::new(bonder_changeover::ChangeoverService::new(
         station.clone(),
         store.clone(),
