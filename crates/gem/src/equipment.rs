@@ -418,6 +418,16 @@ fn known(stream: u8, function: u8) -> Result<(), u8> {
     }
 }
 
+/// The ids of a list body, or `all()` when the list is empty (E5: "zero-length list
+/// means all"); `Malformed` when the body is not a list of integers.
+fn ids_or_all(
+    list: Option<&[Item]>,
+    all: impl FnOnce() -> Vec<u32>,
+) -> Result<Vec<u32>, Malformed> {
+    let ids = ids_of(list.ok_or(Malformed)?).ok_or(Malformed)?;
+    Ok(if ids.is_empty() { all() } else { ids })
+}
+
 /// A body that does not have the message's structure (S9F7).
 struct Malformed;
 
@@ -1274,12 +1284,7 @@ impl<E: Equipment, P: GemStore> Gem<E, P> {
     }
 
     fn s1f3(&self, list: Option<&[Item]>) -> Answer {
-        let ids = ids_of(list.ok_or(Malformed)?).ok_or(Malformed)?;
-        let ids = if ids.is_empty() {
-            ids::SVS.iter().map(|v| v.id).collect()
-        } else {
-            ids
-        };
+        let ids = ids_or_all(list, || ids::SVS.iter().map(|v| v.id).collect())?;
         let st = self.eq.status();
         Ok(Message::reply(
             1,
@@ -1292,12 +1297,7 @@ impl<E: Equipment, P: GemStore> Gem<E, P> {
     }
 
     fn s1f11(&self, list: Option<&[Item]>) -> Answer {
-        let ids = ids_of(list.ok_or(Malformed)?).ok_or(Malformed)?;
-        let ids = if ids.is_empty() {
-            ids::SVS.iter().map(|v| v.id).collect()
-        } else {
-            ids
-        };
+        let ids = ids_or_all(list, || ids::SVS.iter().map(|v| v.id).collect())?;
         Ok(Message::reply(
             1,
             12,
@@ -1313,12 +1313,7 @@ impl<E: Equipment, P: GemStore> Gem<E, P> {
     }
 
     fn s1f23(&self, list: Option<&[Item]>) -> Answer {
-        let ids = ids_of(list.ok_or(Malformed)?).ok_or(Malformed)?;
-        let ids = if ids.is_empty() {
-            ids::EVENTS.iter().map(|e| e.ceid).collect()
-        } else {
-            ids
-        };
+        let ids = ids_or_all(list, || ids::EVENTS.iter().map(|e| e.ceid).collect())?;
         Ok(Message::reply(
             1,
             24,
@@ -1330,12 +1325,7 @@ impl<E: Equipment, P: GemStore> Gem<E, P> {
     }
 
     fn s2f13(&self, list: Option<&[Item]>) -> Answer {
-        let ids = ids_of(list.ok_or(Malformed)?).ok_or(Malformed)?;
-        let ids = if ids.is_empty() {
-            ECS.iter().map(|e| e.id).collect()
-        } else {
-            ids
-        };
+        let ids = ids_or_all(list, || ECS.iter().map(|e| e.id).collect())?;
         Ok(Message::reply(
             2,
             14,
@@ -1396,12 +1386,7 @@ impl<E: Equipment, P: GemStore> Gem<E, P> {
     }
 
     fn s2f29(&self, list: Option<&[Item]>) -> Answer {
-        let ids = ids_of(list.ok_or(Malformed)?).ok_or(Malformed)?;
-        let ids = if ids.is_empty() {
-            ECS.iter().map(|e| e.id).collect()
-        } else {
-            ids
-        };
+        let ids = ids_or_all(list, || ECS.iter().map(|e| e.id).collect())?;
         Ok(Message::reply(
             2,
             30,

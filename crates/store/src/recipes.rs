@@ -258,18 +258,7 @@ impl<'a> RecipeRepo<'a> {
         actor: &Actor,
         reason: &str,
     ) -> Result<RecipeVersionInfo, StoreError> {
-        bonder_core::permissions::check(actor.role, Permission::EditRecipe)?;
-        let doc = Recipe::from_json(json)?;
-        let reason = required_reason(reason)?;
-        let mut conn = self.store.lock();
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let latest = latest_version(&tx, &doc.name)?;
-        let base = latest.map(|v| get(&tx, &doc.name, v)).transpose()?;
-        let next = latest.unwrap_or(0) + 1;
-        let r = as_draft(&doc, next)?;
-        insert_version(&tx, &r, base.as_ref(), actor, reason)?;
-        tx.commit()?;
-        info(&conn, &r.name, next)
+        self.import(json, actor, reason, false)
     }
 
     /// Imports a document that names its own version (a SECS/GEM S7F3 download, whose
@@ -283,6 +272,17 @@ impl<'a> RecipeRepo<'a> {
         actor: &Actor,
         reason: &str,
     ) -> Result<RecipeVersionInfo, StoreError> {
+        self.import(json, actor, reason, true)
+    }
+
+    /// Both imports; `exact`: the document's version must be the next one.
+    fn import(
+        &self,
+        json: &str,
+        actor: &Actor,
+        reason: &str,
+        exact: bool,
+    ) -> Result<RecipeVersionInfo, StoreError> {
         bonder_core::permissions::check(actor.role, Permission::EditRecipe)?;
         let doc = Recipe::from_json(json)?;
         let reason = required_reason(reason)?;
@@ -290,13 +290,13 @@ impl<'a> RecipeRepo<'a> {
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let latest = latest_version(&tx, &doc.name)?;
         let next = latest.unwrap_or(0) + 1;
-        if latest.is_some_and(|l| doc.version <= l) {
+        if exact && latest.is_some_and(|l| doc.version <= l) {
             return Err(StoreError::RecipeExists(format!(
                 "{}@{}",
                 doc.name, doc.version
             )));
         }
-        if doc.version != next {
+        if exact && doc.version != next {
             return Err(StoreError::VersionNotNext {
                 recipe: format!("{}@{}", doc.name, doc.version),
                 next,
