@@ -85,16 +85,16 @@ need_tauri_driver() {
 
 # need_python_peers — the independent protocol peers the tests run against, pinned, in a
 # virtual environment of their own (never the system Python): python secsgem (SECS/GEM
-# host). Exports BONDER_PYTHON, the environment's interpreter.
+# host) and asyncua (OPC UA client). Exports BONDER_PYTHON, the environment's interpreter.
 need_python_peers() {
-  local venv="$HOME/.cache/bonder-hmi/venv" want="secsgem==0.3.0"
+  local venv="$HOME/.cache/bonder-hmi/venv" want="secsgem==0.3.0 asyncua==2.1.0"
   if ! python3 -c 'import venv, ensurepip' >/dev/null 2>&1; then
     need_apt python3-venv
   fi
   if [ ! -x "$venv/bin/python" ]; then
     python3 -m venv "$venv"
   fi
-  if ! "$venv/bin/python" -c 'import importlib.metadata as m; assert m.version("secsgem") == "0.3.0"' >/dev/null 2>&1; then
+  if ! "$venv/bin/python" -c 'import importlib.metadata as m; assert m.version("secsgem") == "0.3.0" and m.version("asyncua") == "2.1.0"' >/dev/null 2>&1; then
     echo "installing python peers into $venv: $want" >&2
     "$venv/bin/pip" install -q --disable-pip-version-check $want
   fi

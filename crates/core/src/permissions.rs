@@ -135,11 +135,14 @@ pub enum Permission {
     RemoteCommand,
     /// Discard the messages spooled for an absent host (GEM panel).
     PurgeSpool,
+    /// Start, stop, pause the machine and reset its alarm from a host client in one's own
+    /// name (OPC UA methods, signed in with one's badge) — only while REMOTE.
+    RunMachineRemotely,
 }
 
 impl Permission {
     /// Every permission, in the order of the matrix.
-    pub const ALL: [Permission; 18] = [
+    pub const ALL: [Permission; 19] = [
         Permission::RunMachine,
         Permission::AcknowledgeAlarm,
         Permission::HandOverShift,
@@ -158,6 +161,7 @@ impl Permission {
         Permission::ManageTrust,
         Permission::RemoteCommand,
         Permission::PurgeSpool,
+        Permission::RunMachineRemotely,
     ];
 
     /// The roles that may do this: **the** permission table.
@@ -179,6 +183,7 @@ impl Permission {
             Permission::ViewAudit => &[Engineer, Supervisor, Admin],
             Permission::RemoteCommand => &[System],
             Permission::PurgeSpool => &[Engineer],
+            Permission::RunMachineRemotely => &[Technician, Engineer, Supervisor],
         }
     }
 
@@ -214,6 +219,7 @@ impl Permission {
             Permission::ManageTrust => "manage_trust",
             Permission::RemoteCommand => "remote_command",
             Permission::PurgeSpool => "purge_spool",
+            Permission::RunMachineRemotely => "run_machine_remotely",
         }
     }
 
@@ -330,6 +336,7 @@ mod tests {
 | `manage_trust` |   |   |   |   | ✔ |   |
 | `remote_command` |   |   |   |   |   | ✔ |
 | `purge_spool` |   |   | ✔ |   |   |   |
+| `run_machine_remotely` |   | ✔ | ✔ | ✔ |   |   |
 ";
         assert_eq!(m, expected);
     }

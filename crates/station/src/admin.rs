@@ -376,6 +376,36 @@ fn audit_export_row(
     Ok(())
 }
 
+/// `opcua trust FILE`: the client certificate goes into the PKI's `trusted/` (and out of
+/// `rejected/`); audited as the local administrator with the certificate's subject and
+/// thumbprint.
+pub fn opcua_trust(
+    db: &Path,
+    pki: &Path,
+    file: &Path,
+) -> anyhow::Result<bonder_opcua::pki::CertInfo> {
+    let store = Store::open(db).with_context(|| format!("store {}", db.display()))?;
+    let info = bonder_opcua::pki::trust(pki, file)?;
+    let by = cli_actor();
+    store.append_audit(&AuditRecord {
+        time: OffsetDateTime::now_utc(),
+        user: by.user,
+        role: Some(by.role),
+        action: AuditAction::Trust,
+        object: format!("opcua:cert:{}", info.thumbprint),
+        old_value: None,
+        new_value: Some(
+            serde_json::json!({
+                "subject": info.subject,
+                "file": info.file.display().to_string(),
+            })
+            .to_string(),
+        ),
+        reason: Some("OPC UA client certificate trusted".into()),
+    })?;
+    Ok(info)
+}
+
 /// Audits an export or backup made from the command line (`what`: `bonds`,
 /// `shift`, `changeovers`, `backup`), naming the file.
 pub fn audit_file_export(store: &Store, what: &str, file: &Path) -> anyhow::Result<()> {

@@ -93,6 +93,14 @@ pub struct Cli {
     /// feature) or none. Absent: the built-in simulator's camera.
     #[arg(long)]
     camera: Option<String>,
+    /// OPC UA listen URL, opc.tcp://HOST:PORT/ (default opc.tcp://127.0.0.1:4840/);
+    /// `none` turns the OPC UA server off.
+    #[arg(long, value_name = "URL")]
+    opcua_listen: Option<String>,
+    /// OPC UA PKI directory: own/, private/, trusted/, rejected/ (default
+    /// <data dir>/opcua-pki, next to the store).
+    #[arg(long, value_name = "DIR")]
+    opcua_pki: Option<PathBuf>,
     /// SECS/GEM on or off (default on).
     #[arg(long, value_name = "BOOL")]
     gem_enabled: Option<bool>,
@@ -172,6 +180,11 @@ pub enum Cmd {
         #[command(subcommand)]
         action: UsersCmd,
     },
+    /// The OPC UA server's trust list.
+    Opcua {
+        #[command(subcommand)]
+        action: OpcuaCmd,
+    },
     /// Copies the store to a file while the station runs (SQLite online backup).
     Backup {
         /// Store file (default: the configured one).
@@ -180,6 +193,26 @@ pub enum Cmd {
         /// Backup file to write.
         #[arg(long)]
         to: PathBuf,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum OpcuaCmd {
+    /// Trusts a client certificate (DER or PEM): copied into trusted/, removed from
+    /// rejected/. Audited as the local administrator.
+    Trust {
+        /// PKI directory (default: the configured one).
+        #[arg(long, value_name = "DIR")]
+        opcua_pki: Option<PathBuf>,
+        #[arg(long)]
+        db: Option<PathBuf>,
+        /// The certificate file (e.g. one from rejected/).
+        file: PathBuf,
+    },
+    /// Lists the trusted and the rejected client certificates.
+    List {
+        #[arg(long, value_name = "DIR")]
+        opcua_pki: Option<PathBuf>,
     },
 }
 
@@ -343,6 +376,10 @@ pub struct Settings {
     pub stream_deadline: std::time::Duration,
     /// SECS/GEM (`gem_…`).
     pub gem: config::GemSettings,
+    /// OPC UA (`opcua_…`); `None`: off.
+    pub opcua: Option<bonder_opcua::OpcuaConfig>,
+    /// The OPC UA PKI directory (also when the server is off: `opcua trust` uses it).
+    pub opcua_pki: PathBuf,
     /// The configuration as loaded: the file (if any) and its SHA-256, for the start's
     /// audit row.
     pub config_file: Option<(PathBuf, String)>,
@@ -491,7 +528,31 @@ pub fn settings(cli: &Cli) -> anyhow::Result<Settings> {
             path.display()
         )
     })?;
+    let opcua_pki = cli
+        .opcua_pki
+        .clone()
+        .or(file.opcua_pki.clone())
+        .unwrap_or_else(|| {
+            db.parent()
+                .map(|d| d.join("opcua-pki"))
+                .unwrap_or_else(|| PathBuf::from("opcua-pki"))
+        });
+    let opcua_url = pick(&cli.opcua_listen, &file.opcua_listen)
+        .unwrap_or_else(|| bonder_opcua::Listen::DEFAULT.to_string());
+    let opcua = bonder_opcua::Listen::parse(&opcua_url)
+        .map_err(|e| anyhow::anyhow!("config {} or --opcua-listen: {e}", path.display()))?
+        .map(|listen| bonder_opcua::OpcuaConfig {
+            listen,
+            pki_dir: opcua_pki.clone(),
+            allow_insecure: file.allow_insecure.unwrap_or(false),
+            anonymous_read: file.anonymous_read.unwrap_or(false),
+            station_id: station_id.to_string(),
+            manufacturer: "bonder-hmi".into(),
+            software_revision: env!("CARGO_PKG_VERSION").into(),
+        });
     Ok(Settings {
+        opcua,
+        opcua_pki,
         gem,
         storage,
         stream_deadline: std::time::Duration::from_millis(deadline_ms),
@@ -609,6 +670,7 @@ pub fn run() -> anyhow::Result<()> {
             return Ok(());
         }
         Some(Cmd::Users { action }) => return users(action, &settings),
+        Some(Cmd::Opcua { action }) => return opcua(action, &settings),
         Some(Cmd::Backup { db, to }) => {
             let db = db.as_ref().unwrap_or(&settings.db);
             let store = Store::open(db)?;
@@ -676,6 +738,41 @@ pub fn run() -> anyhow::Result<()> {
 }
 
 /// `users …`.
+fn opcua(cmd: &OpcuaCmd, settings: &Settings) -> anyhow::Result<()> {
+    match cmd {
+        OpcuaCmd::Trust {
+            opcua_pki,
+            db,
+            file,
+        } => {
+            let pki = opcua_pki.as_ref().unwrap_or(&settings.opcua_pki);
+            let db = db.as_ref().unwrap_or(&settings.db);
+            let c = admin::opcua_trust(db, pki, file)?;
+            println!(
+                "trusted {} ({}) -> {}",
+                c.subject,
+                c.thumbprint,
+                c.file.display()
+            );
+            Ok(())
+        }
+        OpcuaCmd::List { opcua_pki } => {
+            let pki = opcua_pki.as_ref().unwrap_or(&settings.opcua_pki);
+            for sub in ["trusted", "rejected"] {
+                for c in bonder_opcua::pki::list(&pki.join(sub))? {
+                    println!(
+                        "{sub}\t{}\t{}\t{}",
+                        c.thumbprint,
+                        c.subject,
+                        c.file.display()
+                    );
+                }
+            }
+            Ok(())
+        }
+    }
+}
+
 fn users(cmd: &UsersCmd, settings: &Settings) -> anyhow::Result<()> {
     let db_of = |db: &Option<PathBuf>| db.clone().unwrap_or_else(|| settings.db.clone());
     let policy = &settings.login;

@@ -75,6 +75,14 @@ pub struct FileConfig {
     pub gem_linktest: Option<u64>,
     /// Largest HSMS message in bytes (default 16 MiB); longer ones get S9F11.
     pub gem_max_message: Option<usize>,
+    /// OPC UA listen URL (default opc.tcp://127.0.0.1:4840/); "none" turns it off.
+    pub opcua_listen: Option<String>,
+    /// OPC UA PKI directory (default <data dir>/opcua-pki).
+    pub opcua_pki: Option<PathBuf>,
+    /// OPC UA: also offer a None endpoint (a lab only; warned at every start).
+    pub allow_insecure: Option<bool>,
+    /// OPC UA: accept anonymous sessions, read-only (default false).
+    pub anonymous_read: Option<bool>,
 }
 
 /// The SECS/GEM interface's settings (keys `gem_…`, flags `--gem-…`).

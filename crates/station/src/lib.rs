@@ -27,6 +27,7 @@ pub mod demo;
 pub mod export;
 pub mod gateway_link;
 pub mod gem_link;
+pub mod opcua_link;
 pub mod persist;
 pub mod status;
 pub mod ui_store;

@@ -50,6 +50,8 @@ pub struct Running {
     pub login: bonder_core::login::LoginPolicy,
     /// The SECS/GEM equipment (`None`: off, or its port could not be opened).
     pub gem: Option<bonder_gem::GemHandle>,
+    /// The OPC UA server once started (empty: off, starting, or it could not start).
+    pub opcua: crate::opcua_link::OpcuaSlot,
 }
 
 pub async fn start(settings: Settings) -> anyhow::Result<Running> {
@@ -256,6 +258,26 @@ pub async fn start(settings: Settings) -> anyhow::Result<Running> {
         tracing::info!("SECS/GEM off (gem_enabled = false)");
         None
     };
+    // OPC UA: the MES/SCADA interface, started in the background (the first start
+    // creates its RSA key); like GEM, a port that cannot be opened is an error in the log.
+    let opcua = match &settings.opcua {
+        Some(cfg) => crate::opcua_link::spawn(
+            cfg.clone(),
+            crate::opcua_link::StationPort {
+                station: station.clone(),
+                store: store.clone(),
+                writer: writer.clone(),
+                login: settings.login,
+                gem: gem.clone(),
+            },
+            operator.clone(),
+            next_job.clone(),
+        ),
+        None => {
+            tracing::info!("OPC UA off (opcua_listen = none)");
+            Default::default()
+        }
+    };
     tokio::spawn(gateway_link::feed_status(
         station.clone(),
         operator.clone(),
@@ -296,6 +318,7 @@ pub async fn start(settings: Settings) -> anyhow::Result<Running> {
         bonder_changeover::ServiceConfig::new(settings.station_id.to_string()),
     )?);
     Ok(Running {
+        opcua,
         gem,
         login: settings.login,
         operator,

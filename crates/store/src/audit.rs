@@ -68,11 +68,13 @@ pub enum AuditAction {
     Download,
     /// The wall clock jumped against the monotonic clock (old and new time).
     ClockJump,
+    /// A key or certificate trusted (an OPC UA client certificate, `opcua trust`).
+    Trust,
 }
 
 impl AuditAction {
     /// Every action.
-    pub const ALL: [AuditAction; 17] = [
+    pub const ALL: [AuditAction; 18] = [
         Self::Create,
         Self::Modify,
         Self::Delete,
@@ -90,6 +92,7 @@ impl AuditAction {
         Self::Export,
         Self::Download,
         Self::ClockJump,
+        Self::Trust,
     ];
 
     /// The stored name (`audit.action`).
@@ -112,6 +115,7 @@ impl AuditAction {
             Self::Export => "export",
             Self::Download => "download",
             Self::ClockJump => "clock_jump",
+            Self::Trust => "trust",
         }
     }
 
