@@ -20,6 +20,7 @@ pub mod bond;
 pub mod changeover;
 pub mod clock;
 pub mod counters;
+pub mod drift;
 pub mod envelope;
 pub mod features;
 pub mod judge;
