@@ -10,7 +10,10 @@
 pub mod camera;
 pub mod machine;
 pub mod model;
+pub mod pull_tester;
+pub mod scenario;
 mod server;
+pub mod strength;
 
 use bonder_core::alarm::AlarmCode;
 use bonder_core::bond::Defect;
@@ -83,6 +86,14 @@ pub struct SimConfig {
     pub camera_fps: f64,
     /// The camera's optics, lighting and sensor (see [`camera`]).
     pub camera_params: camera::CameraParams,
+    /// Excursions acting on the process (`--scenario`).
+    pub scenarios: Vec<scenario::Scenario>,
+    /// Touchdowns after which the capillary is changed (the register starts again).
+    pub capillary_life: u64,
+    /// Where to write one JSON line of truth per wire (`--truth FILE`).
+    pub truth: Option<std::path::PathBuf>,
+    /// Where and how often to write pull tester files (`--pull-tests DIR`).
+    pub pull_tests: Option<pull_tester::PullTests>,
 }
 
 impl Default for SimConfig {
@@ -101,6 +112,10 @@ impl Default for SimConfig {
             camera: Some(SocketAddr::from(([127, 0, 0, 1], 0))),
             camera_fps: 30.0,
             camera_params: camera::CameraParams::default(),
+            scenarios: Vec::new(),
+            capillary_life: 1_000_000,
+            truth: None,
+            pull_tests: None,
         }
     }
 }
@@ -221,7 +236,12 @@ impl Simulator {
         }
         let shared = Arc::new(Shared {
             machine: Mutex::new(machine),
-            model: Mutex::new(BondModel::new(cfg.seed, cfg.defect_rate)),
+            model: Mutex::new({
+                let mut m = BondModel::new(cfg.seed, cfg.defect_rate);
+                m.scenarios = cfg.scenarios.clone();
+                m.drift.capillary_life = cfg.capillary_life.max(2);
+                m
+            }),
             sinks: Mutex::new(Vec::new()),
             stats: SimStats::default(),
             injections: Mutex::new(Vec::new()),
@@ -391,6 +411,17 @@ async fn run_machine(shared: Arc<Shared>, cfg: SimConfig, mut stop: watch::Recei
     let mut next_wire = Instant::now();
     let mut next_heartbeat = Instant::now();
     let mut heater_phase: f64 = 0.0;
+    let mut truth = cfg
+        .truth
+        .as_deref()
+        .and_then(|p| match pull_tester::TruthFile::create(p) {
+            Ok(t) => Some(t),
+            Err(e) => {
+                tracing::error!("--truth {}: {e}", p.display());
+                None
+            }
+        });
+    let mut tester = cfg.pull_tests.clone().map(pull_tester::PullTester::new);
     loop {
         if *stop.borrow() {
             break;
@@ -428,7 +459,8 @@ async fn run_machine(shared: Arc<Shared>, cfg: SimConfig, mut stop: watch::Recei
             let mut m = lock(&shared.machine);
             let set = m.active.as_ref().map_or(25.0, |(_, v)| v.heater_temp_c);
             heater_phase += tick.as_secs_f64() * std::f64::consts::TAU / 600.0;
-            let target = set + 1.5 * heater_phase.sin();
+            let drift_c = lock(&shared.model).effects().heater_c;
+            let target = set + 1.5 * heater_phase.sin() + drift_c;
             let a = 1.0 - (-tick.as_secs_f64() / cfg.heater_tau_s.max(0.01)).exp();
             m.heater_temp_c += (target - m.heater_temp_c) * a;
             let offset = m.heater_temp_c - set;
@@ -464,6 +496,12 @@ async fn run_machine(shared: Arc<Shared>, cfg: SimConfig, mut stop: watch::Recei
                 let rejected = u32::from(wire.ball.ctrl_verdict != 0)
                     + u32::from(wire.stitch.ctrl_verdict != 0);
                 lock(&shared.camera).record_ball(&wire.ball, wire.injected, seq);
+                if let Some(t) = truth.as_mut() {
+                    t.write(&wire);
+                }
+                if let Some(p) = tester.as_mut() {
+                    p.wire(&wire);
+                }
                 for b in [&wire.ball, &wire.stitch] {
                     let delivered =
                         broadcast(&shared, &mut seq, FrameBody::Bond(BondFrame::from(b)), wait)
@@ -477,6 +515,9 @@ async fn run_machine(shared: Arc<Shared>, cfg: SimConfig, mut stop: watch::Recei
                 {
                     let mut m = lock(&shared.machine);
                     m.count_wire(shared.now_us(), rejected);
+                    if wire.truth.capillary_changed {
+                        m.capillary_touchdowns = 0;
+                    }
                     for code in [wire.ball.ctrl_verdict, wire.stitch.ctrl_verdict] {
                         // The verdict byte is the alarm code's low byte (101 -> 0x65).
                         if let Some(a) = AlarmCode::from_code(u16::from(code)) {
@@ -510,5 +551,8 @@ async fn run_machine(shared: Arc<Shared>, cfg: SimConfig, mut stop: watch::Recei
             () = tokio::time::sleep_until(until) => {}
             _ = stop.changed() => {}
         }
+    }
+    if let Some(t) = truth.as_mut() {
+        t.flush();
     }
 }

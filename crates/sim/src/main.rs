@@ -49,6 +49,24 @@ struct Cli {
     /// model's.
     #[arg(long, default_value_t = 0.0)]
     camera_defect_rate: f64,
+    /// An excursion, NAME:key=value,... (repeatable; counts in wires since start):
+    /// us-drift:start=W,pct_per_100k=X; capillary-wear:factor=X;
+    /// heater-drift:start=W,c_per_100k=X; lot-change:at=W,bondability=B;
+    /// pad-contamination:at=W,wires=N,severity=S.
+    #[arg(long = "scenario")]
+    scenarios: Vec<bondersim::scenario::Scenario>,
+    /// Touchdowns after which the capillary is changed (the touchdown register resets).
+    #[arg(long, default_value_t = 1_000_000)]
+    capillary_life: u64,
+    /// Write one JSON line of ground truth per wire to FILE.
+    #[arg(long)]
+    truth: Option<std::path::PathBuf>,
+    /// Write a bench pull/shear tester's CSV files into DIR.
+    #[arg(long)]
+    pull_tests: Option<std::path::PathBuf>,
+    /// With --pull-tests: test the last unit of every N units.
+    #[arg(long, default_value_t = 200)]
+    pull_test_every: u32,
 }
 
 #[tokio::main]
@@ -68,6 +86,9 @@ async fn main() -> anyhow::Result<()> {
             "--defect-rate, --alarm-rate and --camera-defect-rate are probabilities: 0..1"
         );
     }
+    if cli.capillary_life < 2 || cli.pull_test_every == 0 {
+        anyhow::bail!("--capillary-life: at least 2 touchdowns; --pull-test-every: at least 1");
+    }
     if !(cli.camera_fps > 0.0 && cli.camera_fps <= 1000.0) {
         anyhow::bail!("--camera-fps: 0 < fps <= 1000");
     }
@@ -86,6 +107,16 @@ async fn main() -> anyhow::Result<()> {
             extra_defect_rate: cli.camera_defect_rate,
             ..Default::default()
         },
+        scenarios: cli.scenarios.clone(),
+        capillary_life: cli.capillary_life,
+        truth: cli.truth.clone(),
+        pull_tests: cli
+            .pull_tests
+            .clone()
+            .map(|dir| bondersim::pull_tester::PullTests {
+                dir,
+                every_units: cli.pull_test_every,
+            }),
         ..SimConfig::default()
     })
     .await
