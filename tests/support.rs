@@ -2,6 +2,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests: a panic is the failure report
 
+pub mod procs;
+
 use bonder_runtime::{Snapshot, Station};
 use std::time::Duration;
 

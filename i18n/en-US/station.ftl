@@ -224,5 +224,14 @@ gem-purge-needs = Purging the spool needs an engineer (you are { $role }).
 gem-not-communicating = The host is not communicating: going online asks the host, so it cannot be done now.
 gem-done = Done.
 gem-failed = Not done: { $why }
+gem-opcua-sessions = OPC UA sessions
+gem-session-user = User
+gem-session-client = Client application
+gem-session-security = Security
+gem-session-since = Since
+gem-sessions-off = OPC UA is off on this station (opcua_listen = none).
+gem-sessions-down = The OPC UA server is not running: see the log.
+gem-sessions-none = No OPC UA client is connected.
+gem-sessions-needs = Who is connected is shown to technicians and up (you are { $role }).
 terminal-title = Message from the host
 terminal-ack = Acknowledge

@@ -223,5 +223,14 @@ gem-purge-needs = 清除缓存需要工程师（您是{ $role }）。
 gem-not-communicating = 主机未通信：上线需询问主机，现在无法执行。
 gem-done = 已完成。
 gem-failed = 未完成：{ $why }
+gem-opcua-sessions = OPC UA 会话
+gem-session-user = 用户
+gem-session-client = 客户端应用
+gem-session-security = 安全
+gem-session-since = 开始于
+gem-sessions-off = 本机未启用 OPC UA（opcua_listen = none）。
+gem-sessions-down = OPC UA 服务器未运行：请查看日志。
+gem-sessions-none = 当前没有 OPC UA 客户端连接。
+gem-sessions-needs = 连接情况仅向技术员及以上显示（您是{ $role }）。
 terminal-title = 主机消息
 terminal-ack = 确认

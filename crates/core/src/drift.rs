@@ -266,7 +266,10 @@ mod tests {
             l: 3.071,
         };
         let arl0 = e.arl(0.0, 201);
-        println!("EWMA λ=0.5 L=3.071: ARL0 {arl0:.1}, ARL(1σ) {:.2}", e.arl(1.0, 201));
+        println!(
+            "EWMA λ=0.5 L=3.071: ARL0 {arl0:.1}, ARL(1σ) {:.2}",
+            e.arl(1.0, 201)
+        );
         assert!(within(arl0, 500.0, 0.01), "ARL0 {arl0}");
         // A 1σ shift is found within tens of points (printed: the design's trade-off
         // against the CUSUM's 8.38).

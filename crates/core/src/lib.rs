@@ -26,6 +26,7 @@ pub mod features;
 pub mod judge;
 pub mod login;
 pub mod permissions;
+pub mod pull_test;
 pub mod recipe;
 pub mod spc;
 pub mod state;

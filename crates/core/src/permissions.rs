@@ -138,11 +138,16 @@ pub enum Permission {
     /// Start, stop, pause the machine and reset its alarm from a host client in one's own
     /// name (OPC UA methods, signed in with one's badge) — only while REMOTE.
     RunMachineRemotely,
+    /// See who is connected to the station's host interfaces (OPC UA sessions: user,
+    /// client application, since when) on the GEM panel.
+    ViewHostSessions,
+    /// Record pull and shear test results (the keypad, a tester file, the watched folder).
+    RecordTestResults,
 }
 
 impl Permission {
     /// Every permission, in the order of the matrix.
-    pub const ALL: [Permission; 19] = [
+    pub const ALL: [Permission; 21] = [
         Permission::RunMachine,
         Permission::AcknowledgeAlarm,
         Permission::HandOverShift,
@@ -162,6 +167,8 @@ impl Permission {
         Permission::RemoteCommand,
         Permission::PurgeSpool,
         Permission::RunMachineRemotely,
+        Permission::ViewHostSessions,
+        Permission::RecordTestResults,
     ];
 
     /// The roles that may do this: **the** permission table.
@@ -184,6 +191,8 @@ impl Permission {
             Permission::RemoteCommand => &[System],
             Permission::PurgeSpool => &[Engineer],
             Permission::RunMachineRemotely => &[Technician, Engineer, Supervisor],
+            Permission::ViewHostSessions => &[Technician, Engineer, Supervisor, Admin],
+            Permission::RecordTestResults => &[Operator, Technician, Engineer, System],
         }
     }
 
@@ -220,6 +229,8 @@ impl Permission {
             Permission::RemoteCommand => "remote_command",
             Permission::PurgeSpool => "purge_spool",
             Permission::RunMachineRemotely => "run_machine_remotely",
+            Permission::ViewHostSessions => "view_host_sessions",
+            Permission::RecordTestResults => "record_test_results",
         }
     }
 
@@ -337,6 +348,8 @@ mod tests {
 | `remote_command` |   |   |   |   |   | ✔ |
 | `purge_spool` |   |   | ✔ |   |   |   |
 | `run_machine_remotely` |   | ✔ | ✔ | ✔ |   |   |
+| `view_host_sessions` |   | ✔ | ✔ | ✔ | ✔ |   |
+| `record_test_results` | ✔ | ✔ | ✔ |   |   | ✔ |
 ";
         assert_eq!(m, expected);
     }

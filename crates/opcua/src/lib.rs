@@ -28,7 +28,7 @@ pub use port::{LastBond, MachineMethod, MachineView, OpcuaAction, OpcuaAudit, Si
 use nodes::{BonderManager, BonderNodes, Identity, Users};
 use opcua::crypto::SecurityPolicy;
 use opcua::server::node_manager::memory::InMemoryNodeManagerBuilder;
-use opcua::server::{ServerBuilder, ServerHandle};
+use opcua::server::{ServerBuilder, ServerHandle, SessionLifecycle};
 use opcua::types::{DataValue, DateTime, LocalizedText, MessageSecurityMode, StatusCode, Variant};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -70,6 +70,11 @@ pub struct SessionInfo {
     /// `Basic256Sha256/SignAndEncrypt` …
     pub security: String,
 }
+
+/// The subscription tick, and so the shortest publishing interval, ms.
+pub const SUBSCRIPTION_TICK_MS: u64 = 50;
+/// The most values a monitored item keeps between publishes.
+pub const MAX_ITEM_QUEUE: usize = 100;
 
 struct Inner<S: Station> {
     server: ServerHandle,
@@ -171,7 +176,7 @@ impl<S: Station> OpcuaHandle<S> {
     pub fn bond(&self, b: &LastBond) {
         let m = &self.inner.manager;
         let ids = m.inner().ids();
-        let now = DateTime::now();
+        let now = ua_time(b.received);
         let vals: [(&str, Variant); 9] = [
             ("Kind", Variant::from(b.kind.as_str())),
             ("Verdict", Variant::from(b.verdict.as_str())),
@@ -313,6 +318,19 @@ pub async fn start<S: Station>(
         );
     }
     b = b.default_endpoint("basic256sha256_sign_encrypt");
+    // Subscriptions tick every 50 ms (the library's 100 ms default would add up to 100 ms
+    // to every notification on top of the client's publishing interval); a monitored item
+    // may sample every change (interval 0) and queue up to 100 values between two
+    // publishes, so a client that asks for it sees every LastBond of a fast machine.
+    b = b.subscription_poll_interval_ms(SUBSCRIPTION_TICK_MS);
+    {
+        let l = &mut b.limits_mut().subscriptions;
+        l.min_publishing_interval_ms = SUBSCRIPTION_TICK_MS as f64;
+        // 0: a client may ask for every change (the values come from the station's
+        // events, nothing is polled, so this costs only the notifications).
+        l.min_sampling_interval_ms = 0.0;
+        l.max_monitored_item_queue_size = MAX_ITEM_QUEUE;
+    }
     let (server, handle) = b.build().map_err(OpcuaError::Server)?;
     let manager = handle
         .node_managers()
@@ -338,82 +356,123 @@ pub async fn start<S: Station>(
 }
 
 /// Audits sessions opened and closed (with user, client application URI and security)
-/// and keeps the list the panel shows. async-opcua has no session callbacks: the list is
-/// compared every 250 ms.
+/// and keeps the list the panel shows: from the server's session events (the patched
+/// library's lifecycle channel), and a full comparison every 250 ms should events be
+/// missed.
 async fn watch_sessions<S: Station>(inner: std::sync::Weak<Inner<S>>, station: Arc<S>) {
     let mut known: HashMap<u32, SessionInfo> = HashMap::new();
+    let Some(mut events) = inner
+        .upgrade()
+        .map(|i| i.server.session_manager().read().subscribe_lifecycle())
+    else {
+        return;
+    };
+    let mut events_open = true;
     let mut tick = tokio::time::interval(Duration::from_millis(250));
+    let audit = |action: OpcuaAction, info: &SessionInfo| {
+        tracing::info!(user = %info.user, client = %info.client, "OPC UA {action:?}");
+        station.audit(OpcuaAudit {
+            user: info.user.clone(),
+            role: None,
+            action,
+            object: "opcua:session".into(),
+            client: info.client.clone(),
+            detail: info.security.clone(),
+        });
+    };
     loop {
-        tick.tick().await;
+        let ev = tokio::select! {
+            _ = tick.tick() => None,
+            e = events.recv(), if events_open => Some(e),
+        };
         let Some(inner) = inner.upgrade() else { return };
         if inner.server.token().is_cancelled() {
             return;
         }
-        let mut now: HashMap<u32, SessionInfo> = HashMap::new();
-        // The manager's lock is released before any session's is taken (async-opcua
-        // takes them in the other order too).
-        let sessions = inner.server.session_manager().read().sessions();
-        for s in sessions {
-            let s = s.read();
-            if !s.is_activated() {
-                continue;
+        match ev {
+            Some(Ok(SessionLifecycle::Activated(s))) => {
+                let found = session_info(&s.read());
+                if let Some((id, info)) = found {
+                    if let std::collections::hash_map::Entry::Vacant(v) = known.entry(id) {
+                        audit(OpcuaAction::SessionOpened, &info);
+                        v.insert(info);
+                    }
+                }
             }
-            let user = match s.user_token() {
-                Some(t) if t.is_anonymous() => "anonymous".to_string(),
-                Some(t) => t.0.clone(),
-                None => continue,
-            };
-            let policy = s
-                .security_policy_uri()
-                .rsplit('#')
-                .next()
-                .unwrap_or_default()
-                .to_string();
-            let info = SessionInfo {
-                user,
-                client: s
-                    .application_description()
-                    .application_uri
-                    .as_ref()
-                    .to_string(),
-                since: SystemTime::now(),
-                security: format!("{policy}/{:?}", s.message_security_mode()),
-            };
-            now.insert(s.session_id_numeric(), info);
-        }
-        for (id, info) in &now {
-            if !known.contains_key(id) {
-                tracing::info!(user = %info.user, client = %info.client, "OPC UA session opened");
-                station.audit(OpcuaAudit {
-                    user: info.user.clone(),
-                    role: None,
-                    action: OpcuaAction::SessionOpened,
-                    object: "opcua:session".into(),
-                    client: info.client.clone(),
-                    detail: info.security.clone(),
-                });
-                known.insert(*id, info.clone());
+            Some(Ok(SessionLifecycle::Removed(id))) => {
+                if let Some(info) = known.remove(&id) {
+                    audit(OpcuaAction::SessionClosed, &info);
+                }
             }
-        }
-        known.retain(|id, info| {
-            let open = now.contains_key(id);
-            if !open {
-                tracing::info!(user = %info.user, client = %info.client, "OPC UA session closed");
-                station.audit(OpcuaAudit {
-                    user: info.user.clone(),
-                    role: None,
-                    action: OpcuaAction::SessionClosed,
-                    object: "opcua:session".into(),
-                    client: info.client.clone(),
-                    detail: info.security.clone(),
+            Some(Err(tokio::sync::broadcast::error::RecvError::Closed)) => events_open = false,
+            Some(Err(tokio::sync::broadcast::error::RecvError::Lagged(_))) | None => {
+                // The manager's lock is released before any session's is taken
+                // (async-opcua takes them in the other order too).
+                let sessions = inner.server.session_manager().read().sessions();
+                let now: HashMap<u32, SessionInfo> = sessions
+                    .iter()
+                    .filter_map(|s| session_info(&s.read()))
+                    .collect();
+                for (id, info) in &now {
+                    if !known.contains_key(id) {
+                        audit(OpcuaAction::SessionOpened, info);
+                        known.insert(*id, info.clone());
+                    }
+                }
+                known.retain(|id, info| {
+                    let open = now.contains_key(id);
+                    if !open {
+                        audit(OpcuaAction::SessionClosed, info);
+                    }
+                    open
                 });
             }
-            open
-        });
+        }
         let mut list: Vec<SessionInfo> = known.values().cloned().collect();
         list.sort_by_key(|s| s.since);
         if let Ok(mut s) = inner.sessions.lock() {
             *s = list;
         }
+    }
+}
+
+/// An activated session's id and what the panel and the audit say of it.
+fn session_info(s: &opcua::server::Session) -> Option<(u32, SessionInfo)> {
+    if !s.is_activated() {
+        return None;
+    }
+    let user = match s.user_token() {
+        Some(t) if t.is_anonymous() => "anonymous".to_string(),
+        Some(t) => t.0.clone(),
+        None => return None,
+    };
+    let policy = s
+        .security_policy_uri()
+        .rsplit('#')
+        .next()
+        .unwrap_or_default()
+        .to_string();
+    Some((
+        s.session_id_numeric(),
+        SessionInfo {
+            user,
+            client: s
+                .application_description()
+                .application_uri
+                .as_ref()
+                .to_string(),
+            since: SystemTime::now(),
+            security: format!("{policy}/{:?}", s.message_security_mode()),
+        },
+    ))
+}
+
+/// An OPC UA `DateTime` (100 ns ticks since 1601-01-01) of a wall time.
+fn ua_time(t: std::time::SystemTime) -> DateTime {
+    // 1601-01-01 to 1970-01-01 in ticks.
+    const UNIX_EPOCH_TICKS: i64 = 116_444_736_000_000_000;
+    match t.duration_since(std::time::UNIX_EPOCH) {
+        Ok(d) => DateTime::from(UNIX_EPOCH_TICKS + (d.as_nanos() / 100) as i64),
+        Err(_) => DateTime::now(),
     }
 }

@@ -81,12 +81,7 @@ impl Ids {
     fn new(ns: u16, name: &str) -> Ids {
         let id = |path: &str| NodeId::new(ns, format!("{name}.{path}"));
         let mut methods = HashMap::new();
-        for m in [
-            MachineMethod::Start,
-            MachineMethod::Stop,
-            MachineMethod::Pause,
-            MachineMethod::ResetAlarm,
-        ] {
+        for m in MachineMethod::ALL {
             methods.insert(id(&format!("Bonder.{}", m.name())), Method::Machine(m));
         }
         methods.insert(id("Bonder.SubmitRecipe"), Method::SubmitRecipe);
@@ -270,12 +265,7 @@ fn build(space: &mut AddressSpace, ns: u16, ident: &Identity) -> Ids {
         ids.by_name.insert(name, v);
     }
     // Methods.
-    for m in [
-        MachineMethod::Start,
-        MachineMethod::Stop,
-        MachineMethod::Pause,
-        MachineMethod::ResetAlarm,
-    ] {
+    for m in MachineMethod::ALL {
         let mid = id(&format!("Bonder.{}", m.name()));
         MethodBuilder::new(&mid, QualifiedName::new(ns, m.name()), m.name())
             .component_of(ids.bonder.clone())

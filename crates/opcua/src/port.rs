@@ -29,7 +29,7 @@ pub struct MachineView {
 }
 
 /// The `LastBond` object's values.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct LastBond {
     pub seq: u64,
     /// `ball` or `stitch`.
@@ -42,6 +42,9 @@ pub struct LastBond {
     pub peak_force_gf: f64,
     pub us_energy_mj: f64,
     pub deform_um: f64,
+    /// When the station read the bond from the controller's stream: the variables'
+    /// source timestamp.
+    pub received: std::time::SystemTime,
 }
 
 /// A method of the `Bonder` object that runs the machine.
@@ -54,6 +57,14 @@ pub enum MachineMethod {
 }
 
 impl MachineMethod {
+    /// Every machine method, in the address space's order.
+    pub const ALL: [MachineMethod; 4] = [
+        MachineMethod::Start,
+        MachineMethod::Stop,
+        MachineMethod::Pause,
+        MachineMethod::ResetAlarm,
+    ];
+
     /// The browse name.
     pub fn name(self) -> &'static str {
         match self {

@@ -157,6 +157,45 @@ pub struct Snapshot {
     pub last_error: Option<String>,
 }
 
+/// What the host interfaces (SECS/GEM status variables, OPC UA `Bonder` variables) report
+/// of a [`Snapshot`]: one mapping, so the two never disagree.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HostFigures {
+    /// The controller answers (Modbus and stream).
+    pub online: bool,
+    /// The machine's state; `None` while the controller is not online.
+    pub machine_state: Option<MachineState>,
+    pub recipe_id: String,
+    pub wires_bonded: u32,
+    pub bonds_rejected: u32,
+    pub yield_pct: f64,
+    pub wire_rate_per_min: u32,
+    pub capillary_touchdowns: u32,
+    pub heater_temp_c: f32,
+    /// Active alarms, the newest first as the runtime keeps them.
+    pub alarms: Vec<u32>,
+}
+
+impl Snapshot {
+    /// The figures the host interfaces report (counters saturate at `u32::MAX`).
+    pub fn host_figures(&self) -> HostFigures {
+        let online = self.link == LinkState::Online;
+        let sat = |v: u64| u32::try_from(v).unwrap_or(u32::MAX);
+        HostFigures {
+            online,
+            machine_state: if online { self.machine_state } else { None },
+            recipe_id: self.recipe_id.clone(),
+            wires_bonded: sat(self.counters.wires),
+            bonds_rejected: sat(self.counters.rejects.iter().sum()),
+            yield_pct: self.counters.yield_pct,
+            wire_rate_per_min: self.counters.wire_rate_per_min.round().max(0.0) as u32,
+            capillary_touchdowns: self.status.as_ref().map_or(0, |st| st.capillary_touchdowns),
+            heater_temp_c: self.status.as_ref().map_or(0.0, |st| st.heater_temp_c),
+            alarms: self.active_alarms.iter().map(|&a| u32::from(a)).collect(),
+        }
+    }
+}
+
 /// A bond with the station's verdict and record number.
 #[derive(Debug, Clone)]
 pub struct JudgedBond {
@@ -166,6 +205,9 @@ pub struct JudgedBond {
     pub judgement: Judgement,
     /// `name@version` of the recipe it was judged against.
     pub recipe_id: Arc<str>,
+    /// Wall time its frame was read from the stream (the start of every latency figure
+    /// downstream: a host interface's source timestamp, for one).
+    pub received: std::time::SystemTime,
 }
 
 /// What the station saw happen.
@@ -942,6 +984,7 @@ async fn stream_task(
                         replayed = true;
                     }
                     Ok(ev) => {
+                        let received = std::time::SystemTime::now();
                         if recipe.has_changed().unwrap_or(false) {
                             judge = Judge::new(&recipe.borrow_and_update());
                             recipe_id = recipe.borrow().id().into();
@@ -954,6 +997,7 @@ async fn stream_task(
                             event: ev,
                             judgement: j,
                             recipe_id: recipe_id.clone(),
+                            received,
                         })));
                     }
                     Err(e) => {

@@ -109,6 +109,43 @@ pub struct UiOptions {
     pub camera: Option<Arc<bonder_runtime::camera_feed::CameraFeed>>,
     /// The SECS/GEM equipment, for the GEM page and the host's terminal messages.
     pub gem: Option<bonder_gem::GemHandle>,
+    /// Who is connected to the OPC UA server (none: OPC UA is off), for the GEM page.
+    pub host_sessions: Option<HostSessions>,
+}
+
+/// A client connected to one of the station's host interfaces (an OPC UA session).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HostSession {
+    /// The badge it signed in with, or `anonymous`.
+    pub user: String,
+    /// The client's application URI.
+    pub client: String,
+    /// When the station saw it activated.
+    pub since: std::time::SystemTime,
+    /// `Basic256Sha256/SignAndEncrypt` …
+    pub security: String,
+}
+
+/// Where the GEM page reads the OPC UA sessions from: a function returning the current
+/// list, or `None` while the server is not (yet) running.
+#[derive(Clone)]
+pub struct HostSessions(Arc<dyn Fn() -> Option<Vec<HostSession>> + Send + Sync>);
+
+impl HostSessions {
+    pub fn new(f: impl Fn() -> Option<Vec<HostSession>> + Send + Sync + 'static) -> Self {
+        HostSessions(Arc::new(f))
+    }
+
+    /// The sessions now (`None`: the server is not running).
+    pub fn list(&self) -> Option<Vec<HostSession>> {
+        (self.0)()
+    }
+}
+
+impl std::fmt::Debug for HostSessions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("HostSessions").field(&self.list()).finish()
+    }
 }
 
 /// The storage the UI works on (every field required: nothing is silently in memory).
@@ -146,6 +183,7 @@ impl UiOptions {
             changeover: None,
             camera: None,
             gem: None,
+            host_sessions: None,
         }
     }
 }

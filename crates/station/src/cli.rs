@@ -167,6 +167,10 @@ pub enum Cmd {
         /// A terminal message from the (demo) SECS/GEM host, shown on every page.
         #[arg(long)]
         host_message: Option<String>,
+        /// An OPC UA session, USER=CLIENT_URI, to list on the GEM page (repeatable; the
+        /// demo runs no OPC UA server, so the pictures show these rows).
+        #[arg(long = "opcua-session")]
+        opcua_sessions: Vec<String>,
     },
     /// Exports from the store, with headers in the chosen language.
     Export {
@@ -688,6 +692,7 @@ pub fn run() -> anyhow::Result<()> {
             fill_seconds,
             station_alarm,
             host_message,
+            opcua_sessions,
         }) => {
             std::fs::create_dir_all(out)
                 .with_context(|| format!("screenshot dir {}", out.display()))?;
@@ -700,6 +705,7 @@ pub fn run() -> anyhow::Result<()> {
                 &run,
                 *station_alarm,
                 host_message.as_deref(),
+                opcua_sessions,
             )?;
             for f in files {
                 println!("{}", f.display());
@@ -712,6 +718,7 @@ pub fn run() -> anyhow::Result<()> {
         .worker_threads(2)
         .enable_all()
         .build()?;
+    let opcua_on = settings.opcua.is_some();
     let running = rt.block_on(wiring::start(settings))?;
     if cli.headless || !wiring::has_display() {
         if !cli.headless {
@@ -732,6 +739,7 @@ pub fn run() -> anyhow::Result<()> {
         opts.operator = running.operator.clone();
         opts.camera = running.camera.clone();
         opts.gem = running.gem.clone();
+        opts.host_sessions = opcua_on.then(|| crate::opcua_link::host_sessions(&running.opcua));
         bonder_station_ui::run(running.station.clone(), rt.handle().clone(), opts)?;
     }
     rt.block_on(wiring::stop(running))

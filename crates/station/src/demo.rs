@@ -170,6 +170,7 @@ pub fn render_screenshots_with_simulator(
     run: &ScreenshotRun,
     station_alarm: Option<u16>,
     host_message: Option<&str>,
+    opcua_sessions: &[String],
 ) -> anyhow::Result<Vec<PathBuf>> {
     let demo = Demo::start(SimConfig {
         autostart: true,
@@ -185,6 +186,7 @@ pub fn render_screenshots_with_simulator(
     let _host = demo
         .rt
         .block_on(demo_host(&demo, &mut opts, host_message))?;
+    opts.host_sessions = demo_opcua_sessions(opcua_sessions)?;
     // Raise the alarm shortly before the pictures are taken.
     let alarm_after = run.fill.saturating_sub(Duration::from_millis(800));
     let sim = demo.sim.clone();
@@ -212,6 +214,34 @@ pub fn render_screenshots_with_simulator(
     );
     demo.shutdown();
     Ok(result?)
+}
+
+/// The OPC UA sessions given as `USER=CLIENT_URI`, connected 20 minutes ago with
+/// Basic256Sha256/SignAndEncrypt (none given: OPC UA is off, as the page then says).
+fn demo_opcua_sessions(
+    given: &[String],
+) -> anyhow::Result<Option<bonder_station_ui::HostSessions>> {
+    if given.is_empty() {
+        return Ok(None);
+    }
+    let since = std::time::SystemTime::now() - Duration::from_secs(20 * 60);
+    let rows = given
+        .iter()
+        .map(|g| {
+            let (user, client) = g
+                .split_once('=')
+                .with_context(|| format!("--opcua-session {g}: expected USER=CLIENT_URI"))?;
+            Ok(bonder_station_ui::HostSession {
+                user: user.to_string(),
+                client: client.to_string(),
+                since,
+                security: "Basic256Sha256/SignAndEncrypt".into(),
+            })
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    Ok(Some(bonder_station_ui::HostSessions::new(move || {
+        Some(rows.clone())
+    })))
 }
 
 /// SECS/GEM on the demo station (an ephemeral port) and a host on it that establishes

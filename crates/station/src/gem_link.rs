@@ -54,19 +54,18 @@ fn host_actor() -> bonder_store::recipes::Actor {
 
 impl Equipment for StationEquipment {
     fn status(&self) -> StationStatus {
-        let s = self.station.snapshot();
-        let online = s.link == bonder_runtime::LinkState::Online;
+        let f = self.station.snapshot().host_figures();
         StationStatus {
-            machine_state: if online { s.machine_state } else { None },
-            controller_online: online,
-            recipe_id: s.recipe_id.clone(),
-            wires_bonded: s.counters.wires as u32,
-            bonds_rejected: s.counters.rejects.iter().sum::<u64>() as u32,
-            yield_pct: s.counters.yield_pct as f32,
-            wire_rate_per_min: s.counters.wire_rate_per_min.round() as u32,
-            capillary_touchdowns: s.status.as_ref().map_or(0, |st| st.capillary_touchdowns),
-            heater_temp_c: s.status.as_ref().map_or(0.0, |st| st.heater_temp_c),
-            alarms_set: s.active_alarms.iter().map(|&a| u32::from(a)).collect(),
+            machine_state: f.machine_state,
+            controller_online: f.online,
+            recipe_id: f.recipe_id,
+            wires_bonded: f.wires_bonded,
+            bonds_rejected: f.bonds_rejected,
+            yield_pct: f.yield_pct as f32,
+            wire_rate_per_min: f.wire_rate_per_min,
+            capillary_touchdowns: f.capillary_touchdowns,
+            heater_temp_c: f.heater_temp_c,
+            alarms_set: f.alarms,
             operator_id: self
                 .operator
                 .lock()

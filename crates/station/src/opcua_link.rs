@@ -132,22 +132,19 @@ impl bonder_opcua::Station for StationPort {
 
 /// The `Bonder` values of a snapshot.
 pub fn view(s: &bonder_runtime::Snapshot, operator: &str, work_order: &str) -> MachineView {
-    let online = s.link == bonder_runtime::LinkState::Online;
+    let f = s.host_figures();
     MachineView {
-        state: if online { s.machine_state } else { None },
-        recipe: s.recipe_id.clone(),
-        wires_bonded: s.counters.wires as u32,
-        bonds_rejected: s.counters.rejects.iter().sum::<u64>() as u32,
-        yield_pct: s.counters.yield_pct,
-        wire_rate_per_min: s.counters.wire_rate_per_min.round() as u32,
-        capillary_touchdowns: s.status.as_ref().map_or(0, |st| st.capillary_touchdowns),
-        heater_temp_c: s
-            .status
-            .as_ref()
-            .map_or(0.0, |st| f64::from(st.heater_temp_c)),
+        state: f.machine_state,
+        recipe: f.recipe_id,
+        wires_bonded: f.wires_bonded,
+        bonds_rejected: f.bonds_rejected,
+        yield_pct: f.yield_pct,
+        wire_rate_per_min: f.wire_rate_per_min,
+        capillary_touchdowns: f.capillary_touchdowns,
+        heater_temp_c: f64::from(f.heater_temp_c),
         operator: operator.to_string(),
         work_order: work_order.to_string(),
-        active_alarm: s.active_alarms.first().map_or(0, |&a| u32::from(a)),
+        active_alarm: f.alarms.first().copied().unwrap_or(0),
     }
 }
 
@@ -211,6 +208,7 @@ async fn feed(
                         peak_force_gf: f64::from(f.peak_force_gf),
                         us_energy_mj: f64::from(f.us_energy_mj),
                         deform_um: f64::from(f.deform_um),
+                        received: b.received,
                     });
                 }
                 Ok(bonder_runtime::StationEvent::Alarm { code, raised, .. }) => {
@@ -231,4 +229,23 @@ async fn feed(
             }
         }
     }
+}
+
+/// The GEM page's list of OPC UA sessions, read from the running server (`None` while it
+/// is not running: still starting, or its port could not be opened).
+pub fn host_sessions(slot: &OpcuaSlot) -> bonder_station_ui::HostSessions {
+    let slot = slot.clone();
+    bonder_station_ui::HostSessions::new(move || {
+        slot.get().map(|h| {
+            h.sessions()
+                .into_iter()
+                .map(|s| bonder_station_ui::HostSession {
+                    user: s.user,
+                    client: s.client,
+                    since: s.since,
+                    security: s.security,
+                })
+                .collect()
+        })
+    })
 }

@@ -6,6 +6,8 @@ use std::process::Command;
 
 fn station() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_bonder-station"));
+    // OPC UA's default port (4840) is not opened by tests running side by side.
+    c.args(["--opcua-listen", "none"]);
     // Keep the test's logs and config away from the user's directories.
     let home = tempfile::tempdir().unwrap().keep();
     c.env("HOME", &home)

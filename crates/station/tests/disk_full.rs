@@ -68,6 +68,8 @@ exit $code"#,
         .arg(env!("CARGO_BIN_EXE_bonder-station"))
         .args([
             "--headless",
+            "--opcua-listen",
+            "none",
             "--log",
             "warn,bonder_store=info,bonder_station=info",
         ])

@@ -94,6 +94,8 @@ fn spawn_station(
     let mut child = Command::new(env!("CARGO_BIN_EXE_bonder-station"))
         .args([
             "--headless",
+            "--opcua-listen",
+            "none",
             "--log",
             "warn",
             "--station-id",

@@ -2,7 +2,9 @@
 //! testing backend) over the station's real store and GEM, with a host on a real HSMS
 //! connection: the text of an S10F3 shows on every page until an operator acknowledges
 //! it (CEID 110 to the host), an operator may not switch LOCAL/REMOTE (refused and
-//! audited), a technician may (the host sees ONLINE-LOCAL; audited).
+//! audited), a technician may (the host sees ONLINE-LOCAL; audited). The page lists the
+//! OPC UA sessions (a real `asyncua` client on the station's real server) to the
+//! technician, not to the operator.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests: a panic is the failure report
 
@@ -28,6 +30,7 @@ const OPERATOR: (&str, &str) = ("OP7", "246813");
 struct Rig {
     ui: StationUi,
     store: Arc<Store>,
+    opcua: bonder_opcua::OpcuaConfig,
     host: Session,
     /// Primaries the host received (its S1F13 and S6F11s answered).
     got: mpsc::UnboundedReceiver<Message>,
@@ -101,6 +104,37 @@ fn rig() -> Rig {
         .block_on(bonder_station::gem_link::start(&settings, eq))
         .unwrap();
     let addr = gem.session().local_addr().unwrap();
+    // OPC UA beside it, sharing the REMOTE switch; the page lists its sessions.
+    let ua_port = bonder_e2e::procs::free_port();
+    let cfg = bonder_opcua::OpcuaConfig {
+        listen: bonder_opcua::Listen {
+            host: "127.0.0.1".into(),
+            port: ua_port,
+            path: "/".into(),
+        },
+        pki_dir: dir.path().join("opcua-pki"),
+        allow_insecure: false,
+        anonymous_read: false,
+        station_id: "sz1/assembly/l1/wb-16".into(),
+        manufacturer: "test".into(),
+        software_revision: "test".into(),
+    };
+    let slot = {
+        let _g = rt.enter();
+        bonder_station::opcua_link::spawn(
+            cfg.clone(),
+            bonder_station::opcua_link::StationPort {
+                station: station.clone(),
+                store: store.clone(),
+                writer: writer.clone(),
+                login: policy,
+                gem: Some(gem.clone()),
+            },
+            opts.operator.clone(),
+            opts.work_order.clone(),
+        )
+    };
+    opts.host_sessions = Some(bonder_station::opcua_link::host_sessions(&slot));
     opts.gem = Some(gem);
     let (host, got) = rt.block_on(host(addr));
     let ui = StationUi::new(station, rt.handle().clone(), opts).unwrap();
@@ -108,6 +142,7 @@ fn rig() -> Rig {
     Rig {
         ui,
         store,
+        opcua: cfg,
         host,
         got,
         _sim: sim,
@@ -247,6 +282,13 @@ fn the_host_message_shows_on_every_page_until_acknowledged_and_only_technicians_
     assert_eq!(g.get_control_text(), tr(Lang::EnUs, "gem-control-5"));
     assert!(!g.get_may_switch());
     assert!(g.get_traffic().row_count() > 0, "the messages in SML");
+    // Who is connected over OPC UA is not shown to an operator.
+    assert!(!g.get_sessions_visible());
+    let note = g.get_sessions_note().to_string();
+    assert!(
+        note.contains(&tr(Lang::EnUs, "role-operator")) && note.contains("technician"),
+        "{note}"
+    );
     g.invoke_set_remote(false);
     rig.wait_ui("refused", |w| {
         !w.global::<GemAdapter>().get_message().is_empty()
@@ -282,6 +324,58 @@ fn the_host_message_shows_on_every_page_until_acknowledged_and_only_technicians_
         rig.ask(Message::request(1, 3, Item::list([Item::u4(1002)]))),
         Item::list([Item::u1(4)])
     );
+
+    // The technician sees the OPC UA sessions: none, then an asyncua client signed in
+    // as the technician (its certificate trusted first), then none again.
+    rig.wait_ui("no OPC UA session", |w| {
+        let g = w.global::<GemAdapter>();
+        g.get_sessions_visible() && g.get_sessions_note() == tr(Lang::EnUs, "gem-sessions-none")
+    });
+    let url = rig.opcua.listen.url();
+    let client_dir = rig.opcua.pki_dir.with_file_name("client");
+    let mut ua = bonder_e2e::procs::JsonPeer::start(
+        &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/peers/opcua_client.py"),
+        false,
+    );
+    let connect = serde_json::json!({
+        "op": "connect", "url": url, "dir": client_dir,
+        "user": TECH.0, "password": TECH.1, "locale": "en-US",
+    });
+    let first = bonder_e2e::procs::poll("the OPC UA server answers", 60, || {
+        let v = ua.call(connect.clone());
+        let e = v["error"].as_str().unwrap_or_default().to_string();
+        (v["ok"] == true || e.contains("BadCertificateUntrusted")).then_some(v)
+    });
+    if first["ok"] != true {
+        let rejected = std::fs::read_dir(rig.opcua.pki_dir.join("rejected"))
+            .unwrap()
+            .next()
+            .unwrap()
+            .unwrap()
+            .path();
+        bonder_opcua::pki::trust(&rig.opcua.pki_dir, &rejected).unwrap();
+        let v = ua.call(connect.clone());
+        assert_eq!(v["ok"], true, "{v}");
+    }
+    rig.wait_ui("the session listed", |w| {
+        let rows = w.global::<GemAdapter>().get_sessions();
+        rows.row_count() == 1
+            && rows.row_data(0).is_some_and(|r| {
+                r.user == TECH.0
+                    && r.client == "urn:bonder-hmi:test:asyncua-client"
+                    && r.security.contains("Basic256Sha256")
+                    && !r.since.is_empty()
+            })
+    });
+    assert_eq!(
+        rig.ui.window().global::<GemAdapter>().get_sessions_note(),
+        ""
+    );
+    let v = ua.call(serde_json::json!({"op": "disconnect"}));
+    assert_eq!(v["ok"], true, "{v}");
+    rig.wait_ui("the session gone", |w| {
+        w.global::<GemAdapter>().get_sessions().row_count() == 0
+    });
 
     // Both in the trail: the operator's refusal, the technician's switch (written by the
     // store's writer, so waited for).

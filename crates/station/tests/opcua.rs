@@ -4,155 +4,68 @@
 //! as the GEM host that flips the shared LOCAL/REMOTE switch. The client only does what it
 //! is told (`tests/peers/opcua_client.py`); every expectation is here.
 //!
-//! Figures (printed, not asserted): monitored-item notifications per second to one client
-//! subscribed to every `Bonder` variable, the station's resident memory per session, and
-//! the time from the server's source timestamp of a `LastBond.Seq` change to its arrival
-//! at the client (p50/p99).
+//! Figures (printed, not asserted), in the load scenario
+//! `load_every_variable_to_one_client_and_memory_per_session`: monitored-item
+//! notifications per second to one client subscribed to every variable, the time from a
+//! bond's arrival at the station to the `LastBond.Seq` data change at the client
+//! (p50/p99), and the station's resident memory per session.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests: a panic is the failure report
 
-use bondersim::{SimConfig, Simulator};
+use bonder_e2e::procs::{self, JsonPeer, Proc, free_port, percentile, station_command, test_log};
+use bondersim::{SimConfig, Simulator, WireRate};
 use rusqlite::Connection;
 use serde_json::{Value, json};
-use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
-fn python() -> PathBuf {
-    if let Some(p) = std::env::var_os("BONDER_PYTHON") {
-        return p.into();
-    }
-    let home = std::env::var_os("HOME").expect("HOME");
-    let p = Path::new(&home).join(".cache/bonder-hmi/venv/bin/python");
-    assert!(
-        p.exists(),
-        "no python with asyncua: run scripts/test-all.sh (it creates {}) or set BONDER_PYTHON",
-        p.display()
-    );
-    p
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+const BIN: &str = env!("CARGO_BIN_EXE_bonder-station");
 
 fn station_cmd(home: &Path) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_bonder-station"));
-    c.env("HOME", home)
-        .env("XDG_CONFIG_HOME", home.join("config"))
-        .env("XDG_DATA_HOME", home.join("data"));
-    c
+    station_command(Path::new(BIN), home)
 }
 
-/// `bonder-station users add`, the secret on stdin.
 fn add_user(home: &Path, db: &Path, badge: &str, role: &str, secret: &str) {
-    let mut child = station_cmd(home)
-        .args([
-            "users", "add", "--badge", badge, "--name", badge, "--role", role,
-        ])
+    procs::add_user(Path::new(BIN), home, db, badge, role, secret);
+}
+
+/// The station binary on the simulator with OPC UA on `ua` and GEM on `gem`.
+fn start_station(
+    home: &Path,
+    db: &Path,
+    controller: std::net::SocketAddr,
+    ua: u16,
+    gem: u16,
+) -> Proc {
+    let mut c = station_cmd(home);
+    c.args(["--headless", "--camera", "none", "--log", &test_log()])
+        .args(["--station-id", "sz1/assembly/l1/wb-16"])
+        .args(["--embedded-broker", "127.0.0.1:0"])
+        .arg("--controller")
+        .arg(controller.to_string())
         .arg("--db")
         .arg(db)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    writeln!(child.stdin.take().unwrap(), "{secret}").unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "users add {badge}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+        .args(["--gem-listen", &format!("127.0.0.1:{gem}")])
+        .args(["--opcua-listen", &format!("opc.tcp://127.0.0.1:{ua}/")]);
+    Proc::spawn(c)
 }
 
-/// The station binary; killed when dropped.
-struct StationProc {
-    child: Child,
-}
-
-impl StationProc {
-    fn start(home: &Path, db: &Path, controller: std::net::SocketAddr, ua: u16, gem: u16) -> Self {
-        let child = station_cmd(home)
-            .args(["--headless", "--camera", "none"])
-            .args([
-                "--log",
-                &std::env::var("BONDER_TEST_LOG").unwrap_or_else(|_| "warn".into()),
-            ])
-            .args(["--station-id", "sz1/assembly/l1/wb-16"])
-            .args(["--embedded-broker", "127.0.0.1:0"])
-            .arg("--controller")
-            .arg(controller.to_string())
-            .arg("--db")
-            .arg(db)
-            .args(["--gem-listen", &format!("127.0.0.1:{gem}")])
-            .args(["--opcua-listen", &format!("opc.tcp://127.0.0.1:{ua}/")])
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap();
-        StationProc { child }
-    }
-
-    /// Resident memory, KiB.
-    fn rss_kib(&self) -> u64 {
-        let s = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
-            .unwrap_or_default();
-        s.lines()
-            .find_map(|l| l.strip_prefix("VmRSS:"))
-            .and_then(|v| v.split_whitespace().next())
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(0)
-    }
-}
-
-impl Drop for StationProc {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// A python peer speaking one JSON line per command.
-struct Peer {
-    child: Child,
-    stdin: ChildStdin,
-    out: BufReader<ChildStdout>,
-}
+/// The `asyncua` client (`tests/peers/opcua_client.py`).
+struct Peer(JsonPeer);
 
 impl Peer {
     fn start(script: &str) -> Peer {
-        let script = Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("tests/peers")
-            .join(script);
-        let mut child = Command::new(python())
-            .arg(script)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let stdin = child.stdin.take().unwrap();
-        let out = BufReader::new(child.stdout.take().unwrap());
-        Peer { child, stdin, out }
+        Peer(JsonPeer::start(
+            &Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("tests/peers")
+                .join(script),
+            false,
+        ))
     }
 
-    /// The answer to `cmd` (lines that are not JSON — library warnings — are skipped).
     fn call(&mut self, cmd: Value) -> Value {
-        writeln!(self.stdin, "{cmd}").unwrap();
-        loop {
-            let mut line = String::new();
-            let n = self.out.read_line(&mut line).unwrap();
-            assert!(n > 0, "the peer exited on {cmd}");
-            if let Ok(v) = serde_json::from_str::<Value>(&line) {
-                return v;
-            }
-        }
+        self.0.call(cmd)
     }
 
     fn ok(&mut self, cmd: Value) -> Value {
@@ -162,24 +75,17 @@ impl Peer {
     }
 }
 
-impl Drop for Peer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 struct Bench {
     rt: tokio::runtime::Runtime,
     sim: Option<Simulator>,
     dir: tempfile::TempDir,
     url: String,
-    station: StationProc,
+    station: Proc,
     db: PathBuf,
     gem_port: u16,
 }
 
-fn bench() -> Bench {
+fn bench(wire_rate: WireRate) -> Bench {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -188,6 +94,7 @@ fn bench() -> Bench {
     let sim = rt
         .block_on(Simulator::start(SimConfig {
             autostart: true,
+            wire_rate,
             ..SimConfig::default()
         }))
         .unwrap();
@@ -199,7 +106,7 @@ fn bench() -> Bench {
     add_user(&home, &db, "TE1", "technician", "246810");
     add_user(&home, &db, "OP1", "operator", "135790");
     let (ua, gem_port) = (free_port(), free_port());
-    let station = StationProc::start(&home, &db, sim.modbus_addr, ua, gem_port);
+    let station = start_station(&home, &db, sim.modbus_addr, ua, gem_port);
     Bench {
         rt,
         sim: Some(sim),
@@ -212,6 +119,25 @@ fn bench() -> Bench {
 }
 
 impl Bench {
+    /// A client signed in as `user`: its certificate trusted first if the server
+    /// rejects it (the refusal and `opcua trust` themselves are the first test's).
+    fn trusted_client(&self, user: (&str, &str)) -> Peer {
+        let mut c = Peer::start("opcua_client.py");
+        let first = wait_for("the OPC UA server answers", 60, || {
+            let v = c.call(self.connect(Some(user), "en-US"));
+            let e = v["error"].as_str().unwrap_or_default();
+            (v["ok"] == true || e.contains("BadCertificateUntrusted")).then_some(v)
+        });
+        if first["ok"] != true {
+            let pki = self.dir.path().join("opcua-pki");
+            for f in std::fs::read_dir(pki.join("rejected")).unwrap() {
+                bonder_opcua::pki::trust(&pki, &f.unwrap().path()).unwrap();
+            }
+            c.ok(self.connect(Some(user), "en-US"));
+        }
+        c
+    }
+
     fn connect(&self, user: Option<(&str, &str)>, locale: &str) -> Value {
         json!({
             "op": "connect", "url": self.url, "dir": self.dir.path().join("client"),
@@ -248,33 +174,17 @@ impl Bench {
     }
 }
 
-/// Polls `f` until it gives `Some`.
-fn wait_for<T>(what: &str, secs: u64, mut f: impl FnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    loop {
-        if let Some(v) = f() {
-            return v;
-        }
-        assert!(Instant::now() < deadline, "{what}: not within {secs} s");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+fn wait_for<T>(what: &str, secs: u64, f: impl FnMut() -> Option<T>) -> T {
+    procs::poll(what, secs, f)
 }
 
 fn read(p: &mut Peer, path: &[&str]) -> Value {
     p.ok(json!({"op": "read", "path": path}))
 }
 
-fn percentile(v: &mut [f64], p: f64) -> f64 {
-    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
-    if v.is_empty() {
-        return f64::NAN;
-    }
-    v[((v.len() - 1) as f64 * p).round() as usize]
-}
-
 #[test]
 fn an_asyncua_client_reads_subscribes_and_commands_the_bonder() {
-    let mut b = bench();
+    let mut b = bench(SimConfig::default().wire_rate);
     let mut c = Peer::start("opcua_client.py");
     // Endpoints: the two policies, Sign and SignAndEncrypt, never None.
     let eps = wait_for("the OPC UA server answers GetEndpoints", 60, || {
@@ -412,7 +322,6 @@ fn an_asyncua_client_reads_subscribes_and_commands_the_bonder() {
     let mut paths: Vec<Vec<&str>> = vars.iter().map(|v| vec!["Bonder", v]).collect();
     paths.push(vec!["Bonder", "LastBond", "Seq"]);
     paths.push(vec!["MachineryItemState", "CurrentState"]);
-    let rss_before = b.station.rss_kib();
     c.ok(json!({"op": "subscribe", "paths": paths, "ms": 100, "events": true}));
     let t0 = Instant::now();
     std::thread::sleep(Duration::from_secs(5));
@@ -574,14 +483,6 @@ fn an_asyncua_client_reads_subscribes_and_commands_the_bonder() {
     assert!(!r["result"][1].as_str().unwrap().is_empty(), "{r}");
     assert_eq!(count("OPCUA-BAD"), 0, "nothing written");
 
-    // Memory per session: two more sessions open.
-    let rss_sessions = b.station.rss_kib();
-    println!(
-        "figures: station RSS {rss_before} KiB with 1 session before subscribing, {rss_sessions} KiB \
-         with 3 sessions and 1 subscription: ≈ {} KiB per session",
-        rss_sessions.saturating_sub(rss_before) / 2
-    );
-
     // A client that vanishes mid-subscription: the others keep being served.
     c.ok(json!({"op": "vanish"}));
     let w1 = read(&mut op, &["Bonder", "WiresBonded"])["value"]
@@ -608,4 +509,145 @@ fn an_asyncua_client_reads_subscribes_and_commands_the_bonder() {
     assert_eq!(heater["status"], "UncertainLastUsableValue", "{heater}");
     en.ok(json!({"op": "disconnect"}));
     b.wait_audit("session closed", |r| r.0 == "logout" && r.1 == "EN1");
+}
+
+/// Every variable of the contract's `Bonder` object (its `LastBond` among them) and the
+/// machine state.
+fn every_variable() -> Vec<Vec<&'static str>> {
+    let mut p: Vec<Vec<&str>> = [
+        "State",
+        "Recipe",
+        "WiresBonded",
+        "BondsRejected",
+        "YieldPct",
+        "WireRatePerMin",
+        "CapillaryTouchdowns",
+        "HeaterTempC",
+        "Operator",
+        "WorkOrder",
+        "ActiveAlarm",
+        "ActiveAlarmText",
+    ]
+    .into_iter()
+    .map(|v| vec!["Bonder", v])
+    .collect();
+    for v in [
+        "Seq",
+        "Kind",
+        "Verdict",
+        "BallDiameterUm",
+        "PlacementDxUm",
+        "PlacementDyUm",
+        "PeakForceGf",
+        "UsEnergyMj",
+        "DeformUm",
+    ] {
+        p.push(vec!["Bonder", "LastBond", v]);
+    }
+    p.push(vec!["MachineryItemState", "CurrentState"]);
+    p
+}
+
+/// Load scenario, figures printed (nothing timed is asserted): the simulator at 500
+/// wires/s (1 000 bonds/s, 25 times a production bonder), one `asyncua` client subscribed
+/// to every variable with a 100-value queue per item, then 20 more sessions.
+/// - monitored-item notifications per second the client receives, and the station's CPU
+///   meanwhile (the station also judges, stores and publishes every bond);
+/// - from a bond's arrival at the station (the `LastBond` source timestamp is the time
+///   the runtime read its frame) to the `LastBond.Seq` data change at the client,
+///   p50/p99, at the contract's 100 ms publishing interval and at the server's 50 ms;
+/// - resident memory per session (20 sessions opened, then closed).
+#[test]
+fn load_every_variable_to_one_client_and_memory_per_session() {
+    let b = bench(WireRate::PerSecond(500.0));
+    let mut c = b.trusted_client(("TE1", "246810"));
+    let paths = every_variable();
+    let pid = b.station.id();
+    for ms in [100u64, 50] {
+        if ms != 100 {
+            c.ok(json!({"op": "disconnect"}));
+            c = b.trusted_client(("TE1", "246810"));
+        }
+        c.ok(json!({
+            "op": "subscribe", "paths": paths, "ms": ms, "sampling_ms": 0,
+            "queue": 100, "count_only": true,
+        }));
+        // Warm-up until notifications flow, then a 10 s window.
+        wait_for("notifications flow", 30, || {
+            (c.ok(json!({"op": "stats"}))["n"].as_u64() > Some(0)).then_some(())
+        });
+        let (cpu0, t0) = (procs::cpu_seconds(pid), Instant::now());
+        let (mut n, mut lat) = (0u64, Vec::new());
+        while t0.elapsed() < Duration::from_secs(10) {
+            c.ok(json!({"op": "sleep", "s": 0.5}));
+            let s = c.ok(json!({"op": "stats"}));
+            n += s["n"].as_u64().unwrap();
+            lat.extend(
+                s["lat_ms"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .filter_map(Value::as_f64),
+            );
+        }
+        let secs = t0.elapsed().as_secs_f64();
+        let cpu = (procs::cpu_seconds(pid) - cpu0) / secs * 100.0;
+        assert!(
+            n > 0 && !lat.is_empty(),
+            "notifications and LastBond changes arrive"
+        );
+        println!(
+            "figures (publishing {ms} ms): {n} notifications in {secs:.1} s over {} items = {:.0}/s \
+             to one client; station CPU {cpu:.0} % of one core meanwhile (it also judges, stores \
+             and publishes 1 000 bonds/s); bond arrival at the station → LastBond.Seq at the \
+             client p50 {:.1} ms p99 {:.1} ms over {} bonds",
+            paths.len(),
+            n as f64 / secs,
+            percentile(&mut lat, 0.5),
+            percentile(&mut lat, 0.99),
+            lat.len(),
+        );
+    }
+
+    // Memory per session: 20 more sessions (signed in, no subscription).
+    let rss0 = b.station.rss_kib();
+    let mut connect = b.connect(Some(("TE1", "246810")), "en-US");
+    connect["op"] = json!("sessions");
+    connect["n"] = json!(20);
+    connect["timeout"] = json!(120);
+    assert_eq!(c.ok(connect)["open"], 20);
+    // The station lists (and audits) sessions every 250 ms: all 22 seen (the first
+    // phase's client among them), then the memory is read.
+    wait_for("the 20 sessions listed", 30, || {
+        let opened = b
+            .audit()
+            .iter()
+            .filter(|r| r.0 == "login" && r.2 == "opcua:session")
+            .count();
+        (opened >= 22).then_some(())
+    });
+    let rss20 = b.station.rss_kib();
+    c.ok(json!({"op": "close_sessions"}));
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let rows = b.audit();
+        let closed = rows
+            .iter()
+            .filter(|r| r.0 == "logout" && r.1 == "TE1")
+            .count();
+        if closed >= 21 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "21 sessions closed: {closed}; {rows:#?}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let rss_after = b.station.rss_kib();
+    println!(
+        "figures: station RSS {rss0} KiB with 1 session, {rss20} KiB with 21 \
+         ≈ {:.0} KiB per session; {rss_after} KiB after closing the 20",
+        rss20.saturating_sub(rss0) as f64 / 20.0
+    );
 }

@@ -38,7 +38,7 @@ fn every_page_renders_in_both_languages() {
         size_px: (1280, 800),
         fill: Duration::from_secs(3),
     };
-    let files = render_screenshots_with_simulator(dir.path(), &run, None, None).unwrap();
+    let files = render_screenshots_with_simulator(dir.path(), &run, None, None, &[]).unwrap();
     // Every page, the login page with the keyboard, the administrator's user list, the
     // camera's calibration (entered, measured), then the ten states of the changeover
     // wizard and its report, in both languages.

@@ -10,137 +10,40 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests: a panic is the failure report
 
+use bonder_e2e::procs::{JsonPeer, Proc, free_port, station_command, test_log};
 use bondersim::{SimConfig, Simulator};
 use serde_json::{Value, json};
-use std::io::{BufRead, BufReader, Write};
-use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::path::Path;
+use std::time::Duration;
 
-/// The virtual environment's python: `BONDER_PYTHON`, else the one `scripts/common.sh`
-/// (`need_python_peers`) creates.
-fn python() -> PathBuf {
-    if let Some(p) = std::env::var_os("BONDER_PYTHON") {
-        return p.into();
-    }
-    let home = std::env::var_os("HOME").expect("HOME");
-    let p = Path::new(&home).join(".cache/bonder-hmi/venv/bin/python");
-    assert!(
-        p.exists(),
-        "no python with secsgem: run scripts/test-all.sh (it creates {}) or set BONDER_PYTHON",
-        p.display()
-    );
-    p
+/// The station binary on the simulator with GEM on `gem_port` (T3 5 s).
+fn start_station(db: &Path, controller: std::net::SocketAddr, gem_port: u16) -> Proc {
+    let home = db.parent().unwrap();
+    let mut c = station_command(Path::new(env!("CARGO_BIN_EXE_bonder-station")), home);
+    c.args(["--headless", "--log", &test_log(), "--camera", "none"])
+        .args(["--station-id", "sz1/assembly/l1/wb-16"])
+        .args(["--embedded-broker", "127.0.0.1:0"])
+        .arg("--controller")
+        .arg(controller.to_string())
+        .arg("--db")
+        .arg(db)
+        .args(["--gem-listen", &format!("127.0.0.1:{gem_port}")])
+        .args(["--gem-t3", "5"])
+        .args(["--opcua-listen", "none"]);
+    Proc::spawn(c)
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// The station binary; killed (SIGKILL) when dropped. Its status lines are kept.
-struct StationProc {
-    child: Child,
-    lines: Arc<Mutex<Vec<String>>>,
-}
-
-impl StationProc {
-    fn start(db: &Path, controller: std::net::SocketAddr, gem_port: u16) -> StationProc {
-        let home = db.parent().unwrap();
-        let mut child = Command::new(env!("CARGO_BIN_EXE_bonder-station"))
-            .args([
-                "--headless",
-                "--log",
-                &std::env::var("BONDER_TEST_LOG").unwrap_or_else(|_| "warn".into()),
-                "--camera",
-                "none",
-            ])
-            .args(["--station-id", "sz1/assembly/l1/wb-16"])
-            .args(["--embedded-broker", "127.0.0.1:0"])
-            .arg("--controller")
-            .arg(controller.to_string())
-            .arg("--db")
-            .arg(db)
-            .args(["--gem-listen", &format!("127.0.0.1:{gem_port}")])
-            .args(["--gem-t3", "5"])
-            .env("HOME", home)
-            .env("XDG_CONFIG_HOME", home.join("config"))
-            .env("XDG_DATA_HOME", home.join("data"))
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap();
-        let out = child.stdout.take().unwrap();
-        let lines = Arc::new(Mutex::new(Vec::new()));
-        let keep = lines.clone();
-        std::thread::spawn(move || {
-            for l in BufReader::new(out).lines().map_while(Result::ok) {
-                keep.lock().unwrap().push(l);
-            }
-        });
-        StationProc { child, lines }
-    }
-
-    /// Waits for a status line that satisfies `f`.
-    fn wait_line(&self, what: &str, secs: u64, f: impl Fn(&str) -> bool) -> String {
-        let deadline = Instant::now() + Duration::from_secs(secs);
-        loop {
-            if let Some(l) = self.lines.lock().unwrap().iter().rev().find(|l| f(l)) {
-                return l.clone();
-            }
-            assert!(
-                Instant::now() < deadline,
-                "{what}: no such status line within {secs} s; last: {:?}",
-                self.lines.lock().unwrap().last()
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
-    }
-
-    fn kill(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for StationProc {
-    fn drop(&mut self) {
-        self.kill();
-    }
-}
-
-/// The python host, one JSON command per line.
-struct Host {
-    child: Child,
-    stdin: ChildStdin,
-    out: BufReader<ChildStdout>,
-}
+/// The python host (`tests/peers/secsgem_host.py`), one JSON command per line.
+struct Host(JsonPeer);
 
 impl Host {
     fn start() -> Host {
         let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/peers/secsgem_host.py");
-        let mut child = Command::new(python())
-            .arg(script)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap();
-        let stdin = child.stdin.take().unwrap();
-        let out = BufReader::new(child.stdout.take().unwrap());
-        Host { child, stdin, out }
+        Host(JsonPeer::start(&script, true))
     }
 
     fn call(&mut self, cmd: Value) -> Value {
-        writeln!(self.stdin, "{cmd}").unwrap();
-        let mut line = String::new();
-        self.out.read_line(&mut line).unwrap();
-        let v: Value = serde_json::from_str(&line)
-            .unwrap_or_else(|e| panic!("host answered {line:?} to {cmd}: {e}"));
+        let v = self.0.call(cmd.clone());
         assert!(v.get("error").is_none(), "host failed {cmd}: {v}");
         v
     }
@@ -172,14 +75,6 @@ impl Host {
             items.len()
         );
         items
-    }
-}
-
-impl Drop for Host {
-    fn drop(&mut self) {
-        let _ = writeln!(self.stdin, "{}", json!({"cmd": "quit"}));
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 
@@ -222,7 +117,7 @@ fn a_secsgem_host_runs_the_bonder() {
     let b = bench();
     let port = free_port();
     let db = b.dir.path().join("station.sqlite");
-    let station = StationProc::start(&db, b.sim.modbus_addr, port);
+    let station = start_station(&db, b.sim.modbus_addr, port);
     let mut host = Host::start();
     host.connect(port);
 
@@ -483,7 +378,7 @@ fn spooled_events_are_replayed_in_order_and_the_configuration_survives_kill_9() 
     let b = bench();
     let port = free_port();
     let db = b.dir.path().join("station.sqlite");
-    let mut station = StationProc::start(&db, b.sim.modbus_addr, port);
+    let mut station = start_station(&db, b.sim.modbus_addr, port);
     let mut host = Host::start();
     host.connect(port);
     let vids = [2001, 2002, 2003].map(u4);
@@ -573,7 +468,7 @@ fn spooled_events_are_replayed_in_order_and_the_configuration_survives_kill_9() 
     let before_kill = spool_of(&line);
     station.kill();
     host.call(json!({"cmd": "drain"}));
-    let _station = StationProc::start(&db, b.sim.modbus_addr, port);
+    let _station = start_station(&db, b.sim.modbus_addr, port);
     host.connect(port);
     assert_eq!(
         host.req(2, 13, json!([3003])),
@@ -632,7 +527,7 @@ fn the_station_answers_what_no_gem_host_should_send() {
     let b = bench();
     let port = free_port();
     let db = b.dir.path().join("station.sqlite");
-    let _station = StationProc::start(&db, b.sim.modbus_addr, port);
+    let _station = start_station(&db, b.sim.modbus_addr, port);
     b._rt.block_on(async {
         let addr: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
         let (host, mut ev) = Session::start(HsmsConfig::active(addr)).await.unwrap();

@@ -37,6 +37,7 @@ fn station_on(
     let home = db.parent().unwrap();
     let mut c = Command::new(env!("CARGO_BIN_EXE_bonder-station"));
     c.args(["--headless", "--log", "warn", "--station-id", STATION])
+        .args(["--opcua-listen", "none"])
         .args(["--gateway", gateway])
         .args(["--camera", "none"])
         .arg("--db")

@@ -32,6 +32,7 @@ fn station_with(
 ) -> Child {
     Command::new(env!("CARGO_BIN_EXE_bonder-station"))
         .args(extra)
+        .args(["--opcua-listen", "none"])
         .args([
             "--headless",
             "--log",
@@ -325,6 +326,8 @@ fn exports_have_localized_headers() {
     // may be taken by another test: the gateway is not needed here).
     run(&[
         "--headless",
+        "--opcua-listen",
+        "none",
         "--simulate",
         "--for-seconds",
         "3",

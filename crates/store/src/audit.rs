@@ -70,11 +70,13 @@ pub enum AuditAction {
     ClockJump,
     /// A key or certificate trusted (an OPC UA client certificate, `opcua trust`).
     Trust,
+    /// Data taken in from outside: pull/shear test results.
+    Import,
 }
 
 impl AuditAction {
     /// Every action.
-    pub const ALL: [AuditAction; 18] = [
+    pub const ALL: [AuditAction; 19] = [
         Self::Create,
         Self::Modify,
         Self::Delete,
@@ -93,6 +95,7 @@ impl AuditAction {
         Self::Download,
         Self::ClockJump,
         Self::Trust,
+        Self::Import,
     ];
 
     /// The stored name (`audit.action`).
@@ -116,6 +119,7 @@ impl AuditAction {
             Self::Download => "download",
             Self::ClockJump => "clock_jump",
             Self::Trust => "trust",
+            Self::Import => "import",
         }
     }
 

@@ -157,7 +157,7 @@ fn every_fixture_migrates_and_keeps_its_data() {
         );
         assert_eq!(
             Store::verify_audit(&path).unwrap().rows,
-            FIXTURE_AUDIT_ROWS + u64::from(version >= 6),
+            FIXTURE_AUDIT_ROWS + u64::from(version >= 6) + u64::from(version >= 10),
             "v{version}"
         );
         // Files from v6 on carry a recipe's vision setup.
@@ -183,6 +183,13 @@ fn every_fixture_migrates_and_keeps_its_data() {
         } else {
             assert_eq!(gem, GemRows::default(), "v{version}");
             assert!(spooled.is_empty());
+        }
+
+        // Files from v10 on carry two pull/shear results of unit 1.
+        let tests = store.test_results(0, 10).unwrap();
+        assert_eq!(tests.len(), if version >= 10 { 2 } else { 0 }, "v{version}");
+        if version >= 10 {
+            assert_eq!(tests[0].bond_seq, Some(1));
         }
 
         // The migrated file takes new records.
@@ -373,6 +380,17 @@ fn generate_fixture() {
     store.gem_save(&fixture_gem()).unwrap();
     store
         .gem_spool_push(&fixture_spooled(), 100, false)
+        .unwrap();
+    // v10: two test results of unit 1 (one more audit row).
+    let csv = "unit,wire,test,force_gf,mode,time\n1,1,pull,7.3,neck_break,t1\n1,2,shear,21.9,ball_shear,t2\n";
+    store
+        .import_test_results(
+            &bonder_core::pull_test::parse_csv(csv).unwrap(),
+            "fixture.csv",
+            &bonder_store::tests_results::source_sha(csv.as_bytes()),
+            &bonder_store::Actor::new("T3", Role::Technician),
+            T0,
+        )
         .unwrap();
     drop(store);
 

@@ -38,6 +38,8 @@ pub use server::Server;
 pub use server_handle::ServerHandle;
 pub use server_status::ServerStatusWrapper;
 pub use session::continuation_points::ContinuationPoint;
+pub use session::instance::Session;
+pub use session::manager::SessionLifecycle;
 pub use subscriptions::{
     CreateMonitoredItem, MonitoredItem, MonitoredItemHandle, SessionSubscriptions, Subscription,
     SubscriptionCache, SubscriptionState,

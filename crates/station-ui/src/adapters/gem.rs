@@ -1,13 +1,14 @@
 //! `GemAdapter`: the fab host's link (SECS/GEM) — communication and control states, the
 //! operator's ONLINE/OFFLINE and LOCAL/REMOTE switches (`switch_remote`), the spool with
 //! purge (`purge_spool`), the last 100 messages in SML; and the host's terminal message
-//! on every page (`AppAdapter.terminal-*`) until an operator acknowledges it.
+//! on every page (`AppAdapter.terminal-*`) until an operator acknowledges it; and the
+//! OPC UA sessions (user, client, since) to technicians and up (`view_host_sessions`).
 
 use super::model;
 use crate::app::{Inner, UiMsg, message_text};
 use crate::store::AuditEvent;
 use crate::tr::{Arg, Message, Texts};
-use crate::ui::{AppAdapter, GemAdapter, GemTraffic, MainWindow, Page};
+use crate::ui::{AppAdapter, GemAdapter, GemTraffic, HostSessionRow, MainWindow, Page};
 use bonder_core::permissions::Permission;
 use bonder_gem::{CommState, ControlState, GemStatus, PanelError};
 use slint::ComponentHandle;
@@ -127,23 +128,22 @@ pub(crate) fn refresh(inner: &Inner, w: &MainWindow) {
     let t: Texts = inner.texts();
     let app = w.global::<AppAdapter>();
     let g = w.global::<GemAdapter>();
-    let Some(gem) = inner.opts.gem.as_ref() else {
-        g.set_available(false);
-        app.set_terminal_active(false);
-        return;
-    };
-    let s: GemStatus = gem.status().borrow().clone();
-    app.set_terminal_active(s.terminal.is_some());
-    app.set_terminal_text(
-        s.terminal
-            .as_ref()
-            .map(|m| m.text.clone())
-            .unwrap_or_default()
-            .into(),
-    );
+    let status: Option<GemStatus> = inner
+        .opts
+        .gem
+        .as_ref()
+        .map(|gem| gem.status().borrow().clone());
+    let terminal = status.as_ref().and_then(|s| s.terminal.as_ref());
+    app.set_terminal_active(terminal.is_some());
+    app.set_terminal_text(terminal.map(|m| m.text.clone()).unwrap_or_default().into());
     if app.get_page() != Page::Gem {
         return;
     }
+    refresh_sessions(inner, t, &g);
+    let (Some(gem), Some(s)) = (inner.opts.gem.as_ref(), status) else {
+        g.set_available(false);
+        return;
+    };
     let role = inner.role();
     g.set_available(true);
     g.set_comm_text(t.t(comm_key(s.comm)).into());
@@ -183,4 +183,58 @@ pub(crate) fn refresh(inner: &Inner, w: &MainWindow) {
         })
         .collect();
     g.set_traffic(model(rows));
+}
+
+/// The OPC UA sessions: to those who may see them (`view_host_sessions`), with a note
+/// when the list is empty, the server is off or not running.
+fn refresh_sessions(inner: &Inner, t: Texts, g: &GemAdapter<'_>) {
+    let role = inner.role();
+    let (visible, note, rows) = if !Permission::ViewHostSessions.allows_opt(role) {
+        let role_key = format!("role-{}", role.map_or("operator", |r| r.name()));
+        let m = Message::with("gem-sessions-needs", vec![("role", Arg::key(role_key))]);
+        (false, m.text(t), Vec::new())
+    } else {
+        match inner.opts.host_sessions.as_ref().map(|h| h.list()) {
+            None => (false, t.t("gem-sessions-off"), Vec::new()),
+            Some(None) => (false, t.t("gem-sessions-down"), Vec::new()),
+            Some(Some(list)) if list.is_empty() => (true, t.t("gem-sessions-none"), Vec::new()),
+            Some(Some(list)) => (true, String::new(), list),
+        }
+    };
+    let now = std::time::SystemTime::now();
+    let rows: Vec<HostSessionRow> = rows
+        .into_iter()
+        .map(|s| HostSessionRow {
+            user: s.user.into(),
+            client: s.client.into(),
+            since: since_text(s.since, now).into(),
+            security: s.security.into(),
+        })
+        .collect();
+    g.set_sessions_visible(visible);
+    g.set_sessions_note(note.into());
+    g.set_sessions(model(rows));
+}
+
+/// `14:03:07` for today, `11-30 22:15` for an earlier day (local time).
+fn since_text(t: std::time::SystemTime, now: std::time::SystemTime) -> String {
+    let tz = jiff::tz::TimeZone::system();
+    let day = |t: std::time::SystemTime| {
+        jiff::Timestamp::try_from(t)
+            .map(|ts| ts.to_zoned(tz.clone()).date())
+            .ok()
+    };
+    if day(t) == day(now) {
+        crate::app::clock(t)
+    } else {
+        let ts = jiff::Timestamp::try_from(t).unwrap_or(jiff::Timestamp::UNIX_EPOCH);
+        let z = ts.to_zoned(tz.clone());
+        format!(
+            "{:02}-{:02} {:02}:{:02}",
+            z.month(),
+            z.day(),
+            z.hour(),
+            z.minute()
+        )
+    }
 }

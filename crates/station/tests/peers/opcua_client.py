@@ -12,6 +12,12 @@ Commands (all answers carry "ok": true/false and, on failure, "error" and "code"
   {"op": "call", "method": "Stop", "args": [...]}    -> {"result": ...}
   {"op": "subscribe", "paths": [[...], ...], "ms": 100, "events": true}
   {"op": "changes"}                                  -> {"changes": [[name, value, source_ts, recv_ts]], "events": [...]}
+  {"op": "subscribe", ..., "sampling_ms": 0, "queue": 100, "count_only": true}
+                                                     (load: only counted, see "stats")
+  {"op": "stats"}                                    -> {"n": count since the last stats,
+                                                         "lat_ms": [recv - source of LastBond.Seq]}
+  {"op": "sessions", "n": N, + connect's fields}     -> opens N more sessions (kept)
+  {"op": "close_sessions"}                           -> closes them
   {"op": "disconnect"} / {"op": "vanish"} (drops the socket without closing the session)
 """
 
@@ -48,9 +54,18 @@ class Handler:
         self.changes = []
         self.events = []
         self.names = {}
+        self.count_only = False
+        self.n = 0
+        self.lat_ms = []
+        self.seq_id = None
 
     def datachange_notification(self, node, val, data):
         dv = data.monitored_item.Value
+        if self.count_only:
+            self.n += 1
+            if node.nodeid == self.seq_id and dv.SourceTimestamp:
+                self.lat_ms.append((time.time() - dv.SourceTimestamp.timestamp()) * 1000.0)
+            return
         ts = dv.SourceTimestamp.timestamp() if dv.SourceTimestamp else None
         self.changes.append(
             [self.names.get(node.nodeid.to_string(), str(node)), jsonable(val), ts, time.time()]
@@ -66,8 +81,41 @@ class Handler:
         )
 
 
+async def open_client(c):
+    """A signed-in client as `connect` describes it (its certificate made on first use)."""
+    d = Path(c["dir"])
+    d.mkdir(parents=True, exist_ok=True)
+    key, cert = d / "client-key.pem", d / "client-cert.der"
+    if not cert.exists():
+        await setup_self_signed_certificate(
+            key,
+            cert,
+            APP_URI,
+            "localhost",
+            [ExtendedKeyUsageOID.CLIENT_AUTH],
+            {"commonName": "asyncua-test-client"},
+        )
+    client = Client(c["url"], timeout=10)
+    client.application_uri = APP_URI
+    client.session_timeout = int(c.get("session_timeout_ms", 30000))
+    policy = {
+        "Basic256Sha256": SecurityPolicyBasic256Sha256,
+        "Aes256Sha256RsaPss": SecurityPolicyAes256Sha256RsaPss,
+    }[c.get("policy", "Basic256Sha256")]
+    mode = getattr(ua.MessageSecurityMode, c.get("mode", "SignAndEncrypt"))
+    await client.set_security(policy, str(cert), str(key), mode=mode)
+    if c.get("user") is not None:
+        client.set_user(c["user"])
+        client.set_password(c["password"])
+    if c.get("locale"):
+        client.set_locale([c["locale"]])
+    await client.connect()
+    return client, cert
+
+
 class Peer:
     def __init__(self):
+        self.extra = []
         self.client = None
         self.ns = None
         self.machine = None
@@ -96,37 +144,25 @@ class Peer:
                 ]
             }
         if op == "connect":
-            d = Path(c["dir"])
-            d.mkdir(parents=True, exist_ok=True)
-            key, cert = d / "client-key.pem", d / "client-cert.der"
-            if not cert.exists():
-                await setup_self_signed_certificate(
-                    key,
-                    cert,
-                    APP_URI,
-                    "localhost",
-                    [ExtendedKeyUsageOID.CLIENT_AUTH],
-                    {"commonName": "asyncua-test-client"},
-                )
-            client = Client(c["url"], timeout=10)
-            client.application_uri = APP_URI
-            client.session_timeout = int(c.get("session_timeout_ms", 30000))
-            policy = {
-                "Basic256Sha256": SecurityPolicyBasic256Sha256,
-                "Aes256Sha256RsaPss": SecurityPolicyAes256Sha256RsaPss,
-            }[c.get("policy", "Basic256Sha256")]
-            mode = getattr(ua.MessageSecurityMode, c.get("mode", "SignAndEncrypt"))
-            await client.set_security(policy, str(cert), str(key), mode=mode)
-            if c.get("user") is not None:
-                client.set_user(c["user"])
-                client.set_password(c["password"])
-            if c.get("locale"):
-                client.set_locale([c["locale"]])
-            await client.connect()
+            client, cert = await open_client(c)
             self.client = client
             self.ns = await client.get_namespace_index(NS_URI)
             self.machine = None
             return {"cert": str(cert)}
+        if op == "sessions":
+            for _ in range(c["n"]):
+                client, _ = await open_client(c)
+                self.extra.append(client)
+            return {"open": len(self.extra)}
+        if op == "close_sessions":
+            for client in self.extra:
+                await client.disconnect()
+            self.extra = []
+            return {}
+        if op == "stats":
+            out = {"n": self.handler.n, "lat_ms": self.handler.lat_ms}
+            self.handler.n, self.handler.lat_ms = 0, []
+            return out
         if op == "read":
             n = await self.node(c["path"])
             dv = await n.read_data_value(raise_on_bad_status=False)
@@ -147,8 +183,15 @@ class Peer:
                 n = await self.node(p)
                 self.handler.names[n.nodeid.to_string()] = ".".join(p)
                 nodes.append(n)
+            self.handler.count_only = bool(c.get("count_only"))
+            if ["Bonder", "LastBond", "Seq"] in c.get("paths", []):
+                self.handler.seq_id = (await self.node(["Bonder", "LastBond", "Seq"])).nodeid
             if nodes:
-                await self.sub.subscribe_data_change(nodes, sampling_interval=c.get("ms", 100))
+                await self.sub.subscribe_data_change(
+                    nodes,
+                    sampling_interval=c.get("sampling_ms", c.get("ms", 100)),
+                    queuesize=c.get("queue", 0),
+                )
             if c.get("events"):
                 await self.sub.subscribe_events(await self.station())
             return {"items": len(nodes)}

@@ -30,11 +30,22 @@ pub(super) fn next_session_id() -> (NodeId, u32) {
     (NodeId::new(1, session_id), session_id)
 }
 
+/// A session activated or removed (bonder-hmi patch: upstream has no way to learn of
+/// either, so a session shorter than a polling interval went unseen).
+#[derive(Clone)]
+pub enum SessionLifecycle {
+    /// Activated (again, after a re-activation); the session as it is now.
+    Activated(Arc<RwLock<Session>>),
+    /// Closed by the client or expired: its numeric id.
+    Removed(u32),
+}
+
 /// Manages all sessions on the server.
 pub struct SessionManager {
     sessions: HashMap<NodeId, Arc<RwLock<Session>>>,
     info: Arc<ServerInfo>,
     notify: Arc<Notify>,
+    lifecycle: tokio::sync::broadcast::Sender<SessionLifecycle>,
 }
 
 impl SessionManager {
@@ -43,7 +54,14 @@ impl SessionManager {
             sessions: Default::default(),
             info,
             notify,
+            lifecycle: tokio::sync::broadcast::channel(256).0,
         }
+    }
+
+    /// Sessions activated and removed from now on, in order (bonder-hmi patch). A
+    /// receiver that lags should list [`SessionManager::sessions`] again.
+    pub fn subscribe_lifecycle(&self) -> tokio::sync::broadcast::Receiver<SessionLifecycle> {
+        self.lifecycle.subscribe()
     }
 
     /// Every session the server holds now, activated or not (bonder-hmi patch:
@@ -233,6 +251,9 @@ impl SessionManager {
         info!("Session {id} has expired, removing it from the session map. Subscriptions will remain until they individually expire");
 
         let mut session = trace_write_lock!(session);
+        let _ = self
+            .lifecycle
+            .send(SessionLifecycle::Removed(session.session_id_numeric()));
         session.close();
     }
 
@@ -286,6 +307,7 @@ pub(crate) async fn close_session(
             let mut session_lck = trace_write_lock!(session);
             session_lck.close();
         }
+        let _ = mgr.lifecycle.send(SessionLifecycle::Removed(id));
         mgr.info
             .diagnostics
             .set_current_session_count(mgr.sessions.len() as u32);
@@ -390,6 +412,13 @@ pub(crate) async fn activate_session(
             session.session_id_numeric(),
         )
     };
+
+    {
+        let mgr = trace_read_lock!(mgr_lck);
+        let _ = mgr
+            .lifecycle
+            .send(SessionLifecycle::Activated(session_lck.clone()));
+    }
 
     let namespaces = handler.get_namespaces_for_user(session_lck.clone(), session_id, user_token);
     {

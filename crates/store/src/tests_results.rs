@@ -1,0 +1,212 @@
+//! Pull and shear test results (`test_results`): imported from a bench tester's file or
+//! entered on the keypad, each joined to the ball bond record of its unit and wire, so
+//! the strength prediction is fitted on (features, measured strength) pairs.
+
+use crate::audit::{self, AuditAction, AuditRecord};
+use crate::recipes::Actor;
+use crate::timefmt::unix_ms;
+use crate::{Store, StoreError};
+use bonder_core::permissions::Permission;
+use bonder_core::pull_test::{TestKind, TestResult};
+use rusqlite::{OptionalExtension, TransactionBehavior, params};
+use sha2::{Digest, Sha256};
+use std::collections::HashMap;
+use time::OffsetDateTime;
+
+/// How far back (in bond records) a tested wire is looked for: 4 million bonds, more
+/// than two days of a bonder at 20 wires/s.
+pub const JOIN_WINDOW_BONDS: i64 = 4_000_000;
+
+/// What an import did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ImportOutcome {
+    /// Rows stored.
+    pub imported: usize,
+    /// Rows of a source already imported (nothing stored twice).
+    pub duplicates: usize,
+    /// Stored rows joined to a bond record.
+    pub joined: usize,
+}
+
+/// A stored result with the bond it belongs to.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredTestResult {
+    /// Row id (import order).
+    pub id: i64,
+    /// The tested unit, as the tester numbered it.
+    pub unit: u32,
+    /// The tested wire of that unit.
+    pub wire: u16,
+    /// Pull or shear.
+    pub test: TestKind,
+    /// The measured force, gf.
+    pub force_gf: f64,
+    /// The failure mode (`neck_break` …).
+    pub mode: String,
+    /// The tester's time, as it wrote it.
+    pub tested_at: String,
+    /// The ball bond's record, if it was found.
+    pub bond_seq: Option<u64>,
+    /// The file it came from, or `keypad`.
+    pub source: String,
+}
+
+/// SHA-256 of a source, hex.
+pub fn source_sha(bytes: &[u8]) -> String {
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+impl Store {
+    /// Stores the results of one source (a file's name and SHA-256, or `keypad`) in one
+    /// transaction, each joined to the newest ball bond of its unit and wire within
+    /// [`JOIN_WINDOW_BONDS`]; a source already imported adds nothing. One audit row.
+    pub fn import_test_results(
+        &self,
+        rows: &[TestResult],
+        source: &str,
+        sha: &str,
+        by: &Actor,
+        now: OffsetDateTime,
+    ) -> Result<ImportOutcome, StoreError> {
+        bonder_core::permissions::check(by.role, Permission::RecordTestResults)?;
+        let mut conn = self.lock();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        // The ball bonds of the tested units, newest first, in one range scan.
+        let max: Option<i64> = tx
+            .query_row("SELECT MAX(seq) FROM bonds", [], |r| r.get(0))
+            .optional()?
+            .flatten();
+        let mut seq_of: HashMap<(u32, u16), i64> = HashMap::new();
+        if let Some(max) = max {
+            let units: std::collections::BTreeSet<u32> = rows.iter().map(|r| r.unit).collect();
+            let list = units
+                .iter()
+                .map(u32::to_string)
+                .collect::<Vec<_>>()
+                .join(",");
+            let mut st = tx.prepare(&format!(
+                "SELECT seq, unit, wire FROM bonds WHERE seq > ?1 AND kind = 1 AND unit IN ({list})"
+            ))?;
+            let found = st.query_map([max - JOIN_WINDOW_BONDS], |r| {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, i64>(1)?,
+                    r.get::<_, i64>(2)?,
+                ))
+            })?;
+            for f in found {
+                let (seq, unit, wire) = f?;
+                let key = (
+                    u32::try_from(unit).unwrap_or(0),
+                    u16::try_from(wire).unwrap_or(0),
+                );
+                let e = seq_of.entry(key).or_insert(seq);
+                *e = (*e).max(seq);
+            }
+        }
+        let mut out = ImportOutcome::default();
+        let now_ms = unix_ms(now);
+        {
+            let mut ins = tx.prepare(
+                "INSERT OR IGNORE INTO test_results (unit, wire, test, force_mgf, mode, tested_at, \
+                 bond_seq, source, source_sha, line, imported_ms, by_user) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+            )?;
+            for (i, r) in rows.iter().enumerate() {
+                let seq = seq_of.get(&(r.unit, r.wire)).copied();
+                let n = ins.execute(params![
+                    r.unit,
+                    r.wire,
+                    r.test.name(),
+                    (r.force_gf * 1000.0).round() as i64,
+                    r.mode,
+                    r.time,
+                    seq,
+                    source,
+                    sha,
+                    i as i64 + 1,
+                    now_ms,
+                    by.user,
+                ])?;
+                if n == 1 {
+                    out.imported += 1;
+                    out.joined += usize::from(seq.is_some());
+                } else {
+                    out.duplicates += 1;
+                }
+            }
+        }
+        audit::append(
+            &tx,
+            &AuditRecord {
+                time: now,
+                user: by.user.clone(),
+                role: Some(by.role),
+                action: AuditAction::Import,
+                object: format!("tests:{source}"),
+                old_value: None,
+                new_value: Some(
+                    serde_json::json!({
+                        "sha256": sha,
+                        "rows": rows.len(),
+                        "imported": out.imported,
+                        "duplicates": out.duplicates,
+                        "joined": out.joined,
+                    })
+                    .to_string(),
+                ),
+                reason: None,
+            },
+        )?;
+        tx.commit()?;
+        Ok(out)
+    }
+
+    /// Results after `after_id`, oldest first (at most `limit`).
+    pub fn test_results(
+        &self,
+        after_id: i64,
+        limit: usize,
+    ) -> Result<Vec<StoredTestResult>, StoreError> {
+        let conn = self.lock();
+        let mut st = conn.prepare(
+            "SELECT id, unit, wire, test, force_mgf, mode, tested_at, bond_seq, source \
+             FROM test_results WHERE id > ?1 ORDER BY id LIMIT ?2",
+        )?;
+        let rows = st.query_map(params![after_id, limit as i64], |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, i64>(1)?,
+                r.get::<_, i64>(2)?,
+                r.get::<_, String>(3)?,
+                r.get::<_, i64>(4)?,
+                r.get::<_, String>(5)?,
+                r.get::<_, String>(6)?,
+                r.get::<_, Option<i64>>(7)?,
+                r.get::<_, String>(8)?,
+            ))
+        })?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (id, unit, wire, test, mgf, mode, tested_at, seq, source) = row?;
+            out.push(StoredTestResult {
+                id,
+                unit: u32::try_from(unit)
+                    .map_err(|_| StoreError::Corrupt(format!("unit {unit}")))?,
+                wire: u16::try_from(wire)
+                    .map_err(|_| StoreError::Corrupt(format!("wire {wire}")))?,
+                test: TestKind::from_name(&test)
+                    .ok_or_else(|| StoreError::Corrupt(format!("test {test:?}")))?,
+                force_gf: mgf as f64 / 1000.0,
+                mode,
+                tested_at,
+                bond_seq: seq.and_then(|s| u64::try_from(s).ok()),
+                source,
+            });
+        }
+        Ok(out)
+    }
+}
