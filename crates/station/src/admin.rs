@@ -58,6 +58,26 @@ pub fn read_secret(prompt: &str) -> anyhow::Result<String> {
     Ok(secret)
 }
 
+/// A person signs in from standard input (badge, then PIN or password, one line each),
+/// with the touch screen's policy and lockout (`via: cli`, audited by the store).
+pub fn sign_in_from_stdin(store: &Store, policy: &LoginPolicy) -> anyhow::Result<Actor> {
+    let badge = read_secret("badge")?;
+    let secret = read_secret(&format!("PIN or password for {badge}"))?;
+    let r = store
+        .sign_in(
+            badge.trim(),
+            &secret,
+            policy,
+            OffsetDateTime::now_utc(),
+            "cli",
+        )
+        .map_err(explain)?;
+    match (r.attempt, r.user) {
+        (bonder_core::login::Attempt::Accepted, Some(u)) => Ok(Actor::new(u.badge, u.role)),
+        (a, _) => bail!("sign-in refused ({a:?}) / 登录被拒绝"),
+    }
+}
+
 fn role(name: &str) -> anyhow::Result<Role> {
     Role::person_from_name(name).with_context(|| {
         format!(

@@ -101,6 +101,10 @@ pub struct Cli {
     /// <data dir>/opcua-pki, next to the store).
     #[arg(long, value_name = "DIR")]
     opcua_pki: Option<PathBuf>,
+    /// A folder a pull/shear tester exports to: its CSV files are imported (and moved to
+    /// imported/ or refused/).
+    #[arg(long, value_name = "DIR")]
+    pull_tests_dir: Option<PathBuf>,
     /// SECS/GEM on or off (default on).
     #[arg(long, value_name = "BOOL")]
     gem_enabled: Option<bool>,
@@ -189,6 +193,13 @@ pub enum Cmd {
         #[command(subcommand)]
         action: OpcuaCmd,
     },
+    /// Takes data in: `import tests FILE` (a pull/shear tester's CSV export). The
+    /// person's badge and PIN are read from standard input, one line each; the sign-in
+    /// and the import are audited.
+    Import {
+        #[command(subcommand)]
+        what: ImportCmd,
+    },
     /// Copies the store to a file while the station runs (SQLite online backup).
     Backup {
         /// Store file (default: the configured one).
@@ -197,6 +208,17 @@ pub enum Cmd {
         /// Backup file to write.
         #[arg(long)]
         to: PathBuf,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ImportCmd {
+    /// A pull/shear tester's export (docs/pull-tester-csv.md): every row or nothing.
+    Tests {
+        /// Store file (default: the configured one).
+        #[arg(long)]
+        db: Option<PathBuf>,
+        file: PathBuf,
     },
 }
 
@@ -384,6 +406,8 @@ pub struct Settings {
     pub opcua: Option<bonder_opcua::OpcuaConfig>,
     /// The OPC UA PKI directory (also when the server is off: `opcua trust` uses it).
     pub opcua_pki: PathBuf,
+    /// The folder of the pull/shear tester's exports (`pull_tests_dir`), if any.
+    pub pull_tests_dir: Option<PathBuf>,
     /// The configuration as loaded: the file (if any) and its SHA-256, for the start's
     /// audit row.
     pub config_file: Option<(PathBuf, String)>,
@@ -555,6 +579,7 @@ pub fn settings(cli: &Cli) -> anyhow::Result<Settings> {
             software_revision: env!("CARGO_PKG_VERSION").into(),
         });
     Ok(Settings {
+        pull_tests_dir: cli.pull_tests_dir.clone().or(file.pull_tests_dir.clone()),
         opcua,
         opcua_pki,
         gem,
@@ -675,6 +700,22 @@ pub fn run() -> anyhow::Result<()> {
         }
         Some(Cmd::Users { action }) => return users(action, &settings),
         Some(Cmd::Opcua { action }) => return opcua(action, &settings),
+        Some(Cmd::Import {
+            what: ImportCmd::Tests { db, file },
+        }) => {
+            let store = Store::open(db.as_ref().unwrap_or(&settings.db))?;
+            let by = admin::sign_in_from_stdin(&store, &settings.login)?;
+            let out = crate::pull_tests::import_file(&store, file, &by)?;
+            println!(
+                "{}: {} imported ({} joined to bond records), {} already imported / 已导入 {} 条",
+                file.display(),
+                out.imported,
+                out.joined,
+                out.duplicates,
+                out.imported
+            );
+            return Ok(());
+        }
         Some(Cmd::Backup { db, to }) => {
             let db = db.as_ref().unwrap_or(&settings.db);
             let store = Store::open(db)?;

@@ -83,6 +83,8 @@ pub struct FileConfig {
     pub allow_insecure: Option<bool>,
     /// OPC UA: accept anonymous sessions, read-only (default false).
     pub anonymous_read: Option<bool>,
+    /// The folder a pull/shear tester exports to (imported every 2 s).
+    pub pull_tests_dir: Option<PathBuf>,
 }
 
 /// The SECS/GEM interface's settings (keys `gem_…`, flags `--gem-…`).

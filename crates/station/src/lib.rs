@@ -29,6 +29,7 @@ pub mod gateway_link;
 pub mod gem_link;
 pub mod opcua_link;
 pub mod persist;
+pub mod pull_tests;
 pub mod status;
 pub mod ui_store;
 pub mod wiring;

@@ -278,6 +278,9 @@ pub async fn start(settings: Settings) -> anyhow::Result<Running> {
             Default::default()
         }
     };
+    if let Some(dir) = settings.pull_tests_dir.clone() {
+        tokio::spawn(crate::pull_tests::watch_folder(store.clone(), dir));
+    }
     tokio::spawn(gateway_link::feed_status(
         station.clone(),
         operator.clone(),
