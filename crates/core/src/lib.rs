@@ -30,6 +30,7 @@ pub mod pull_test;
 pub mod recipe;
 pub mod spc;
 pub mod state;
+pub mod strength;
 pub mod text;
 pub mod units;
 
