@@ -77,7 +77,9 @@ pub struct StrengthModel {
 /// Why a model could not be fitted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum FitError {
-    #[error("{have} tested wires, at least {need} needed / 测试数据不足：{have} 条，至少需要 {need} 条")]
+    #[error(
+        "{have} tested wires, at least {need} needed / 测试数据不足：{have} 条，至少需要 {need} 条"
+    )]
     TooFew { have: usize, need: usize },
     #[error("the regressors are degenerate / 回归量退化")]
     Singular,
@@ -160,7 +162,11 @@ impl StrengthModel {
         }
         let dof = (n - p - 1).max(1) as f64;
         m.sigma = (ss_res / dof).sqrt();
-        m.r2_fit = if ss_tot > 0.0 { 1.0 - ss_res / ss_tot } else { 0.0 };
+        m.r2_fit = if ss_tot > 0.0 {
+            1.0 - ss_res / ss_tot
+        } else {
+            0.0
+        };
         Ok(m)
     }
 
@@ -247,7 +253,14 @@ pub fn score(pairs: &[(f64, f64)]) -> (f64, f64) {
     let ss_res: f64 = pairs.iter().map(|(p, y)| (y - p).powi(2)).sum();
     let ss_tot: f64 = pairs.iter().map(|(_, y)| (y - mean).powi(2)).sum();
     let mae = pairs.iter().map(|(p, y)| (y - p).abs()).sum::<f64>() / n;
-    (if ss_tot > 0.0 { 1.0 - ss_res / ss_tot } else { 0.0 }, mae)
+    (
+        if ss_tot > 0.0 {
+            1.0 - ss_res / ss_tot
+        } else {
+            0.0
+        },
+        mae,
+    )
 }
 
 /// Inverse of a `p`×`p` matrix by Gauss–Jordan with partial pivoting.
@@ -283,7 +296,11 @@ fn invert(a: &[f64], p: usize) -> Option<Vec<f64>> {
             }
         }
     }
-    Some((0..p).flat_map(|i| m[i * w + p..i * w + w].to_vec()).collect())
+    Some(
+        (0..p)
+            .flat_map(|i| m[i * w + p..i * w + w].to_vec())
+            .collect(),
+    )
 }
 
 #[cfg(test)]
@@ -314,7 +331,10 @@ mod tests {
         assert!(r2 > 0.9999 && mae < 0.01, "{r2} {mae}");
         assert_eq!(
             StrengthModel::fit(TestKind::Pull, &data[..5], 1e-3).err(),
-            Some(FitError::TooFew { have: 5, need: MIN_FIT })
+            Some(FitError::TooFew {
+                have: 5,
+                need: MIN_FIT
+            })
         );
     }
 }

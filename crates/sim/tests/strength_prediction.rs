@@ -27,7 +27,11 @@ fn design(material: &str) -> Vec<([f64; REGRESSORS], f64, f64)> {
     for a in [-1.0, 1.0] {
         for b in [-1.0, 1.0] {
             for c in [-1.0, 1.0] {
-                points.push((us * (1.0 + 0.2 * a), f * (1.0 + 0.15 * b), t * (1.0 + 0.2 * c)));
+                points.push((
+                    us * (1.0 + 0.2 * a),
+                    f * (1.0 + 0.15 * b),
+                    t * (1.0 + 0.2 * c),
+                ));
             }
         }
     }

@@ -63,7 +63,14 @@ fn tester_files_from_the_watched_folder_join_their_bonds_and_bad_files_import_no
         .unwrap();
     procs::add_user(Path::new(BIN), home, &db, "A1", "admin", "admin-password-1");
     procs::add_user(Path::new(BIN), home, &db, "TE1", "technician", "246810");
-    procs::add_user(Path::new(BIN), home, &db, "SV1", "supervisor", "supervisor-pass-1");
+    procs::add_user(
+        Path::new(BIN),
+        home,
+        &db,
+        "SV1",
+        "supervisor",
+        "supervisor-pass-1",
+    );
     let mut c = station_command(Path::new(BIN), home);
     c.args(["--headless", "--camera", "none", "--log", &test_log()])
         .args(["--opcua-listen", "none", "--embedded-broker", "127.0.0.1:0"])
