@@ -44,6 +44,20 @@ pub fn station_command(bin: &Path, home: &Path) -> Command {
     c
 }
 
+/// A headless station on a controller, without the camera, with its own embedded broker
+/// and the test log filter: the start every end-to-end station test shares (add the
+/// interfaces under test).
+pub fn headless_station(bin: &Path, home: &Path, db: &Path, controller: &str) -> Command {
+    let mut c = station_command(bin, home);
+    c.args(["--headless", "--camera", "none", "--log", &test_log()])
+        .args(["--station-id", "sz1/assembly/l1/wb-16"])
+        .args(["--embedded-broker", "127.0.0.1:0"])
+        .args(["--controller", controller])
+        .arg("--db")
+        .arg(db);
+    c
+}
+
 /// The log filter for stations under test: `BONDER_TEST_LOG`, else `warn`.
 pub fn test_log() -> String {
     std::env::var("BONDER_TEST_LOG").unwrap_or_else(|_| "warn".into())

@@ -12,7 +12,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests: a panic is the failure report
 
-use bonder_e2e::procs::{self, JsonPeer, Proc, free_port, percentile, station_command, test_log};
+use bonder_e2e::procs::{self, JsonPeer, Proc, free_port, percentile, station_command};
 use bondersim::{SimConfig, Simulator, WireRate};
 use rusqlite::Connection;
 use serde_json::{Value, json};
@@ -38,15 +38,8 @@ fn start_station(
     ua: u16,
     gem: u16,
 ) -> Proc {
-    let mut c = station_cmd(home);
-    c.args(["--headless", "--camera", "none", "--log", &test_log()])
-        .args(["--station-id", "sz1/assembly/l1/wb-16"])
-        .args(["--embedded-broker", "127.0.0.1:0"])
-        .arg("--controller")
-        .arg(controller.to_string())
-        .arg("--db")
-        .arg(db)
-        .args(["--gem-listen", &format!("127.0.0.1:{gem}")])
+    let mut c = procs::headless_station(Path::new(BIN), home, db, &controller.to_string());
+    c.args(["--gem-listen", &format!("127.0.0.1:{gem}")])
         .args(["--opcua-listen", &format!("opc.tcp://127.0.0.1:{ua}/")]);
     Proc::spawn(c)
 }
@@ -304,24 +297,8 @@ fn an_asyncua_client_reads_subscribes_and_commands_the_bonder() {
         "Processing"
     );
 
-    // A 100 ms subscription to every Bonder variable and the station's events.
-    let vars = [
-        "State",
-        "Recipe",
-        "WiresBonded",
-        "BondsRejected",
-        "YieldPct",
-        "WireRatePerMin",
-        "CapillaryTouchdowns",
-        "HeaterTempC",
-        "Operator",
-        "WorkOrder",
-        "ActiveAlarm",
-        "ActiveAlarmText",
-    ];
-    let mut paths: Vec<Vec<&str>> = vars.iter().map(|v| vec!["Bonder", v]).collect();
-    paths.push(vec!["Bonder", "LastBond", "Seq"]);
-    paths.push(vec!["MachineryItemState", "CurrentState"]);
+    // A 100 ms subscription to every variable and the station's events.
+    let paths = every_variable();
     c.ok(json!({"op": "subscribe", "paths": paths, "ms": 100, "events": true}));
     let t0 = Instant::now();
     std::thread::sleep(Duration::from_secs(5));

@@ -6,7 +6,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests: a panic is the failure report
 
-use bonder_e2e::procs::{self, Proc, poll, station_command, test_log};
+use bonder_e2e::procs::{self, Proc, poll, station_command};
 use bondersim::{SimConfig, Simulator, WireRate};
 use rusqlite::Connection;
 use std::io::Write;
@@ -71,13 +71,8 @@ fn tester_files_from_the_watched_folder_join_their_bonds_and_bad_files_import_no
         "supervisor",
         "supervisor-pass-1",
     );
-    let mut c = station_command(Path::new(BIN), home);
-    c.args(["--headless", "--camera", "none", "--log", &test_log()])
-        .args(["--opcua-listen", "none", "--embedded-broker", "127.0.0.1:0"])
-        .arg("--controller")
-        .arg(sim.modbus_addr.to_string())
-        .arg("--db")
-        .arg(&db)
+    let mut c = procs::headless_station(Path::new(BIN), home, &db, &sim.modbus_addr.to_string());
+    c.args(["--opcua-listen", "none"])
         .arg("--pull-tests-dir")
         .arg(&watched);
     let mut station = Proc::spawn(c);

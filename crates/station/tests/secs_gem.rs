@@ -10,7 +10,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests: a panic is the failure report
 
-use bonder_e2e::procs::{JsonPeer, Proc, free_port, station_command, test_log};
+use bonder_e2e::procs::{self, JsonPeer, Proc, free_port};
 use bondersim::{SimConfig, Simulator};
 use serde_json::{Value, json};
 use std::path::Path;
@@ -19,15 +19,13 @@ use std::time::Duration;
 /// The station binary on the simulator with GEM on `gem_port` (T3 5 s).
 fn start_station(db: &Path, controller: std::net::SocketAddr, gem_port: u16) -> Proc {
     let home = db.parent().unwrap();
-    let mut c = station_command(Path::new(env!("CARGO_BIN_EXE_bonder-station")), home);
-    c.args(["--headless", "--log", &test_log(), "--camera", "none"])
-        .args(["--station-id", "sz1/assembly/l1/wb-16"])
-        .args(["--embedded-broker", "127.0.0.1:0"])
-        .arg("--controller")
-        .arg(controller.to_string())
-        .arg("--db")
-        .arg(db)
-        .args(["--gem-listen", &format!("127.0.0.1:{gem_port}")])
+    let mut c = procs::headless_station(
+        Path::new(env!("CARGO_BIN_EXE_bonder-station")),
+        home,
+        db,
+        &controller.to_string(),
+    );
+    c.args(["--gem-listen", &format!("127.0.0.1:{gem_port}")])
         .args(["--gem-t3", "5"])
         .args(["--opcua-listen", "none"]);
     Proc::spawn(c)
