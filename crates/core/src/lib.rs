@@ -17,6 +17,7 @@
 
 pub mod alarm;
 pub mod bond;
+pub mod cause;
 pub mod changeover;
 pub mod clock;
 pub mod counters;
