@@ -24,6 +24,7 @@ pub mod counters;
 pub mod drift;
 pub mod envelope;
 pub mod features;
+pub mod forecast;
 pub mod judge;
 pub mod login;
 pub mod permissions;
