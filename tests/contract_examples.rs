@@ -18,7 +18,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests: a panic is the failure report
 
 use bonder_core::recipe::{DEFAULT_CAPILLARY_LIFE, Recipe};
-use bonder_gateway::payload::{AlarmMsg, BondsMsg, CmdResult, StatusMsg, V};
+use bonder_gateway::payload::{AlarmMsg, BondsMsg, CmdResult, HealthMsg, StatusMsg, V};
 use bonder_gateway::{GatewayCommand, Topic, commands};
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
@@ -60,6 +60,7 @@ examples! {
     status_example_round_trips: "status.json" => via_type!(StatusMsg),
     bonds_example_round_trips: "bonds.json" => via_type!(BondsMsg),
     alarm_example_round_trips: "alarm.json" => via_type!(AlarmMsg),
+    health_example_round_trips: "health.json" => via_type!(HealthMsg),
     cmd_result_example_round_trips: "cmd-result.json" => via_type!(CmdResult),
     recipe_example_round_trips_through_the_export: "recipe.json" => via_recipe_export,
     cmd_recipe_example_passes_the_command_check_and_round_trips:

@@ -26,13 +26,20 @@ pub enum AlarmCode {
     ClockJumped,
     /// The station's own: a badge locked after too many failed sign-ins.
     LoginLocked,
+    /// The station's own: the process drifts (drift statistics on the bonds' features
+    /// and predicted strength).
+    ProcessDrift,
+    /// The station's own: the capillary's bonds are forecast to leave the window.
+    CapillaryEndOfLife,
+    /// The station's own: the yield is forecast to fall below the station's limit.
+    YieldForecastLow,
     /// A code this version does not know (kept, shown by number).
     Other(u16),
 }
 
 impl AlarmCode {
     /// Every known alarm: the controller's, then the station's own (9xx).
-    pub const KNOWN: [AlarmCode; 13] = [
+    pub const KNOWN: [AlarmCode; 16] = [
         Self::Nsop,
         Self::Nsol,
         Self::ShortTail,
@@ -46,6 +53,9 @@ impl AlarmCode {
         Self::StorageFailing,
         Self::ClockJumped,
         Self::LoginLocked,
+        Self::ProcessDrift,
+        Self::CapillaryEndOfLife,
+        Self::YieldForecastLow,
     ];
 
     /// The alarm for a code; `None` for 0 (no alarm).
@@ -77,6 +87,9 @@ impl AlarmCode {
             Self::StorageFailing => 902,
             Self::ClockJumped => 904,
             Self::LoginLocked => 905,
+            Self::ProcessDrift => 910,
+            Self::CapillaryEndOfLife => 911,
+            Self::YieldForecastLow => 912,
             Self::Other(c) => c,
         }
     }
@@ -97,6 +110,9 @@ impl AlarmCode {
             Self::StorageFailing => "storage_failing",
             Self::ClockJumped => "clock_jumped",
             Self::LoginLocked => "login_locked",
+            Self::ProcessDrift => "process_drift",
+            Self::CapillaryEndOfLife => "capillary_end_of_life",
+            Self::YieldForecastLow => "yield_forecast_low",
             Self::Other(_) => "unknown",
         }
     }
@@ -117,6 +133,9 @@ impl AlarmCode {
             Self::StorageFailing => "Data storage failing",
             Self::ClockJumped => "Clock jumped",
             Self::LoginLocked => "Login locked: too many failed sign-ins",
+            Self::ProcessDrift => "Process drift",
+            Self::CapillaryEndOfLife => "Capillary end of life forecast",
+            Self::YieldForecastLow => "Yield forecast below limit",
             Self::Other(_) => "Unknown alarm",
         }
     }
@@ -137,6 +156,9 @@ impl AlarmCode {
             Self::StorageFailing => "数据存储故障",
             Self::ClockJumped => "时钟跳变",
             Self::LoginLocked => "登录已锁定：登录失败次数过多",
+            Self::ProcessDrift => "工艺漂移",
+            Self::CapillaryEndOfLife => "预测劈刀寿命将尽",
+            Self::YieldForecastLow => "预测良率将低于下限",
             Self::Other(_) => "未知报警",
         }
     }
@@ -157,6 +179,9 @@ impl AlarmCode {
             Self::StorageFailing => "Do not produce; call maintenance",
             Self::ClockJumped => "Check the time source (NTP)",
             Self::LoginLocked => "Wait for the lock to end; if it was not you, tell security",
+            Self::ProcessDrift => "Open Process health: check the first-ranked cause",
+            Self::CapillaryEndOfLife => "Plan a capillary change before the forecast",
+            Self::YieldForecastLow => "Call the process engineer with the ranked causes",
             Self::Other(_) => "Call the process engineer",
         }
     }
@@ -177,6 +202,9 @@ impl AlarmCode {
             Self::StorageFailing => "请勿生产；通知维护人员",
             Self::ClockJumped => "检查时间源（NTP）",
             Self::LoginLocked => "等待锁定结束；如非本人操作，请通知安全人员",
+            Self::ProcessDrift => "打开工艺健康页面：检查排名第一的原因",
+            Self::CapillaryEndOfLife => "在预测时间前安排更换劈刀",
+            Self::YieldForecastLow => "带上原因排名通知工艺工程师",
             Self::Other(_) => "请联系工艺工程师",
         }
     }
@@ -193,6 +221,9 @@ impl AlarmCode {
                 | Self::StorageFailing
                 | Self::ClockJumped
                 | Self::LoginLocked
+                | Self::ProcessDrift
+                | Self::CapillaryEndOfLife
+                | Self::YieldForecastLow
         )
     }
 }

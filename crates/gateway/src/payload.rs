@@ -127,6 +127,37 @@ pub struct BondsMsg {
     pub bonds: Vec<BondMsg>,
 }
 
+/// One ranked cause of a `{S}/health` message.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HealthCause {
+    /// `ultrasonic_output`, `capillary_wear`, `heater`, `material_lot`, `contamination`,
+    /// `unknown`.
+    pub cause: String,
+    pub weight: f64,
+}
+
+/// `{S}/health` (added to the contract by issue 18): a drift warning, a forecast, or
+/// their clearing, with the ranked causes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HealthMsg {
+    pub v: u32,
+    pub ts: String,
+    /// `drift`, `capillary`, `yield_forecast`, `cleared`.
+    pub kind: String,
+    /// The signal (`ball_deform_um`, `predicted_shear_gf` …); null for a forecast.
+    pub feature: Option<String>,
+    /// `up` or `down`; null when it has none.
+    pub direction: Option<String>,
+    /// Controller time of the newest bond the decision used, µs.
+    pub at_time_us: u64,
+    /// Forecasts: wires until the limit.
+    pub eta_wires: Option<u64>,
+    /// Sorted by weight, the likeliest first.
+    pub causes: Vec<HealthCause>,
+    pub text_en: String,
+    pub text_zh: String,
+}
+
 /// `{S}/alarms`: each raise and clear.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AlarmMsg {

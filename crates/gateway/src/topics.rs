@@ -44,6 +44,8 @@ pub enum Topic {
     Alarms,
     Changeovers,
     Shift,
+    /// `{S}/health` (drift warnings and forecasts, issue 18).
+    Health,
     CmdRecipe,
     CmdWorkorder,
     /// `{S}/cmd/backfill` (an addition to the contract: `docs/ARCHITECTURE.md`).
@@ -60,6 +62,7 @@ impl Topic {
             Topic::Alarms => "alarms",
             Topic::Changeovers => "changeovers",
             Topic::Shift => "shift",
+            Topic::Health => "health",
             Topic::CmdRecipe => "cmd/recipe",
             Topic::CmdWorkorder => "cmd/workorder",
             Topic::CmdBackfill => "cmd/backfill",
@@ -75,6 +78,7 @@ impl Topic {
             Topic::Alarms,
             Topic::Changeovers,
             Topic::Shift,
+            Topic::Health,
             Topic::CmdRecipe,
             Topic::CmdWorkorder,
             Topic::CmdBackfill,
