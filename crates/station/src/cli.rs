@@ -200,6 +200,13 @@ pub enum Cmd {
         #[command(subcommand)]
         what: ImportCmd,
     },
+    /// The predicted-strength models: `strength fit` fits shear and pull on the stored
+    /// test results now (a new version each), and prints them with their 5-fold
+    /// cross-validated R² and MAE as JSON.
+    Strength {
+        #[command(subcommand)]
+        what: StrengthCmd,
+    },
     /// Copies the store to a file while the station runs (SQLite online backup).
     Backup {
         /// Store file (default: the configured one).
@@ -208,6 +215,16 @@ pub enum Cmd {
         /// Backup file to write.
         #[arg(long)]
         to: PathBuf,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum StrengthCmd {
+    /// Fits now.
+    Fit {
+        /// Store file (default: the configured one).
+        #[arg(long)]
+        db: Option<PathBuf>,
     },
 }
 
@@ -714,6 +731,15 @@ pub fn run() -> anyhow::Result<()> {
                 out.duplicates,
                 out.imported
             );
+            crate::strength::refit(&store, crate::strength::REFIT_AFTER)?;
+            return Ok(());
+        }
+        Some(Cmd::Strength {
+            what: StrengthCmd::Fit { db },
+        }) => {
+            let store = Store::open(db.as_ref().unwrap_or(&settings.db))?;
+            let reports = crate::strength::refit(&store, 0)?;
+            println!("{}", serde_json::to_string_pretty(&reports)?);
             return Ok(());
         }
         Some(Cmd::Backup { db, to }) => {

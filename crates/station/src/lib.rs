@@ -31,6 +31,7 @@ pub mod opcua_link;
 pub mod persist;
 pub mod pull_tests;
 pub mod status;
+pub mod strength;
 pub mod ui_store;
 pub mod wiring;
 

@@ -107,6 +107,7 @@ pub fn sweep(store: &Store, dir: &Path) {
         })
         .collect();
     files.sort();
+    let any = !files.is_empty();
     let system = Actor::new("station", Role::System);
     for f in files {
         let Some(name) = f.file_name().map(|n| n.to_os_string()) else {
@@ -139,6 +140,16 @@ pub fn sweep(store: &Store, dir: &Path) {
                 }
             }
         }
+    }
+    if any {
+        refit_after_import(store);
+    }
+}
+
+/// Refits the strength models once enough new results came in.
+fn refit_after_import(store: &Store) {
+    if let Err(e) = crate::strength::refit(store, crate::strength::REFIT_AFTER) {
+        tracing::error!("strength models not refitted: {e}");
     }
 }
 

@@ -2,7 +2,8 @@
 //! exports into the watched `pull_tests_dir` while the station bonds against it, and the
 //! results land joined to their ball bonds; `bonder-station import tests FILE` takes a
 //! good file (a technician signed in on stdin, audited) and refuses a malformed one whole,
-//! naming its bad lines in both languages.
+//! naming its bad lines in both languages. The station fits its strength models as the
+//! results arrive; `strength fit` fits anew and reports cross-validated scores.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests: a panic is the failure report
 
@@ -48,7 +49,7 @@ fn tester_files_from_the_watched_folder_join_their_bonds_and_bad_files_import_no
         .enable_all()
         .build()
         .unwrap();
-    // The tester tests the last unit of every 25 (two wires: one pull, one shear).
+    // The tester tests the last unit of every 5 (two wires: one pull, one shear).
     let sim = rt
         .block_on(Simulator::start(SimConfig {
             autostart: true,
@@ -56,7 +57,7 @@ fn tester_files_from_the_watched_folder_join_their_bonds_and_bad_files_import_no
             camera: None,
             pull_tests: Some(bondersim::pull_tester::PullTests {
                 dir: watched.clone(),
-                every_units: 25,
+                every_units: 5,
             }),
             ..SimConfig::default()
         }))
@@ -100,6 +101,14 @@ fn tester_files_from_the_watched_folder_join_their_bonds_and_bad_files_import_no
     );
     let imported = std::fs::read_dir(watched.join("imported")).unwrap().count();
     assert!(imported >= 2, "{imported} files in imported/");
+    // As results come in, the station fits its strength models and keeps each version.
+    poll("a fitted shear model", 60, || {
+        (count(
+            &db,
+            "SELECT COUNT(*) FROM strength_models WHERE test = 'shear'",
+        ) >= 1)
+            .then_some(())
+    });
 
     // A malformed file dropped into the folder: refused whole, the reason beside it.
     let before = count(&db, "SELECT COUNT(*) FROM test_results");
@@ -174,5 +183,33 @@ fn tester_files_from_the_watched_folder_join_their_bonds_and_bad_files_import_no
         count(&db, "SELECT COUNT(*) FROM test_results"),
         n,
         "nothing more"
+    );
+
+    // `strength fit`: a new version of each model, scored by cross-validation.
+    let before = count(&db, "SELECT COUNT(*) FROM strength_models");
+    let out = station_command(Path::new(BIN), home)
+        .args(["--opcua-listen", "none", "strength", "fit", "--db"])
+        .arg(&db)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let reports: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    println!("strength fit: {reports:#}");
+    let shear = &reports[0];
+    assert_eq!(shear["test"], "shear");
+    assert!(shear["version"].as_i64().is_some() && shear["results"].as_u64() >= Some(30));
+    assert!(
+        shear["cv_mae_gf"]
+            .as_f64()
+            .is_some_and(|m| m > 0.0 && m < 5.0),
+        "{shear}"
+    );
+    assert_eq!(
+        count(&db, "SELECT COUNT(*) FROM strength_models"),
+        before + 2
     );
 }

@@ -58,7 +58,7 @@ pub use records::{
 pub use retention::{RetentionPolicy, RetentionReport};
 pub use schema::{BUSY_TIMEOUT, JOURNAL_SIZE_LIMIT_BYTES, SCHEMA_VERSION};
 pub use shift::{DEFAULT_IDEAL_WIRES_PER_HOUR, E10Minutes, ShiftSummary};
-pub use tests_results::{ImportOutcome, StoredTestResult};
+pub use tests_results::{ImportOutcome, StoredModel, StoredTestResult, TrainingRow};
 pub use users::{AccountChange, NewUser, SignIn, UserRow, UserSummary};
 pub use writer::{
     CommitInfo, DEFAULT_MAX_QUEUED, DEFAULT_MIN_FREE_BYTES, StorageFault, StoreHealth, WriteOp,

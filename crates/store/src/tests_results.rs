@@ -6,8 +6,10 @@ use crate::audit::{self, AuditAction, AuditRecord};
 use crate::recipes::Actor;
 use crate::timefmt::unix_ms;
 use crate::{Store, StoreError};
+use bonder_core::features::Features;
 use bonder_core::permissions::Permission;
 use bonder_core::pull_test::{TestKind, TestResult};
+use bonder_core::strength::{REGRESSORS, StrengthModel, regressors};
 use rusqlite::{OptionalExtension, TransactionBehavior, params};
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
@@ -49,6 +51,29 @@ pub struct StoredTestResult {
     pub bond_seq: Option<u64>,
     /// The file it came from, or `keypad`.
     pub source: String,
+}
+
+/// A tested wire with its bonds' regressors, for fitting.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TrainingRow {
+    /// `test_results.id`.
+    pub result_id: i64,
+    /// The wire's regressors (`bonder_core::strength::regressors`) from the stored
+    /// features of its ball bond and the stitch bond after it.
+    pub x: [f64; REGRESSORS],
+    /// The measured force, gf.
+    pub gf: f64,
+}
+
+/// A stored model version.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredModel {
+    /// Version (row id).
+    pub id: i64,
+    /// The model.
+    pub model: StrengthModel,
+    /// The newest result it was fitted on.
+    pub last_result_id: i64,
 }
 
 /// SHA-256 of a source, hex.
@@ -208,5 +233,106 @@ impl Store {
             });
         }
         Ok(out)
+    }
+}
+
+/// The stored features of a bond, as the judge extracted them.
+fn features(
+    imp_bp: i64,
+    deform_nm: i64,
+    us_uj: i64,
+    force_mgf: i64,
+    tail_nm: Option<i64>,
+) -> Features {
+    Features {
+        peak_force_gf: (force_mgf as f64 / crate::codes::MGF_PER_GF) as f32,
+        us_energy_mj: (us_uj as f64 / crate::codes::UJ_PER_MJ) as f32,
+        deform_um: (deform_nm as f64 / crate::codes::NM_PER_UM) as f32,
+        impedance_drop_pct: (imp_bp as f64 / crate::codes::BP_PER_PCT) as f32,
+        tail_um: tail_nm.map(|t| (t as f64 / crate::codes::NM_PER_UM) as f32),
+        us_window: None,
+    }
+}
+
+impl Store {
+    /// Every result of `test` joined to its ball bond and the stitch bond of the same
+    /// wire right after it (within 8 records), oldest first.
+    pub fn strength_training(&self, test: TestKind) -> Result<Vec<TrainingRow>, StoreError> {
+        let conn = self.lock();
+        let mut st = conn.prepare(
+            "SELECT t.id, t.force_mgf, \
+                    COALESCE(b.impedance_drop_bp, 0), COALESCE(b.deform_nm, 0), \
+                    COALESCE(b.us_energy_uj, 0), COALESCE(b.peak_force_mgf, 0), \
+                    COALESCE(b.ball_nm, 0), \
+                    COALESCE(s.impedance_drop_bp, 0), COALESCE(s.deform_nm, 0), \
+                    COALESCE(s.us_energy_uj, 0), COALESCE(s.peak_force_mgf, 0), s.tail_nm \
+             FROM test_results t \
+             JOIN bonds b ON b.seq = t.bond_seq AND b.kind = 1 \
+             JOIN bonds s ON s.seq = (SELECT MIN(x.seq) FROM bonds x \
+                  WHERE x.seq > b.seq AND x.seq <= b.seq + 8 AND x.kind = 2 \
+                    AND x.unit = b.unit AND x.wire = b.wire) \
+             WHERE t.test = ?1 ORDER BY t.id",
+        )?;
+        let rows = st.query_map([test.name()], |r| {
+            let g = |i: usize| r.get::<_, i64>(i);
+            let ball = features(g(2)?, g(3)?, g(4)?, g(5)?, None);
+            let stitch = features(g(7)?, g(8)?, g(9)?, g(10)?, r.get::<_, Option<i64>>(11)?);
+            let ball_um = g(6)? as f64 / crate::codes::NM_PER_UM;
+            Ok(TrainingRow {
+                result_id: g(0)?,
+                x: regressors(&ball, &stitch, ball_um),
+                gf: g(1)? as f64 / crate::codes::MGF_PER_GF,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Keeps a fitted model as the newest version of its test.
+    pub fn save_strength_model(
+        &self,
+        m: &StrengthModel,
+        last_result_id: i64,
+        now: OffsetDateTime,
+    ) -> Result<i64, StoreError> {
+        let conn = self.lock();
+        conn.execute(
+            "INSERT INTO strength_models (test, fitted_ms, results, last_result_id, r2_fit, \
+             sigma_gf, model) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            params![
+                m.test.name(),
+                unix_ms(now),
+                m.n as i64,
+                last_result_id,
+                m.r2_fit,
+                m.sigma,
+                m.to_json().to_string()
+            ],
+        )?;
+        Ok(conn.last_insert_rowid())
+    }
+
+    /// The newest model of `test`, if one was fitted.
+    pub fn latest_strength_model(&self, test: TestKind) -> Result<Option<StoredModel>, StoreError> {
+        let conn = self.lock();
+        let row: Option<(i64, i64, String)> = conn
+            .query_row(
+                "SELECT id, last_result_id, model FROM strength_models WHERE test = ?1 \
+                 ORDER BY id DESC LIMIT 1",
+                [test.name()],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .optional()?;
+        let Some((id, last_result_id, json)) = row else {
+            return Ok(None);
+        };
+        let model = serde_json::from_str(&json)
+            .ok()
+            .and_then(|v| StrengthModel::from_json(&v))
+            .ok_or_else(|| StoreError::Corrupt(format!("strength model {id}")))?;
+        Ok(Some(StoredModel {
+            id,
+            model,
+            last_result_id,
+        }))
     }
 }

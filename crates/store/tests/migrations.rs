@@ -191,6 +191,15 @@ fn every_fixture_migrates_and_keeps_its_data() {
         if version >= 10 {
             assert_eq!(tests[0].bond_seq, Some(1));
         }
+        // Files from v11 on carry no fitted model (the table is new and empty), and a
+        // migrated file takes one.
+        assert!(
+            store
+                .latest_strength_model(bonder_core::pull_test::TestKind::Shear)
+                .unwrap()
+                .is_none(),
+            "v{version}"
+        );
 
         // The migrated file takes new records.
         let writer = store.spawn_writer(WriterConfig::default()).unwrap();

@@ -72,6 +72,53 @@ async fn a_tester_file_is_imported_once_and_joined_to_its_ball_bonds() {
     assert_eq!(got[1].test, TestKind::Shear);
     assert!((got[1].force_gf - 21.9).abs() < 1e-9);
     assert_eq!(got[2].bond_seq, None, "unit 900 was never bonded here");
+    // Training rows: a result with its ball bond and the stitch right after it. Unit 3
+    // wire 2 (ball 11, stitch 12) has both; unit 3 wire 1's newest ball (21) has no
+    // stitch yet; unit 900 has no bond.
+    let shear = store.strength_training(TestKind::Shear).unwrap();
+    assert_eq!(shear.len(), 1);
+    assert!((shear[0].gf - 21.9).abs() < 1e-9);
+    // Ball impedance drop 33.3 %, deform 6.9 µm, diameter 48.3 µm (common::bond).
+    assert!((shear[0].x[0] - 33.3).abs() < 1e-3 && (shear[0].x[2] - 48.3).abs() < 1e-3);
+    assert!(store.strength_training(TestKind::Pull).unwrap().is_empty());
+    // A fitted model is kept as a version and read back as it was.
+    let data: Vec<_> = (0..40)
+        .map(|i| {
+            let x: [f64; bonder_core::strength::REGRESSORS] =
+                std::array::from_fn(|k| ((i * 7 + k * 3) % 11) as f64 + k as f64);
+            (x, 20.0 + x[0] - 0.5 * x[4])
+        })
+        .collect();
+    let m = bonder_core::strength::StrengthModel::fit(TestKind::Shear, &data, 1e-3).unwrap();
+    assert!(
+        store
+            .latest_strength_model(TestKind::Shear)
+            .unwrap()
+            .is_none()
+    );
+    let v1 = store
+        .save_strength_model(&m, shear[0].result_id, now)
+        .unwrap();
+    let v2 = store
+        .save_strength_model(&m, shear[0].result_id, now)
+        .unwrap();
+    let got = store
+        .latest_strength_model(TestKind::Shear)
+        .unwrap()
+        .unwrap();
+    assert_eq!((got.id, v2 > v1), (v2, true));
+    // The same model (JSON keeps the numbers to the last digit or so).
+    for (x, _) in &data {
+        assert!((got.model.predict(x).gf - m.predict(x).gf).abs() < 1e-9);
+    }
+    assert_eq!(got.model.n, 40);
+    assert!(
+        store
+            .latest_strength_model(TestKind::Pull)
+            .unwrap()
+            .is_none()
+    );
+
     let audit = store.reader().unwrap().audit(0, 100).unwrap();
     let imports: Vec<_> = audit.iter().filter(|r| r.action == "import").collect();
     assert_eq!(imports.len(), 2, "{audit:#?}");
