@@ -1,5 +1,6 @@
 //! The station's store: every judged bond, alarm and state change goes to the SQLite
-//! writer (batched, never blocking the link), in order, through the runtime's sink.
+//! writer (batched, never blocking the link), in order, through the runtime's sink; and
+//! each wire's predicted strength after its stitch (`crate::strength::Predictor`).
 
 use bonder_core::{AlarmCode, MachineState};
 use bonder_gateway::Topic;
@@ -11,18 +12,33 @@ use time::OffsetDateTime;
 
 /// Builds the runtime's sink: bonds, alarms and E10 state changes to the writer; alarms
 /// also to the gateway's outbox.
-pub fn sink(writer: WriterHandle, shift: crate::ui_store::CurrentShift) -> EventSink {
+pub fn sink(
+    writer: WriterHandle,
+    shift: crate::ui_store::CurrentShift,
+    predictor: Option<Arc<crate::strength::Predictor>>,
+) -> EventSink {
     Arc::new(move |ev: &StationEvent| {
         let now = OffsetDateTime::now_utc();
         let op = match ev {
-            StationEvent::Bond(b) => WriteOp::from(BondRecord::from_judged(
-                b.seq,
-                &b.event,
-                &b.judgement,
-                &b.recipe_id,
-                Some(shift.load(std::sync::atomic::Ordering::Relaxed)),
-                now,
-            )),
+            StationEvent::Bond(b) => {
+                let op = WriteOp::from(BondRecord::from_judged(
+                    b.seq,
+                    &b.event,
+                    &b.judgement,
+                    &b.recipe_id,
+                    Some(shift.load(std::sync::atomic::Ordering::Relaxed)),
+                    now,
+                ));
+                // The wire's predicted strength follows its stitch into the store.
+                if let Some(p) = predictor.as_ref().and_then(|p| p.on_bond(b)) {
+                    if let Err(e) = writer.send(op) {
+                        tracing::error!("store writer: {e}");
+                    }
+                    WriteOp::Prediction(p)
+                } else {
+                    op
+                }
+            }
             StationEvent::Alarm { code, raised, .. } => {
                 let msg = AlarmMsg::new(now, *code, *raised);
                 let queued = writer.send(WriteOp::Outbox {

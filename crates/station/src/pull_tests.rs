@@ -71,7 +71,11 @@ pub fn import_file(store: &Store, path: &Path, by: &Actor) -> Result<ImportOutco
 /// Watches `dir` (every 2 s): each `*.csv` not starting with `.` is imported as the
 /// station (`system`) and moved to `dir/imported/`, or, refused, to `dir/refused/` with
 /// `<name>.why.txt` beside it. Runs until the task is dropped.
-pub async fn watch_folder(store: Arc<Store>, dir: PathBuf) {
+pub async fn watch_folder(
+    store: Arc<Store>,
+    dir: PathBuf,
+    predictor: Arc<crate::strength::Predictor>,
+) {
     for sub in ["imported", "refused"] {
         if let Err(e) = std::fs::create_dir_all(dir.join(sub)) {
             tracing::error!("pull_tests_dir {}: {e}", dir.display());
@@ -84,16 +88,25 @@ pub async fn watch_folder(store: Arc<Store>, dir: PathBuf) {
         tick.tick().await;
         let store = store.clone();
         let d = dir.clone();
-        if let Err(e) = tokio::task::spawn_blocking(move || sweep(&store, &d)).await {
+        let p = predictor.clone();
+        if let Err(e) = tokio::task::spawn_blocking(move || {
+            if sweep(&store, &d) {
+                if let Err(e) = p.reload(&store) {
+                    tracing::error!("strength models not read: {e}");
+                }
+            }
+        })
+        .await
+        {
             tracing::error!("pull tester folder: {e}");
         }
     }
 }
 
-/// One pass over the folder (oldest name first).
-pub fn sweep(store: &Store, dir: &Path) {
+/// One pass over the folder (oldest name first); whether anything was imported.
+pub fn sweep(store: &Store, dir: &Path) -> bool {
     let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
+        return false;
     };
     let mut files: Vec<PathBuf> = entries
         .filter_map(Result::ok)
@@ -127,7 +140,7 @@ pub fn sweep(store: &Store, dir: &Path) {
             Err(ImportError::Store { source, .. }) => {
                 // The store failing (full disk …): the file stays for the next pass.
                 tracing::error!(file = %f.display(), "pull tester file not imported: {source}");
-                return;
+                return false;
             }
             Err(e) => {
                 tracing::warn!("{e}");
@@ -144,6 +157,7 @@ pub fn sweep(store: &Store, dir: &Path) {
     if any {
         refit_after_import(store);
     }
+    any
 }
 
 /// Refits the strength models once enough new results came in.

@@ -168,7 +168,29 @@ pub async fn start(settings: Settings) -> anyhow::Result<Running> {
     cfg.last_seq = last_seq;
     cfg.stream_deadline = settings.stream_deadline;
     let shift_now: ui_store::CurrentShift = Arc::new(std::sync::atomic::AtomicI64::new(shift_id));
-    cfg.sink = Some(persist::sink(writer.clone(), shift_now.clone()));
+    // Predicted strength from the newest stored models (reloaded after every refit and
+    // every minute, for fits made by another process: `strength fit`).
+    let predictor = Arc::new(crate::strength::Predictor::default());
+    if let Err(e) = predictor.reload(&store) {
+        tracing::error!("strength models not read: {e}");
+    }
+    {
+        let (p, s) = (predictor.clone(), store.clone());
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
+            tick.tick().await;
+            loop {
+                tick.tick().await;
+                let (p, s) = (p.clone(), s.clone());
+                let _ = tokio::task::spawn_blocking(move || p.reload(&s)).await;
+            }
+        });
+    }
+    cfg.sink = Some(persist::sink(
+        writer.clone(),
+        shift_now.clone(),
+        Some(predictor.clone()),
+    ));
     let station = Arc::new(Station::start(cfg));
     // Every recipe change (a changeover, a rollback) is recorded as the running one.
     {
@@ -279,7 +301,11 @@ pub async fn start(settings: Settings) -> anyhow::Result<Running> {
         }
     };
     if let Some(dir) = settings.pull_tests_dir.clone() {
-        tokio::spawn(crate::pull_tests::watch_folder(store.clone(), dir));
+        tokio::spawn(crate::pull_tests::watch_folder(
+            store.clone(),
+            dir,
+            predictor.clone(),
+        ));
     }
     tokio::spawn(gateway_link::feed_status(
         station.clone(),

@@ -109,6 +109,28 @@ fn tester_files_from_the_watched_folder_join_their_bonds_and_bad_files_import_no
         ) >= 1)
             .then_some(())
     });
+    // From then on each wire gets its predicted strength, keyed by its ball bond, in the
+    // neighbourhood of what the tester measures.
+    poll("predicted wires", 60, || {
+        (count(
+            &db,
+            "SELECT COUNT(*) FROM bond_predictions p JOIN bonds b ON b.seq = p.seq \
+             WHERE b.kind = 1 AND p.shear_mgf > 0 AND p.pull_mgf > 0 AND p.shear_sd_mgf > 0",
+        ) >= 20)
+            .then_some(())
+    });
+    let predicted = count(
+        &db,
+        "SELECT CAST(AVG(shear_mgf) AS INTEGER) FROM bond_predictions",
+    );
+    let measured = count(
+        &db,
+        "SELECT CAST(AVG(force_mgf) AS INTEGER) FROM test_results WHERE test = 'shear'",
+    );
+    assert!(
+        (predicted - measured).abs() < measured / 5,
+        "predicted shear {predicted} mgf against measured {measured} mgf"
+    );
 
     // A malformed file dropped into the folder: refused whole, the reason beside it.
     let before = count(&db, "SELECT COUNT(*) FROM test_results");

@@ -51,9 +51,9 @@ pub use recipes::{
     recipe_diff,
 };
 pub use records::{
-    AlarmAck, AlarmEntry, AlarmRecord, BondRecord, Changeover, ChangeoverEnd, ChangeoverProgress,
-    ChangeoverStart, ChangeoverStep, E10State, FirstArticle, Shift, ShiftNote, ShiftStart,
-    StateChange, TimelineEvent, VisionInspection,
+    AlarmAck, AlarmEntry, AlarmRecord, BondPrediction, BondRecord, Changeover, ChangeoverEnd,
+    ChangeoverProgress, ChangeoverStart, ChangeoverStep, E10State, FirstArticle, Shift, ShiftNote,
+    ShiftStart, StateChange, TimelineEvent, VisionInspection,
 };
 pub use retention::{RetentionPolicy, RetentionReport};
 pub use schema::{BUSY_TIMEOUT, JOURNAL_SIZE_LIMIT_BYTES, SCHEMA_VERSION};

@@ -377,3 +377,14 @@ pub struct VisionInspection {
     /// NCC score of the pad match (`None`: no pad found).
     pub pad_score: Option<f32>,
 }
+
+/// The predicted strength of a wire (`bond_predictions`), keyed by its ball bond.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct BondPrediction {
+    /// The ball bond's record number.
+    pub seq: u64,
+    /// Predicted shear and its standard uncertainty, gf, and the model version.
+    pub shear: Option<(f64, f64, i64)>,
+    /// Predicted pull and its standard uncertainty, gf, and the model version.
+    pub pull: Option<(f64, f64, i64)>,
+}

@@ -115,6 +115,13 @@ pub(crate) fn apply(
             report.bonds_deleted += n;
         }
     }
+    if report.bonds_deleted > 0 {
+        // Predictions go with their bonds (keyed by the ball's seq, older than any kept).
+        tx.execute(
+            "DELETE FROM bond_predictions WHERE seq < (SELECT COALESCE(MIN(seq), 9223372036854775807) FROM bonds)",
+            [],
+        )?;
+    }
     tx.commit()?;
     if report.curves_deleted + report.bonds_deleted > 0 {
         {

@@ -130,6 +130,8 @@ pub enum WriteOp {
     /// The vision's inspection of a bond already sent (a second one for the same bond
     /// is ignored; one for an unknown bond is rejected).
     VisionInspection(VisionInspection),
+    /// A wire's predicted strength (replaces an earlier one of the same ball bond).
+    Prediction(crate::records::BondPrediction),
     /// A message for the gateway (topic suffix below the station, JSON payload), kept
     /// until the broker acknowledges it.
     Outbox {
@@ -147,7 +149,10 @@ impl WriteOp {
     fn is_bulk(&self) -> bool {
         matches!(
             self,
-            WriteOp::Bond(_) | WriteOp::VisionInspection(_) | WriteOp::Outbox { .. }
+            WriteOp::Bond(_)
+                | WriteOp::VisionInspection(_)
+                | WriteOp::Prediction(_)
+                | WriteOp::Outbox { .. }
         )
     }
 }
@@ -738,6 +743,23 @@ impl Writer {
                     v.pad_score.map(f64::from)
                 ])?;
             }
+            WriteOp::Prediction(p) => {
+                let mgf = |v: f64| (v * crate::codes::MGF_PER_GF).round() as i64;
+                conn.prepare_cached(
+                    "INSERT OR REPLACE INTO bond_predictions
+                     (seq, shear_mgf, shear_sd_mgf, pull_mgf, pull_sd_mgf, shear_model, pull_model)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                )?
+                .execute(params![
+                    crate::codes::seq_sql(p.seq),
+                    p.shear.map(|s| mgf(s.0)),
+                    p.shear.map(|s| mgf(s.1)),
+                    p.pull.map(|s| mgf(s.0)),
+                    p.pull.map(|s| mgf(s.1)),
+                    p.shear.map(|s| s.2),
+                    p.pull.map(|s| s.2),
+                ])?;
+            }
             WriteOp::Outbox {
                 time,
                 topic,
@@ -821,6 +843,7 @@ fn op_name(op: &WriteOp) -> &'static str {
         WriteOp::ChangeoverProgress(_) => "changeover_progress",
         WriteOp::Audit(_) => "audit",
         WriteOp::VisionInspection(_) => "vision_inspection",
+        WriteOp::Prediction(_) => "prediction",
         WriteOp::Outbox { .. } => "outbox",
     }
 }

@@ -191,6 +191,15 @@ fn every_fixture_migrates_and_keeps_its_data() {
         if version >= 10 {
             assert_eq!(tests[0].bond_seq, Some(1));
         }
+        // v12's predictions table exists and is empty after any migration.
+        assert_eq!(
+            rusqlite::Connection::open(&path)
+                .unwrap()
+                .query_row("SELECT COUNT(*) FROM bond_predictions", [], |r| r
+                    .get::<_, i64>(0))
+                .unwrap(),
+            0
+        );
         // Files from v11 on carry no fitted model (the table is new and empty), and a
         // migrated file takes one.
         assert!(
