@@ -379,7 +379,7 @@ impl BondModel {
         // The truth: how strong this wire is, and whether it is in spec.
         let weld = WeldState {
             material: r.material,
-            wire_um: wire,
+            wire_break_gf: mat.break_gf_per_um2 * area,
             ball_um,
             ball_weld: w_ball,
             stitch_weld: w_st,

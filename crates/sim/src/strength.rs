@@ -63,7 +63,8 @@ impl FailureMode {
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct WeldState {
     pub material: WireMaterial,
-    pub wire_um: f64,
+    /// The wire's tensile break load, gf (the bond model's, which the tail break uses).
+    pub wire_break_gf: f64,
     /// Bonded ball diameter, µm.
     pub ball_um: f64,
     /// Ball weld fraction 0..1 (as made).
@@ -90,8 +91,6 @@ pub struct Strength {
 struct Consts {
     /// Shear strength of a welded µm², gf.
     tau_gf_per_um2: f64,
-    /// Break load of a µm² of wire, gf.
-    break_gf_per_um2: f64,
     /// Neck strength over the wire's break load (heat-affected zone).
     neck: f64,
     /// Weld-energy ratio at which half the pads crater.
@@ -102,25 +101,21 @@ fn consts(m: WireMaterial) -> Consts {
     match m {
         WireMaterial::Au => Consts {
             tau_gf_per_um2: 0.020,
-            break_gf_per_um2: 0.020,
             neck: 0.72,
             crater_ratio: 2.0,
         },
         WireMaterial::Cu => Consts {
             tau_gf_per_um2: 0.036,
-            break_gf_per_um2: 0.030,
             neck: 0.80,
             crater_ratio: 1.05,
         },
         WireMaterial::PdCu => Consts {
             tau_gf_per_um2: 0.034,
-            break_gf_per_um2: 0.030,
             neck: 0.80,
             crater_ratio: 1.1,
         },
         WireMaterial::Ag => Consts {
             tau_gf_per_um2: 0.022,
-            break_gf_per_um2: 0.022,
             neck: 0.75,
             crater_ratio: 1.6,
         },
@@ -136,9 +131,8 @@ const CV_LIFT: f64 = 0.08;
 /// The strength of a wire; `noise` gives standard normal deviates (one per term).
 pub fn strength(s: &WeldState, mut noise: impl FnMut() -> f64, uniform: f64) -> Strength {
     let c = consts(s.material);
-    let wire_area = std::f64::consts::PI * s.wire_um * s.wire_um / 4.0;
     let ball_area = std::f64::consts::PI * s.ball_um * s.ball_um / 4.0;
-    let break_gf = c.break_gf_per_um2 * wire_area;
+    let break_gf = s.wire_break_gf;
     let mut scatter = |cv: f64| (1.0 + cv * noise()).max(0.05);
     let shear = c.tau_gf_per_um2 * s.ball_weld.clamp(0.0, 1.0) * ball_area * scatter(CV_SHEAR);
     let ball_lift = 0.55 * shear * scatter(CV_LIFT);
@@ -179,7 +173,7 @@ mod tests {
         match material {
             WireMaterial::Au => WeldState {
                 material,
-                wire_um: 25.4,
+                wire_break_gf: 10.13,
                 ball_um: 48.7,
                 ball_weld: 0.58,
                 stitch_weld: 0.71,
@@ -188,7 +182,7 @@ mod tests {
             },
             _ => WeldState {
                 material,
-                wire_um: 20.3,
+                wire_break_gf: 9.71,
                 ball_um: 37.7,
                 ball_weld: 0.40,
                 stitch_weld: 0.62,
