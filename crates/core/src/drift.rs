@@ -44,6 +44,24 @@ impl Ewma {
         self.l * (self.lambda / (2.0 - self.lambda)).sqrt()
     }
 
+    /// The design with smoothing `lambda` whose in-control ARL is `arl0` (L found by
+    /// bisection on the Markov-chain ARL).
+    pub fn for_arl0(lambda: f64, arl0: f64) -> Ewma {
+        let (mut lo, mut hi) = (1.0f64, 8.0f64);
+        for _ in 0..40 {
+            let l = 0.5 * (lo + hi);
+            if (Ewma { lambda, l }).arl(0.0, 151) < arl0 {
+                lo = l;
+            } else {
+                hi = l;
+            }
+        }
+        Ewma {
+            lambda,
+            l: 0.5 * (lo + hi),
+        }
+    }
+
     /// The ARL for a mean shift of `shift` σ, starting at z = 0, with an `m`-state
     /// Markov chain over the in-control region (odd `m`; 201 is within 0.1 %).
     pub fn arl(&self, shift: f64, m: usize) -> f64 {

@@ -25,6 +25,7 @@ pub mod drift;
 pub mod envelope;
 pub mod features;
 pub mod forecast;
+pub mod health;
 pub mod judge;
 pub mod login;
 pub mod permissions;
