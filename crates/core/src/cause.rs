@@ -4,7 +4,7 @@
 //! | cause | signature |
 //! |---|---|
 //! | `ultrasonic_output` | US energy down, and the weld with it (ball deform and impedance drop down), heater normal, no trend with touchdowns |
-//! | `capillary_wear` | the weld (deform) falling as touchdowns rise since the last capillary change, US energy not down (a weaker weld keeps the impedance, and so the energy, up) |
+//! | `capillary_wear` | the weld (deform) falling as touchdowns rise since the last capillary change faster than the capillary's counted life allows, US energy not down (a weaker weld keeps the impedance, and so the energy, up) |
 //! | `heater` | the heater reading off its set point, the weld following it |
 //! | `material_lot` | a step in the stitch's weld aligned with a lot change |
 //! | `contamination` | a burst of non-sticks on the pad, the energy not down |
@@ -67,6 +67,10 @@ pub struct Evidence {
     /// Correlation (−1…1) of the ball deform's subgroup means with the touchdowns since
     /// the last capillary change over the window.
     pub touchdown_correlation: f64,
+    /// The weld falls with touchdowns faster than the capillary's counted life allows
+    /// (its forecast leaves the window before that life): normal wear, which always
+    /// correlates with touchdowns, is no evidence.
+    pub wear_abnormal: bool,
     /// A lot change within the window, and the stitch's weld stepped at it.
     pub lot_step: bool,
     /// Non-sticks on the pad in the window over the baseline rate (1 = as usual).
@@ -89,7 +93,12 @@ pub fn rank(e: &Evidence) -> Vec<(Cause, f64)> {
     let energy_not_down = e.us_energy_z > -SIGNIFICANT;
     let heater = over(e.heater_z.abs());
     let heater_normal = heater == 0.0;
-    let trend = (-e.touchdown_correlation - 0.5).max(0.0) * 2.0; // 0 at r ≥ −0.5, 1 at r = −1
+    // 0 at r ≥ −0.5, 1 at r = −1; only when the wear is faster than the capillary's life.
+    let trend = if e.wear_abnormal {
+        (-e.touchdown_correlation - 0.5).max(0.0) * 2.0
+    } else {
+        0.0
+    };
     let mut score = [0.0f64; 6];
     // Ultrasonic output: energy down; the weld with it; not the heater nor the capillary.
     score[0] = if heater_normal {
@@ -153,6 +162,7 @@ mod tests {
             us_energy_z: 0.5,
             ball_deform_z: -8.0,
             touchdown_correlation: -0.95,
+            wear_abnormal: true,
             nsop_ratio: 1.0,
             ..Default::default()
         };

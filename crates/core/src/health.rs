@@ -58,15 +58,15 @@ impl Signal {
     /// The `{S}/health` contract's `feature` word.
     pub fn name(self) -> &'static str {
         match self {
-            Signal::BallUsEnergy => "ball_us_energy",
-            Signal::BallDeform => "ball_deform",
-            Signal::BallImpedanceDrop => "ball_impedance_drop",
-            Signal::StitchDeform => "stitch_deform",
-            Signal::StitchImpedanceDrop => "stitch_impedance_drop",
-            Signal::Heater => "heater",
-            Signal::NonStick => "nsop_rate",
-            Signal::PredictedShear => "predicted_shear",
-            Signal::PredictedPull => "predicted_pull",
+            Signal::BallUsEnergy => "ball_us_energy_mj",
+            Signal::BallDeform => "ball_deform_um",
+            Signal::BallImpedanceDrop => "ball_impedance_drop_pct",
+            Signal::StitchDeform => "stitch_deform_um",
+            Signal::StitchImpedanceDrop => "stitch_impedance_drop_pct",
+            Signal::Heater => "heater_offset_c",
+            Signal::NonStick => "nsop_share",
+            Signal::PredictedShear => "predicted_shear_gf",
+            Signal::PredictedPull => "predicted_pull_gf",
             Signal::Pattern => "multivariate",
             Signal::Yield => "yield",
         }
@@ -106,7 +106,7 @@ pub struct HealthConfig {
     /// Practical tolerance per charted signal (order of [`CHARTED`]).
     pub tolerance: [Tolerance; N],
     /// Subgroups a chart must stay out of its limits before a drift is raised, and back
-    /// inside before it clears.
+    /// inside before it clears (hysteresis: 100 subgroups, 5 000 wires).
     pub confirm: u32,
     pub clear_after: u32,
     /// The station's yield limit, %.
@@ -141,7 +141,7 @@ impl HealthConfig {
                 Relative(0.15),
             ],
             confirm: 3,
-            clear_after: 20,
+            clear_after: 100,
             yield_limit_pct: 98.0,
             shear_min_gf,
             pull_min_gf,
@@ -355,7 +355,12 @@ pub struct Monitor {
     state: [(f64, f64); N],
     pub capillary_eta: Option<u64>,
     pub yield_eta: Option<u64>,
+    /// The newest capillary forecast leaves the window before the counted life.
+    wear_abnormal: bool,
 }
+
+/// Blocks a forecast needs (30 000 wires of the current capillary).
+const MIN_TREND_BLOCKS: usize = 30;
 
 /// Subgroups of evidence (the newest).
 const EVIDENCE: usize = 20;
@@ -387,6 +392,7 @@ impl Monitor {
             state: [(0.0, 0.0); N],
             capillary_eta: None,
             yield_eta: None,
+            wear_abnormal: false,
         }
     }
 
@@ -478,6 +484,7 @@ impl Monitor {
         self.capillary.clear();
         self.td_corr = Corr::default();
         self.capillary_eta = None;
+        self.wear_abnormal = false;
         let a = &mut self.active[1];
         a.out = 0;
         a.inside = 0;
@@ -706,11 +713,15 @@ impl Monitor {
                 xs.iter().sum::<f64>() / xs.len() as f64 / 0.5
             }
         };
+        // Non-sticks as counts: observed in the window over expected at the baseline's
+        // rate, the expectation floored at one (a single non-stick is no burst).
         let nsop_base = self.mu[6].unwrap_or(0.0);
-        let nsop_now = {
-            let xs: Vec<f64> = self.recent.iter().filter_map(|m| m[6]).collect();
-            xs.iter().sum::<f64>() / xs.len().max(1) as f64
-        };
+        let nsop_count: f64 = self
+            .recent
+            .iter()
+            .filter_map(|m| m[6])
+            .map(|share| share * SUBGROUP as f64)
+            .sum();
         let window = (self.recent.len() * SUBGROUP) as u64;
         Evidence {
             us_energy_z: z(0),
@@ -720,10 +731,11 @@ impl Monitor {
             stitch_impedance_drop_z: z(4),
             heater_z: heater,
             touchdown_correlation: self.td_corr.r(),
+            wear_abnormal: self.wear_abnormal,
             lot_step: self
                 .lot_changed_at
                 .is_some_and(|at| self.wires.saturating_sub(at) <= 20 * window),
-            nsop_ratio: (nsop_now + 1.0 / 20_000.0) / (nsop_base + 1.0 / 20_000.0),
+            nsop_ratio: nsop_count / (nsop_base * window as f64).max(1.0),
         }
     }
 
@@ -755,24 +767,26 @@ impl Monitor {
             return;
         }
         let t = self.last_time_us;
-        // The yield forecast against the wire count.
+        // Both forecasts fit the newest blocks of the current capillary: its change is a
+        // step (a fresh capillary deforms more, and its heel pulls differently), not a
+        // trend. The yield forecast against the wire count.
         let rejects =
             self.blocks.iter().map(|b| b.reject_share).sum::<f64>() / self.blocks.len() as f64;
-        let blocks: Vec<Block> = self.blocks.iter().copied().collect();
-        self.yield_eta = self.forecast(&blocks, |b| b.wire, rejects);
-        let yield_due = self
-            .yield_eta
-            .is_some_and(|eta| eta <= self.cfg.horizon_wires);
-        self.decide(2, yield_due, Signal::Yield, self.yield_eta, t, out);
-        // The capillary forecast against its touchdowns, newest blocks.
         let recent: Vec<Block> = {
             let n = self.capillary.len();
             self.capillary[n.saturating_sub(self.cfg.trend_blocks)..].to_vec()
         };
+        self.yield_eta = self.forecast(&recent, |b| b.wire, rejects);
+        let yield_due = self
+            .yield_eta
+            .is_some_and(|eta| eta <= self.cfg.horizon_wires);
+        self.decide(2, yield_due, Signal::Yield, self.yield_eta, t, out);
+        // The capillary forecast against its touchdowns.
         let eta_td = self.forecast(&recent, |b| b.touchdowns, rejects);
         let left = self.cfg.capillary_life.saturating_sub(self.last_td);
         self.capillary_eta = Some(eta_td.map_or(left, |e| e.min(left)));
         let cap_due = eta_td.is_some_and(|e| e < left);
+        self.wear_abnormal = cap_due;
         let cap_eta = if cap_due { eta_td } else { None };
         self.decide(1, cap_due, Signal::PredictedShear, cap_eta, t, out);
     }
@@ -788,7 +802,7 @@ impl Monitor {
                 .iter()
                 .filter_map(|b| b.strength[k].map(|s| (x(b), s.0)))
                 .collect();
-            if pts.len() < 10 {
+            if pts.len() < MIN_TREND_BLOCKS {
                 continue;
             }
             let sd = blocks

@@ -95,7 +95,8 @@ fn run(scenario: Option<&str>, life: u64, windows: &[(u64, u64)]) -> Vec<Window>
     out
 }
 
-fn evidence(base: &Window, now: &Window) -> Evidence {
+/// Evidence of the window `now` against `base`, for a capillary of `life` touchdowns.
+fn evidence(base: &Window, now: &Window, life: u64) -> Evidence {
     let z = |b: &[f64], n: &[f64]| (mean(n) - mean(b)) / (sd(b) / (n.len() as f64).sqrt());
     let n = now.us.len() + now.nsop;
     let nb = base.us.len() + base.nsop;
@@ -108,6 +109,13 @@ fn evidence(base: &Window, now: &Window) -> Evidence {
         // The heater reading is good to 0.5 °C.
         heater_z: mean(&now.heater) / 0.5,
         touchdown_correlation: corr(&groups(&now.bdef), &groups(&now.touchdowns)),
+        // Normal wear takes ≈ 9 % of the deform over a capillary's life: abnormal when the
+        // deform fell half as much again for the touchdowns since.
+        wear_abnormal: {
+            let fell = 1.0 - mean(&now.bdef) / mean(&base.bdef);
+            let normal = 0.09 * mean(&now.touchdowns) / life as f64;
+            fell > 1.5 * normal + 0.005
+        },
         lot_step: now.lots.first() != now.lots.last() || now.lots.first() != base.lots.first(),
         nsop_ratio: (now.nsop as f64 / n as f64) / ((base.nsop as f64 + 1.0) / nb as f64),
     }
@@ -145,7 +153,7 @@ fn each_excursion_is_ranked_to_its_cause_and_a_stable_run_to_none() {
     ];
     for (scenario, life, want) in cases {
         let w = run(scenario, life, &[(0, 3000), (6000, 9000)]);
-        let e = evidence(&w[0], &w[1]);
+        let e = evidence(&w[0], &w[1], life);
         let ranked = rank(&e);
         println!(
             "{:>50}: {} ({:.2}), then {} ({:.2})",

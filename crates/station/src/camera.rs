@@ -200,7 +200,7 @@ mod tests {
         let mut cfg = RuntimeConfig::new(sim.modbus_addr);
         cfg.recipe = recipe.clone();
         let shift: crate::ui_store::CurrentShift = Arc::new(std::sync::atomic::AtomicI64::new(1));
-        cfg.sink = Some(crate::persist::sink(writer.clone(), shift, None));
+        cfg.sink = Some(crate::persist::sink(writer.clone(), shift, None, None));
         let station = Station::start(cfg);
         assert!(
             stored_setup(&store, &recipe).is_none(),

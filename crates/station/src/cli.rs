@@ -105,6 +105,9 @@ pub struct Cli {
     /// imported/ or refused/).
     #[arg(long, value_name = "DIR")]
     pull_tests_dir: Option<PathBuf>,
+    /// The yield limit of the process-health forecast (alarm 912), % (default 98).
+    #[arg(long, value_name = "PCT")]
+    yield_limit_pct: Option<f64>,
     /// SECS/GEM on or off (default on).
     #[arg(long, value_name = "BOOL")]
     gem_enabled: Option<bool>,
@@ -425,6 +428,8 @@ pub struct Settings {
     pub opcua_pki: PathBuf,
     /// The folder of the pull/shear tester's exports (`pull_tests_dir`), if any.
     pub pull_tests_dir: Option<PathBuf>,
+    /// The process-health yield limit, % (`yield_limit_pct`).
+    pub yield_limit_pct: f64,
     /// The configuration as loaded: the file (if any) and its SHA-256, for the start's
     /// audit row.
     pub config_file: Option<(PathBuf, String)>,
@@ -595,7 +600,15 @@ pub fn settings(cli: &Cli) -> anyhow::Result<Settings> {
             manufacturer: "bonder-hmi".into(),
             software_revision: env!("CARGO_PKG_VERSION").into(),
         });
+    let yield_limit_pct = cli.yield_limit_pct.or(file.yield_limit_pct).unwrap_or(98.0);
+    if !(50.0..100.0).contains(&yield_limit_pct) {
+        anyhow::bail!(
+            "yield_limit_pct = {yield_limit_pct}: must be at least 50 and below 100 / \
+             yield_limit_pct = {yield_limit_pct}：须不小于 50 且小于 100"
+        );
+    }
     Ok(Settings {
+        yield_limit_pct,
         pull_tests_dir: cli.pull_tests_dir.clone().or(file.pull_tests_dir.clone()),
         opcua,
         opcua_pki,

@@ -85,6 +85,8 @@ pub struct FileConfig {
     pub anonymous_read: Option<bool>,
     /// The folder a pull/shear tester exports to (imported every 2 s).
     pub pull_tests_dir: Option<PathBuf>,
+    /// The yield limit the process-health forecast holds the line to, % (default 98).
+    pub yield_limit_pct: Option<f64>,
 }
 
 /// The SECS/GEM interface's settings (keys `gem_…`, flags `--gem-…`).

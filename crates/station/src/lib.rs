@@ -8,7 +8,8 @@
 //!   and commands, the changeover service — and the headless loop.
 //! * [`ui_store`]: the UI's storage traits over the SQLite store.
 //! * [`gateway_link`], [`backfill`], [`persist`], [`camera`]: the adapters between the
-//!   runtime, the store and the gateway.
+//!   runtime, the store and the gateway; [`health`], [`strength`], [`pull_tests`]: the
+//!   data closed loop (process health, predicted strength, test results).
 //! * [`admin`]: the command line's user administration and audit export (SIEM);
 //! * [`export`], [`status`], [`demo`]: CLI commands, the status line, the simulator
 //!   demos (screenshots, the camera page's load figures).
@@ -27,6 +28,7 @@ pub mod demo;
 pub mod export;
 pub mod gateway_link;
 pub mod gem_link;
+pub mod health;
 pub mod opcua_link;
 pub mod persist;
 pub mod pull_tests;

@@ -1,6 +1,7 @@
 //! The station's store: every judged bond, alarm and state change goes to the SQLite
 //! writer (batched, never blocking the link), in order, through the runtime's sink; and
-//! each wire's predicted strength after its stitch (`crate::strength::Predictor`).
+//! each wire's predicted strength after its stitch (`crate::strength::Predictor`), and
+//! every wire to the process-health analytics (`crate::health`).
 
 use bonder_core::{AlarmCode, MachineState};
 use bonder_gateway::Topic;
@@ -16,6 +17,7 @@ pub fn sink(
     writer: WriterHandle,
     shift: crate::ui_store::CurrentShift,
     predictor: Option<Arc<crate::strength::Predictor>>,
+    health: Option<Arc<crate::health::Analytics>>,
 ) -> EventSink {
     Arc::new(move |ev: &StationEvent| {
         let now = OffsetDateTime::now_utc();
@@ -29,8 +31,13 @@ pub fn sink(
                     Some(shift.load(std::sync::atomic::Ordering::Relaxed)),
                     now,
                 ));
-                // The wire's predicted strength follows its stitch into the store.
-                if let Some(p) = predictor.as_ref().and_then(|p| p.on_bond(b)) {
+                // The wire's predicted strength follows its stitch into the store; the
+                // process-health analytics see every wire, in order.
+                let prediction = predictor.as_ref().and_then(|p| p.on_bond(b));
+                if let Some(h) = &health {
+                    h.on_bond(b, prediction.as_ref());
+                }
+                if let Some(p) = prediction {
                     if let Err(e) = writer.send(op) {
                         tracing::error!("store writer: {e}");
                     }

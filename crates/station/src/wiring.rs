@@ -186,12 +186,20 @@ pub async fn start(settings: Settings) -> anyhow::Result<Running> {
             }
         });
     }
+    let (health, health_events) = crate::health::Analytics::new(&recipe, settings.yield_limit_pct);
     cfg.sink = Some(persist::sink(
         writer.clone(),
         shift_now.clone(),
         Some(predictor.clone()),
+        Some(health.clone()),
     ));
     let station = Arc::new(Station::start(cfg));
+    tokio::spawn(crate::health::run(
+        health.clone(),
+        health_events,
+        station.clone(),
+        writer.clone(),
+    ));
     // Every recipe change (a changeover, a rollback) is recorded as the running one.
     {
         let (mut rx, store) = (station.watch(), store.clone());

@@ -1,0 +1,152 @@
+//! Process health through the real station: bondersim at `--wires-per-s max` with a
+//! failing ultrasonic generator (and its ground truth file), the bench tester exporting
+//! into the station's watched folder, a real mosquitto with a plant subscriber on
+//! `{S}/health`. The station's analytics must raise alarm 910 (in its SQLite store) and
+//! publish a `drift` on the US energy, falling, the ultrasonic output ranked first, both
+//! languages, at the controller time of a bond the simulator made after the drift began.
+//!
+//! The full-length lead-time runs (8 h of production ahead of the yield, every cause, a
+//! stable week) are `cargo test -p bondersim --test early_warning` — the same monitor on
+//! the same bond model, at a speed CI can afford (a debug station takes ≈ 3 700 wires/s).
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests: a panic is the failure report
+
+use bonder_e2e::Mosquitto;
+use bonder_e2e::procs::{self, Proc};
+use bondersim::{SimConfig, Simulator, WireRate};
+use rusqlite::Connection;
+use std::io::BufRead;
+use std::path::Path;
+use std::time::Duration;
+
+const BIN: &str = env!("CARGO_BIN_EXE_bonder-station");
+const STATION: &str = "sz1/assembly/l1/wb-16";
+/// The generator starts failing at this wire.
+const START: u64 = 5_000;
+
+#[test]
+fn a_failing_generator_raises_910_and_health_names_the_ultrasonic_output() {
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path();
+    let db = home.join("station.sqlite");
+    let truth = home.join("truth.jsonl");
+    let watched = home.join("pull-tests");
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let broker = Mosquitto::start();
+    let mut plant = rt.block_on(bonder_e2e::subscribe(
+        broker.port,
+        "plant-health",
+        &format!("{STATION}/health"),
+    ));
+    let sim = rt
+        .block_on(Simulator::start(SimConfig {
+            autostart: true,
+            wire_rate: WireRate::Max,
+            camera: None,
+            seed: 17,
+            scenarios: vec![
+                format!("us-drift:start={START},pct_per_100k=60")
+                    .parse()
+                    .unwrap(),
+            ],
+            truth: Some(truth.clone()),
+            pull_tests: Some(bondersim::pull_tester::PullTests {
+                dir: watched.clone(),
+                every_units: 20,
+            }),
+            ..SimConfig::default()
+        }))
+        .unwrap();
+    procs::add_user(Path::new(BIN), home, &db, "A1", "admin", "admin-password-1");
+    let mut c = procs::headless_station(Path::new(BIN), home, &db, &sim.modbus_addr.to_string());
+    // `--gateway` after the helper's embedded broker: the real one wins.
+    c.args(["--opcua-listen", "none", "--gateway", &broker.url()])
+        .arg("--pull-tests-dir")
+        .arg(&watched);
+    let mut station = Proc::spawn(c);
+
+    let drift = rt.block_on(async {
+        tokio::time::timeout(Duration::from_secs(240), async {
+            loop {
+                let (topic, v, retained) = plant.recv().await.expect("subscriber");
+                assert_eq!(topic, format!("{STATION}/health"));
+                assert!(!retained, "health is not retained");
+                if v["kind"] == "drift" {
+                    return v;
+                }
+            }
+        })
+        .await
+        .expect("a drift warning on {S}/health within 240 s")
+    });
+    println!("{STATION}/health: {drift}");
+    assert_eq!(drift["v"], 1);
+    assert_eq!(drift["feature"], "ball_us_energy_mj");
+    assert_eq!(drift["direction"], "down");
+    assert_eq!(drift["causes"][0]["cause"], "ultrasonic_output", "{drift}");
+    let weights: Vec<f64> = drift["causes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["weight"].as_f64().unwrap())
+        .collect();
+    assert!(
+        weights.windows(2).all(|w| w[0] >= w[1]),
+        "sorted: {weights:?}"
+    );
+    assert!((weights.iter().sum::<f64>() - 1.0).abs() < 0.01);
+    assert!(drift["eta_wires"].is_null());
+    let en = drift["text_en"].as_str().unwrap();
+    let zh = drift["text_zh"].as_str().unwrap();
+    assert!(
+        en.contains("ball US energy") && en.contains("ultrasonic output"),
+        "{en}"
+    );
+    assert!(zh.contains("超声能量") && zh.contains("超声输出"), "{zh}");
+    // The alarm is in the store, raised.
+    procs::poll("alarm 910 stored", 30, || {
+        Connection::open(&db)
+            .ok()?
+            .query_row("SELECT COUNT(*) FROM alarms WHERE code = 910", [], |r| {
+                r.get::<_, i64>(0)
+            })
+            .ok()
+            .filter(|n| *n >= 1)
+    });
+    station.kill();
+    rt.block_on(sim.shutdown());
+
+    // `at_time_us` is the controller time of a ball bond the simulator made, after the
+    // generator began to fail, and before the truth's yield had moved.
+    let at = drift["at_time_us"].as_u64().unwrap();
+    let f = std::io::BufReader::new(std::fs::File::open(&truth).unwrap());
+    let mut index = None;
+    for (i, line) in f.lines().enumerate() {
+        let Ok(line) = line else { break };
+        let Ok(v) = serde_json::from_str::<serde_json::Value>(&line) else {
+            break; // the last line of a killed writer
+        };
+        if v["time_us"].as_u64() == Some(at) {
+            index = Some(i as u64);
+            assert!(
+                v["causes"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|c| c == "ultrasonic_output"),
+                "{v}"
+            );
+            break;
+        }
+    }
+    let index = index.unwrap_or_else(|| panic!("no wire of the truth at {at} µs"));
+    println!(
+        "drift raised at wire {index} ({} wires after the generator began to fail)",
+        index - START
+    );
+    assert!(index > START, "{index}");
+}
