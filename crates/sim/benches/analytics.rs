@@ -1,11 +1,13 @@
-//! The closed loop's cost per wire on simulated bonds: the regressors from the two bonds'
-//! features (already extracted by the judge), the predicted shear and pull with their
-//! uncertainty, and EWMA + CUSUM charts on six standardised signals (ball impedance drop,
-//! deform, US energy, stitch impedance drop, predicted shear, predicted pull).
+//! The closed loop's cost per wire on simulated bonds, as the station's sink pays it: the
+//! regressors from the two bonds' features (already extracted by the judge), the
+//! predicted shear and pull with their uncertainty, and the process-health
+//! [`Monitor`] (subgroups, nine EWMA charts, the MEWMA, blocks, forecasts, causes).
+//!
+//! `cargo bench -p bondersim --bench analytics`
 
 #![allow(clippy::expect_used)] // bench setup: a panic is the failure report
 
-use bonder_core::drift::{Cusum, CusumChart, Ewma, EwmaChart};
+use bonder_core::health::{HealthConfig, Monitor, WireObs};
 use bonder_core::features::extract;
 use bonder_core::pull_test::TestKind;
 use bonder_core::recipe::{Recipe, parse_block};
@@ -45,40 +47,50 @@ fn analytics(c: &mut Criterion) {
         StrengthModel::fit(t, &data, 1e-3).expect("fit")
     };
     let (shear, pull) = (fit(TestKind::Shear), fit(TestKind::Pull));
-    let mut ewma: Vec<EwmaChart> = (0..6)
-        .map(|_| {
-            EwmaChart::new(Ewma {
-                lambda: 0.1,
-                l: 2.7,
-            })
-        })
-        .collect();
-    let mut cusum: Vec<CusumChart> = (0..6)
-        .map(|_| CusumChart::new(Cusum { k: 0.5, h: 5.0 }))
-        .collect();
+    let mut monitor = Monitor::new(HealthConfig::new(12.0, 3.0, 1_000_000));
+    let mut wire_no = 0u64;
+    let mut obs = |fb: &bonder_core::features::Features,
+                   fs: &bonder_core::features::Features,
+                   ball: f64| {
+        let x = regressors(fb, fs, ball);
+        let (ps, pp) = (shear.predict(&x), pull.predict(&x));
+        wire_no += 1;
+        WireObs {
+            time_us: wire_no * 50_000,
+            curve: [
+                f64::from(fb.us_energy_mj),
+                f64::from(fb.deform_um),
+                f64::from(fb.impedance_drop_pct),
+                f64::from(fs.deform_um),
+                f64::from(fs.impedance_drop_pct),
+            ],
+            heater_offset_c: Some(0.3),
+            touchdowns: 2 * wire_no,
+            non_stick: false,
+            rejected: false,
+            shear: Some((ps.gf, ps.sd_gf)),
+            pull: Some((pp.gf, pp.sd_gf)),
+        }
+    };
+    // Past its baseline, as in production.
+    for _ in 0..3 {
+        for (fb, fs, ball, _) in &wires {
+            let o = obs(fb, fs, *ball);
+            monitor.push(&o);
+        }
+    }
+    assert!(monitor.baselined());
     let mut g = c.benchmark_group("closed_loop");
     g.measurement_time(Duration::from_secs(5)).sample_size(20);
     g.throughput(Throughput::Elements(wires.len() as u64));
-    g.bench_function("predict_and_chart_2000_wires", |b| {
+    g.bench_function("predict_and_monitor_2000_wires", |b| {
         b.iter(|| {
-            let mut signals = 0usize;
+            let mut events = 0usize;
             for (fb, fs, ball, _) in &wires {
-                let x = regressors(black_box(fb), black_box(fs), *ball);
-                let (ps, pp) = (shear.predict(&x), pull.predict(&x));
-                let z = [
-                    (x[0] - 30.0) / 2.0,
-                    (x[1] - 4.0) / 0.5,
-                    (x[5] - 0.8) / 0.05,
-                    (x[7] - 30.0) / 2.0,
-                    (ps.gf - 21.0) / ps.sd_gf.max(1e-9),
-                    (pp.gf - 7.3) / pp.sd_gf.max(1e-9),
-                ];
-                for (k, v) in z.into_iter().enumerate() {
-                    signals += usize::from(ewma[k].push(v).is_some());
-                    signals += usize::from(cusum[k].push(v).is_some());
-                }
+                let o = obs(black_box(fb), black_box(fs), *ball);
+                events += monitor.push(&o).len();
             }
-            signals
+            events
         })
     });
     g.finish();

@@ -262,3 +262,23 @@ fn two_days_of_stable_production_raise_nothing() {
     // Per simulated week: 0 in 2 days.
     assert!(o.warnings.iter().all(|w| w.kind != Kind::Drift));
 }
+
+/// A week of stable production (12 096 000 wires, ≈ 20 capillaries): the false-warning
+/// figure per simulated week. Long (minutes): `cargo test --release -p bondersim --test
+/// early_warning a_stable_week -- --ignored --nocapture`.
+#[test]
+#[ignore]
+fn a_stable_week() {
+    let o = run(&[], 1_000_000, 7 * 24 * 3600 * 20, 21, 0);
+    println!(
+        "stable week ({} wires): {} warnings {:?}; truth yield under 98 % at {:?}",
+        o.wires,
+        o.warnings.len(),
+        o.warnings
+            .iter()
+            .map(|w| (w.kind.name(), w.signal.name(), w.at_wire))
+            .collect::<Vec<_>>(),
+        o.yield_drop
+    );
+    assert!(o.warnings.is_empty());
+}
