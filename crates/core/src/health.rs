@@ -405,6 +405,16 @@ impl Monitor {
         self.wires
     }
 
+    /// Wires the baseline needs.
+    pub fn baseline_wires(&self) -> u64 {
+        (self.cfg.baseline_subgroups * SUBGROUP) as u64
+    }
+
+    /// Whether the newest capillary forecast leaves the window before its counted life.
+    pub fn capillary_forecast_due(&self) -> bool {
+        self.wear_abnormal
+    }
+
     /// Whether the baseline is learned.
     pub fn baselined(&self) -> bool {
         self.mewma.is_some()
@@ -777,9 +787,12 @@ impl Monitor {
             self.capillary[n.saturating_sub(self.cfg.trend_blocks)..].to_vec()
         };
         self.yield_eta = self.forecast(&recent, |b| b.wire, rejects);
+        // Due within the horizon — and before the capillary's counted life ends: its
+        // change (two touchdowns per wire) takes the wear, and the trend with it, back.
+        let capillary_wires_left = self.cfg.capillary_life.saturating_sub(self.last_td) / 2;
         let yield_due = self
             .yield_eta
-            .is_some_and(|eta| eta <= self.cfg.horizon_wires);
+            .is_some_and(|eta| eta <= self.cfg.horizon_wires.min(capillary_wires_left));
         self.decide(2, yield_due, Signal::Yield, self.yield_eta, t, out);
         // The capillary forecast against its touchdowns.
         let eta_td = self.forecast(&recent, |b| b.touchdowns, rejects);

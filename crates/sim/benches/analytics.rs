@@ -7,8 +7,8 @@
 
 #![allow(clippy::expect_used)] // bench setup: a panic is the failure report
 
-use bonder_core::health::{HealthConfig, Monitor, WireObs};
 use bonder_core::features::extract;
+use bonder_core::health::{HealthConfig, Monitor, WireObs};
 use bonder_core::pull_test::TestKind;
 use bonder_core::recipe::{Recipe, parse_block};
 use bonder_core::strength::{StrengthModel, regressors};
@@ -49,29 +49,28 @@ fn analytics(c: &mut Criterion) {
     let (shear, pull) = (fit(TestKind::Shear), fit(TestKind::Pull));
     let mut monitor = Monitor::new(HealthConfig::new(12.0, 3.0, 1_000_000));
     let mut wire_no = 0u64;
-    let mut obs = |fb: &bonder_core::features::Features,
-                   fs: &bonder_core::features::Features,
-                   ball: f64| {
-        let x = regressors(fb, fs, ball);
-        let (ps, pp) = (shear.predict(&x), pull.predict(&x));
-        wire_no += 1;
-        WireObs {
-            time_us: wire_no * 50_000,
-            curve: [
-                f64::from(fb.us_energy_mj),
-                f64::from(fb.deform_um),
-                f64::from(fb.impedance_drop_pct),
-                f64::from(fs.deform_um),
-                f64::from(fs.impedance_drop_pct),
-            ],
-            heater_offset_c: Some(0.3),
-            touchdowns: 2 * wire_no,
-            non_stick: false,
-            rejected: false,
-            shear: Some((ps.gf, ps.sd_gf)),
-            pull: Some((pp.gf, pp.sd_gf)),
-        }
-    };
+    let mut obs =
+        |fb: &bonder_core::features::Features, fs: &bonder_core::features::Features, ball: f64| {
+            let x = regressors(fb, fs, ball);
+            let (ps, pp) = (shear.predict(&x), pull.predict(&x));
+            wire_no += 1;
+            WireObs {
+                time_us: wire_no * 50_000,
+                curve: [
+                    f64::from(fb.us_energy_mj),
+                    f64::from(fb.deform_um),
+                    f64::from(fb.impedance_drop_pct),
+                    f64::from(fs.deform_um),
+                    f64::from(fs.impedance_drop_pct),
+                ],
+                heater_offset_c: Some(0.3),
+                touchdowns: 2 * wire_no,
+                non_stick: false,
+                rejected: false,
+                shear: Some((ps.gf, ps.sd_gf)),
+                pull: Some((pp.gf, pp.sd_gf)),
+            }
+        };
     // Past its baseline, as in production.
     for _ in 0..3 {
         for (fb, fs, ball, _) in &wires {

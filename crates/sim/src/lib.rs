@@ -10,6 +10,7 @@
 pub mod camera;
 pub mod machine;
 pub mod model;
+pub mod observed;
 pub mod pull_tester;
 pub mod scenario;
 mod server;

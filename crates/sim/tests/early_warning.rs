@@ -5,6 +5,8 @@
 //! sample of the first 20 000 wires (one wire in 50, pull and shear — as the bench tester
 //! feeds the station). The truth's rolling yield (20 000 wires) is computed beside it.
 //!
+//! (`bondersim::observed`.)
+//!
 //! For the drifting causes the first warning must come at least 8 hours of production at
 //! 20 wires/s (576 000 wires) before the truth's yield falls under 98 %, with the true
 //! cause ranked first; for the step causes (a lot, contamination) — which give no
@@ -16,14 +18,10 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests: a panic is the failure report
 
-use bonder_core::bond::Defect;
 use bonder_core::cause::Cause;
-use bonder_core::features::extract;
-use bonder_core::health::{HealthConfig, HealthEvent, Kind, Monitor, Warning, WireObs};
-use bonder_core::pull_test::TestKind;
-use bonder_core::recipe::{Recipe, parse_block};
-use bonder_core::strength::{REGRESSORS, StrengthModel, regressors};
-use bondersim::model::BondModel;
+use bonder_core::health::{HealthConfig, HealthEvent, Kind, Monitor, Warning};
+use bonder_core::recipe::Recipe;
+use bondersim::observed::Observed;
 use std::collections::VecDeque;
 
 /// Wires of production in 8 hours at 20 wires/s.
@@ -42,15 +40,11 @@ struct Outcome {
 
 fn run(scenarios: &[&str], life: u64, wires: u64, seed: u64, stop_after_drop: u64) -> Outcome {
     let r = Recipe::default_au();
-    let v = parse_block(&r.to_block()).unwrap();
-    let mut m = BondModel::new(seed, 0.002);
-    m.drift.capillary_life = life;
-    m.scenarios = scenarios.iter().map(|s| s.parse().unwrap()).collect();
+    let scenarios = scenarios.iter().map(|s| s.parse().unwrap()).collect();
+    let mut sim = Observed::new(&r, scenarios, life, seed, TRAIN).unwrap();
     let mut cfg = HealthConfig::new(r.limits.shear_min_gf.0, r.limits.pull_min_gf.0, life);
     cfg.yield_limit_pct = 98.0;
     let mut mon = Monitor::new(cfg);
-    let mut train: [Vec<([f64; REGRESSORS], f64)>; 2] = [Vec::new(), Vec::new()];
-    let mut models: [Option<StrengthModel>; 2] = [None, None];
     let mut window: VecDeque<bool> = VecDeque::with_capacity(20_001);
     let mut good = 0u32;
     let mut out = Outcome {
@@ -60,26 +54,9 @@ fn run(scenarios: &[&str], life: u64, wires: u64, seed: u64, stop_after_drop: u6
     };
     let mut lot = String::new();
     for i in 0..wires {
-        // The heater: its drift and a ±1.5 °C swing over 10 minutes (12 000 wires), as
-        // the simulator's controller shows it on the status poll.
-        let swing = 1.5 * (i as f64 * std::f64::consts::TAU / 12_000.0).sin();
-        m.drift.heater_offset_c = m.effects().heater_c + swing;
-        let heater = m.drift.heater_offset_c;
-        let touchdowns = m.drift.touchdowns;
-        let w = m.next_wire(&v, i * 50_000, 50_000);
-        let b = extract(&w.ball.curve, w.ball.kind);
-        let s = extract(&w.stitch.curve, w.stitch.kind);
-        let x = regressors(&b, &s, f64::from(w.ball.ball_diameter_um.unwrap_or(0.0)));
-        if i < TRAIN && i % 50 == 0 && w.injected.is_none() {
-            train[0].push((x, w.truth.strength.shear_gf));
-            train[1].push((x, w.truth.strength.pull_gf));
-        }
-        if i == TRAIN {
-            models = [
-                StrengthModel::fit(TestKind::Shear, &train[0], 1e-4).ok(),
-                StrengthModel::fit(TestKind::Pull, &train[1], 1e-4).ok(),
-            ];
-            assert!(models.iter().all(Option::is_some), "models fitted");
+        let (obs, w) = sim.next();
+        if i == TRAIN + 1 {
+            assert!(sim.fitted(), "models fitted");
         }
         // The operator scans the new lead-frame magazine's lot.
         if w.truth.lot != lot {
@@ -88,28 +65,6 @@ fn run(scenarios: &[&str], life: u64, wires: u64, seed: u64, stop_after_drop: u6
             }
             lot = w.truth.lot.clone();
         }
-        let predict = |k: usize| {
-            models[k].as_ref().map(|md| {
-                let p = md.predict(&x);
-                (p.gf, p.sd_gf)
-            })
-        };
-        let obs = WireObs {
-            time_us: i * 50_000,
-            curve: [
-                f64::from(b.us_energy_mj),
-                f64::from(b.deform_um),
-                f64::from(b.impedance_drop_pct),
-                f64::from(s.deform_um),
-                f64::from(s.impedance_drop_pct),
-            ],
-            heater_offset_c: Some(heater),
-            touchdowns,
-            non_stick: w.injected == Some(Defect::Nsop),
-            rejected: w.injected.is_some(),
-            shear: predict(0),
-            pull: predict(1),
-        };
         for e in mon.push(&obs) {
             if let HealthEvent::Raised(w) = e {
                 out.warnings.push(w);

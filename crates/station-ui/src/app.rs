@@ -169,6 +169,7 @@ impl Inner {
         adapters::shift::refresh_summary(self, w);
         adapters::changeover::refresh(self, w);
         adapters::gem::refresh(self, w);
+        adapters::health::refresh(self, w);
         self.refresh_top_bar(w);
     }
 

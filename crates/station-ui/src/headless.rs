@@ -17,13 +17,14 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// The pages rendered, with their file name stem (`login` is the locked screen).
-pub const SCREENSHOT_PAGES: [(&str, Option<Page>); 9] = [
+pub const SCREENSHOT_PAGES: [(&str, Option<Page>); 10] = [
     ("production", Some(Page::Production)),
     ("curves", Some(Page::Curves)),
     ("alarms", Some(Page::Alarms)),
     ("recipes", Some(Page::Recipes)),
     ("shift", Some(Page::Shift)),
     ("camera", Some(Page::Camera)),
+    ("health", Some(Page::Health)),
     ("gem", Some(Page::Gem)),
     ("user", Some(Page::User)),
     ("login", None),

@@ -46,7 +46,8 @@ pub use headless::{
 };
 pub use ui::{
     AlarmsAdapter, AppAdapter, CameraAdapter, ChangeoverAdapter, CurvesAdapter, GemAdapter,
-    MainWindow, Page, ProductionAdapter, RecipesAdapter, SessionAdapter, ShiftAdapter, Tr,
+    HealthAdapter, MainWindow, Page, ProductionAdapter, RecipesAdapter, SessionAdapter,
+    ShiftAdapter, Tr,
 };
 
 use bonder_core::recipe::Recipe;
@@ -111,6 +112,70 @@ pub struct UiOptions {
     pub gem: Option<bonder_gem::GemHandle>,
     /// Who is connected to the OPC UA server (none: OPC UA is off), for the GEM page.
     pub host_sessions: Option<HostSessions>,
+    /// The process-health analytics, for the Process health page and the production
+    /// page's strength (none: the page says so).
+    pub health: Option<ProcessHealth>,
+}
+
+/// One chart of the Process health page: its statistic over the last blocks of 1 000
+/// wires, scaled so that ±1 are its control limits.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HealthTrend {
+    /// The `{S}/health` feature word (`ball_us_energy_mj` …).
+    pub signal: &'static str,
+    pub history: Vec<f64>,
+}
+
+/// The newest test results, for "predicted against tested".
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct TestedStrength {
+    /// Mean of the newest results of each test, gf.
+    pub shear_gf: Option<f64>,
+    pub pull_gf: Option<f64>,
+    /// Results stored.
+    pub results: u64,
+}
+
+/// What the process-health analytics show now.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct HealthPanel {
+    /// Wires seen since the recipe started; the baseline needs `baseline_wires`.
+    pub wires: u64,
+    pub baseline_wires: u64,
+    pub baselined: bool,
+    pub charts: Vec<HealthTrend>,
+    pub warnings: Vec<bonder_core::health::Warning>,
+    /// Touchdowns left on the capillary, and whether that is the forecast (earlier than
+    /// its counted life).
+    pub capillary_left: Option<u64>,
+    pub capillary_forecast: bool,
+    /// Wires until the yield is forecast under its limit.
+    pub yield_eta: Option<u64>,
+    pub yield_limit_pct: f64,
+    /// The newest wire's predicted shear and pull (gf, sd).
+    pub shear: Option<(f64, f64)>,
+    pub pull: Option<(f64, f64)>,
+    pub tested: TestedStrength,
+}
+
+/// Where the pages read the process health from.
+#[derive(Clone)]
+pub struct ProcessHealth(Arc<dyn Fn() -> HealthPanel + Send + Sync>);
+
+impl ProcessHealth {
+    pub fn new(f: impl Fn() -> HealthPanel + Send + Sync + 'static) -> Self {
+        ProcessHealth(Arc::new(f))
+    }
+
+    pub fn panel(&self) -> HealthPanel {
+        (self.0)()
+    }
+}
+
+impl std::fmt::Debug for ProcessHealth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("ProcessHealth").field(&self.panel()).finish()
+    }
 }
 
 /// A client connected to one of the station's host interfaces (an OPC UA session).
@@ -184,6 +249,7 @@ impl UiOptions {
             camera: None,
             gem: None,
             host_sessions: None,
+            health: None,
         }
     }
 }

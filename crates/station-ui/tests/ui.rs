@@ -8,12 +8,15 @@ use bonder_core::AlarmCode;
 use bonder_i18n::{Lang, tr};
 use bonder_station_ui::store::{AuditEvent, Permission, RecipeLibrary, Role, SignInAnswer};
 use bonder_station_ui::{AlarmsAdapter, AppAdapter, Page, RecipesAdapter};
-use common::{ENGINEER, OPERATOR, buttons, click, log_in, rig, visible_labels, wait_for, wait_ui};
+use common::{
+    ENGINEER, OPERATOR, buttons, click, log_in, rig, rig_with_health, visible_labels, wait_for,
+    wait_ui,
+};
 use slint::{ComponentHandle, Model};
 use std::collections::HashSet;
 use std::time::Duration;
 
-const NAV: [(&str, Page); 8] = [
+const NAV: [(&str, Page); 9] = [
     ("nav-production", Page::Production),
     ("nav-curves", Page::Curves),
     ("nav-alarms", Page::Alarms),
@@ -21,6 +24,7 @@ const NAV: [(&str, Page); 8] = [
     ("nav-shift", Page::Shift),
     ("nav-changeover", Page::Changeover),
     ("nav-camera", Page::Camera),
+    ("nav-health", Page::Health),
     ("nav-user", Page::User),
 ];
 
@@ -42,6 +46,7 @@ fn every_page_can_be_reached_after_login() {
         "shift-notes",
         "co-start-title",
         "cam-teach-title",
+        "health-charts",
         "user-logout",
     ];
     for ((key, page), mark) in NAV.into_iter().zip(marks) {
@@ -309,4 +314,101 @@ fn an_interlock_turns_start_off_and_902_shows_on_the_banner() {
         wait_ui(&rig, Duration::from_secs(5), || p.get_can_start()),
         "start is on again"
     );
+}
+
+/// The Process health page over a real monitor that saw a generator fail (the bond model
+/// with the station's feature extraction, `bondersim::observed`): the warning with its
+/// first cause, the US energy chart beyond its limit (and only it coloured), the
+/// forecasts and predicted against tested strength; in Chinese as well.
+#[test]
+fn the_health_page_shows_a_drift_with_its_ranked_cause() {
+    use bonder_core::health::{HealthConfig, Monitor};
+    use bonder_station_ui::{HealthAdapter, HealthPanel, HealthTrend, TestedStrength};
+    let recipe = bonder_core::Recipe::default_au();
+    let mut sim = bondersim::observed::Observed::new(
+        &recipe,
+        vec!["us-drift:start=10000,pct_per_100k=8".parse().unwrap()],
+        1_000_000,
+        3,
+        10_000,
+    )
+    .unwrap();
+    let mut m = Monitor::new(HealthConfig::new(12.0, 3.0, 1_000_000));
+    let mut trends: Vec<HealthTrend> = Vec::new();
+    let mut last = None;
+    for i in 0..60_000u64 {
+        let (obs, _) = sim.next();
+        m.push(&obs);
+        last = Some(obs);
+        if i % 1000 == 999 && m.baselined() {
+            let charts = m.charts();
+            trends.resize_with(charts.len(), || HealthTrend {
+                signal: "",
+                history: Vec::new(),
+            });
+            for (t, (s, z, l)) in trends.iter_mut().zip(charts) {
+                t.signal = s.name();
+                t.history.push(z / l);
+            }
+        }
+    }
+    let last = last.unwrap();
+    let panel = HealthPanel {
+        wires: m.wires(),
+        baseline_wires: m.baseline_wires(),
+        baselined: m.baselined(),
+        charts: trends,
+        warnings: m.active(),
+        capillary_left: m.capillary_eta,
+        capillary_forecast: m.capillary_forecast_due(),
+        yield_eta: m.yield_eta,
+        yield_limit_pct: 98.0,
+        shear: last.shear,
+        pull: last.pull,
+        tested: TestedStrength {
+            shear_gf: Some(21.4),
+            pull_gf: Some(7.9),
+            results: 40,
+        },
+    };
+    assert!(!panel.warnings.is_empty(), "the monitor warned: {panel:?}");
+    let rig = rig_with_health(bonder_station_ui::ProcessHealth::new(move || panel.clone()));
+    let app = rig.ui.window();
+    log_in(&rig, OPERATOR);
+    click(app, &tr(Lang::EnUs, "nav-health"));
+    rig.ui.refresh_now();
+    let h = app.global::<HealthAdapter>();
+    let w = h.get_warnings();
+    assert_eq!(w.row_count(), 1);
+    let first = w.row_data(0).unwrap();
+    assert!(
+        first.title.contains("ball US energy") && first.title.contains("the ultrasonic output"),
+        "{}",
+        first.title
+    );
+    let charts: Vec<_> = h.get_charts().iter().collect();
+    assert_eq!(charts.len(), 9);
+    let out: Vec<_> = charts
+        .iter()
+        .filter(|c| c.out)
+        .map(|c| c.label.to_string())
+        .collect();
+    assert!(out.contains(&"ball US energy".to_string()), "{out:?}");
+    assert!(charts.iter().all(|c| c.path.starts_with("M ")));
+    let labels = visible_labels(app);
+    assert!(
+        labels
+            .iter()
+            .any(|l| l.contains("21.4") && l.contains("7.9")),
+        "{labels:?}"
+    );
+    // In Chinese: the same warning, no English left on the page.
+    click(app, &tr(Lang::EnUs, "lang-switch"));
+    rig.ui.refresh_now();
+    let first = h.get_warnings().row_data(0).unwrap();
+    assert!(first.title.contains("超声输出"), "{}", first.title);
+    let english = english_only_texts();
+    for label in visible_labels(app) {
+        assert!(!english.contains(&label), "English text left: {label:?}");
+    }
 }

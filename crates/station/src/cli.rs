@@ -820,6 +820,7 @@ pub fn run() -> anyhow::Result<()> {
         opts.camera = running.camera.clone();
         opts.gem = running.gem.clone();
         opts.host_sessions = opcua_on.then(|| crate::opcua_link::host_sessions(&running.opcua));
+        opts.health = Some(running.health.process_health());
         bonder_station_ui::run(running.station.clone(), rt.handle().clone(), opts)?;
     }
     rt.block_on(wiring::stop(running))

@@ -8,34 +8,20 @@
 //! two polls the touchdowns are counted on (two per wire). A new recipe (a changeover)
 //! starts a new monitor: a new product has its own baseline.
 
-use bonder_core::health::{HealthConfig, HealthEvent, Kind, Monitor, Warning, WireObs};
+use bonder_core::health::{HealthConfig, HealthEvent, Kind, Monitor, WireObs};
 use bonder_core::{BondKind, Defect, Recipe, Verdict};
 use bonder_gateway::Topic;
 use bonder_gateway::payload::{HealthCause, HealthMsg};
 use bonder_i18n::{Lang, tr, tr_args};
 use bonder_runtime::{JudgedBond, Station};
-use bonder_store::{BondPrediction, WriteOp, WriterHandle};
+use bonder_station_ui::{HealthPanel, HealthTrend, TestedStrength};
+use bonder_store::{BondPrediction, Store, WriteOp, WriterHandle};
 use std::sync::{Arc, Mutex, MutexGuard};
 use time::OffsetDateTime;
 use tokio::sync::mpsc;
 
-/// What the Process health page and the production page show.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct HealthView {
-    /// Wires seen by the monitor since it started (this recipe).
-    pub wires: u64,
-    pub baselined: bool,
-    /// (signal, EWMA statistic, limit) of each chart.
-    pub charts: Vec<(&'static str, f64, f64)>,
-    pub active: Vec<Warning>,
-    /// Touchdowns left on the capillary (the forecast or its counted life, the earlier).
-    pub capillary_left: Option<u64>,
-    /// Wires until the yield is forecast under its limit.
-    pub yield_eta: Option<u64>,
-    /// The newest wire's predicted shear and pull (gf, sd).
-    pub shear: Option<(f64, f64)>,
-    pub pull: Option<(f64, f64)>,
-}
+/// Blocks of chart history kept for the Process health page.
+const HISTORY: usize = 240;
 
 #[derive(Debug, Clone, Copy)]
 struct Ball {
@@ -60,7 +46,7 @@ pub struct Analytics {
     monitor: Mutex<Monitor>,
     ball: Mutex<Option<Ball>>,
     inputs: Mutex<Inputs>,
-    view: Mutex<HealthView>,
+    view: Mutex<HealthPanel>,
     events: mpsc::UnboundedSender<HealthEvent>,
     yield_limit_pct: f64,
 }
@@ -91,7 +77,10 @@ impl Analytics {
             monitor: Mutex::new(Monitor::new(config_for(recipe, yield_limit_pct))),
             ball: Mutex::new(None),
             inputs: Mutex::new(Inputs::default()),
-            view: Mutex::new(HealthView::default()),
+            view: Mutex::new(HealthPanel {
+                yield_limit_pct,
+                ..HealthPanel::default()
+            }),
             events: tx,
             yield_limit_pct,
         };
@@ -99,14 +88,31 @@ impl Analytics {
     }
 
     /// What the pages show now.
-    pub fn view(&self) -> HealthView {
+    pub fn panel(&self) -> HealthPanel {
         lock(&self.view).clone()
+    }
+
+    /// The pages' source.
+    pub fn process_health(self: &Arc<Self>) -> bonder_station_ui::ProcessHealth {
+        let me = self.clone();
+        bonder_station_ui::ProcessHealth::new(move || me.panel())
+    }
+
+    /// The newest test results (read from the store by [`run`]).
+    pub fn set_tested(&self, tested: TestedStrength) {
+        lock(&self.view).tested = tested;
     }
 
     /// A new recipe: a new baseline.
     pub fn recipe_changed(&self, recipe: &Recipe) {
         *lock(&self.monitor) = Monitor::new(config_for(recipe, self.yield_limit_pct));
-        *lock(&self.view) = HealthView::default();
+        let mut v = lock(&self.view);
+        let tested = v.tested;
+        *v = HealthPanel {
+            yield_limit_pct: self.yield_limit_pct,
+            tested,
+            ..HealthPanel::default()
+        };
     }
 
     /// The controller's status poll: the heater reading (against the recipe's set point)
@@ -153,10 +159,10 @@ impl Analytics {
         else {
             return;
         };
-        let mut m = lock(&self.monitor);
         let (heater, touchdowns) = {
+            let wires = lock(&self.monitor).wires();
             let i = lock(&self.inputs);
-            let since = m.wires().saturating_sub(i.wires_at_poll);
+            let since = wires.saturating_sub(i.wires_at_poll);
             (i.heater_offset_c, i.polled_touchdowns + 2 * since)
         };
         let obs = WireObs {
@@ -175,34 +181,73 @@ impl Analytics {
             shear: prediction.and_then(|p| p.shear).map(|s| (s.0, s.1)),
             pull: prediction.and_then(|p| p.pull).map(|s| (s.0, s.1)),
         };
-        let events = m.push(&obs);
+        self.feed(&obs);
+    }
+
+    /// Takes one wire as the station saw it (from [`Analytics::on_bond`]; the
+    /// screenshots feed simulated wires straight in).
+    pub fn feed(&self, obs: &WireObs) {
+        let mut m = lock(&self.monitor);
+        let events = m.push(obs);
         // The pages read a copy, refreshed every block and at every decision.
+        let mut v = lock(&self.view);
         if m.wires() % 1000 == 0 || !events.is_empty() {
-            let v = HealthView {
-                wires: m.wires(),
-                baselined: m.baselined(),
-                charts: m
-                    .charts()
-                    .into_iter()
-                    .map(|(s, z, l)| (s.name(), z, l))
-                    .collect(),
-                active: m.active(),
-                capillary_left: m.capillary_eta,
-                yield_eta: m.yield_eta,
-                shear: obs.shear,
-                pull: obs.pull,
-            };
-            *lock(&self.view) = v;
-        } else if obs.shear.is_some() || obs.pull.is_some() {
-            let mut v = lock(&self.view);
+            v.wires = m.wires();
+            v.baseline_wires = m.baseline_wires();
+            v.baselined = m.baselined();
+            let charts = m.charts();
+            if v.charts.len() != charts.len() {
+                v.charts = charts
+                    .iter()
+                    .map(|(s, _, _)| HealthTrend {
+                        signal: s.name(),
+                        history: Vec::new(),
+                    })
+                    .collect();
+            }
+            if m.wires() % 1000 == 0 && m.baselined() {
+                for (t, (_, z, limit)) in v.charts.iter_mut().zip(charts) {
+                    t.history.push(if limit > 0.0 { z / limit } else { 0.0 });
+                    if t.history.len() > HISTORY {
+                        t.history.remove(0);
+                    }
+                }
+            }
+            v.warnings = m.active();
+            v.capillary_left = m.capillary_eta;
+            v.capillary_forecast = m.capillary_forecast_due();
+            v.yield_eta = m.yield_eta;
+        }
+        if obs.shear.is_some() || obs.pull.is_some() {
             v.shear = obs.shear;
             v.pull = obs.pull;
         }
+        drop(v);
         drop(m);
         for e in events {
             let _ = self.events.send(e);
         }
     }
+}
+
+/// The mean of the newest 20 results of each test, and how many are stored.
+fn tested(store: &Store) -> Result<TestedStrength, bonder_store::StoreError> {
+    use bonder_core::pull_test::TestKind;
+    let mut t = TestedStrength::default();
+    for (k, slot) in [(TestKind::Shear, 0), (TestKind::Pull, 1)] {
+        let rows = store.strength_training(k)?;
+        t.results += rows.len() as u64;
+        let newest = &rows[rows.len().saturating_sub(20)..];
+        if !newest.is_empty() {
+            let mean = newest.iter().map(|r| r.gf).sum::<f64>() / newest.len() as f64;
+            if slot == 0 {
+                t.shear_gf = Some(mean);
+            } else {
+                t.pull_gf = Some(mean);
+            }
+        }
+    }
+    Ok(t)
 }
 
 /// The `{S}/health` message of a decision.
@@ -295,7 +340,24 @@ pub async fn run(
     mut events: mpsc::UnboundedReceiver<HealthEvent>,
     station: Arc<Station>,
     writer: WriterHandle,
+    store: Arc<Store>,
 ) {
+    // The newest test results, every 10 s, off the UI thread.
+    {
+        let a = analytics.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(std::time::Duration::from_secs(10));
+            loop {
+                tick.tick().await;
+                let s = store.clone();
+                match tokio::task::spawn_blocking(move || tested(&s)).await {
+                    Ok(Ok(t)) => a.set_tested(t),
+                    Ok(Err(e)) => tracing::warn!("test results not read: {e}"),
+                    Err(_) => return,
+                }
+            }
+        });
+    }
     {
         let (a, station) = (analytics.clone(), station.clone());
         tokio::spawn(async move {

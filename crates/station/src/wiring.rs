@@ -52,6 +52,8 @@ pub struct Running {
     pub gem: Option<bonder_gem::GemHandle>,
     /// The OPC UA server once started (empty: off, starting, or it could not start).
     pub opcua: crate::opcua_link::OpcuaSlot,
+    /// The process-health analytics (Process health page, alarms 910–912).
+    pub health: Arc<crate::health::Analytics>,
 }
 
 pub async fn start(settings: Settings) -> anyhow::Result<Running> {
@@ -199,6 +201,7 @@ pub async fn start(settings: Settings) -> anyhow::Result<Running> {
         health_events,
         station.clone(),
         writer.clone(),
+        store.clone(),
     ));
     // Every recipe change (a changeover, a rollback) is recorded as the running one.
     {
@@ -355,6 +358,7 @@ pub async fn start(settings: Settings) -> anyhow::Result<Running> {
         bonder_changeover::ServiceConfig::new(settings.station_id.to_string()),
     )?);
     Ok(Running {
+        health,
         opcua,
         gem,
         login: settings.login,

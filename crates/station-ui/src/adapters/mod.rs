@@ -5,6 +5,7 @@ pub mod camera;
 pub mod changeover;
 pub mod curves;
 pub mod gem;
+pub mod health;
 pub mod production;
 pub mod recipes;
 pub mod session;

@@ -269,8 +269,48 @@ pub(crate) fn verdict_text(t: Texts, v: Verdict) -> String {
     }
 }
 
-/// Capillary life, heater and forming gas against the recipe.
+/// Capillary life, heater and forming gas against the recipe; the newest wire's
+/// predicted strength beside the newest tested one.
 fn conditions(inner: &Inner, t: Texts, snap: &Snapshot) -> Vec<Condition> {
+    let mut c = consumables(inner, t, snap);
+    if let Some(h) = inner.opts.health.as_ref() {
+        let p = h.panel();
+        let reading = match (p.shear, p.pull) {
+            (Some(s), Some(pl)) => t.ta(
+                "strength-reading",
+                &[("shear", num(s.0, 1)), ("pull", num(pl.0, 1))],
+            ),
+            _ => t.t("strength-none"),
+        };
+        let note = if p.tested.results > 0 {
+            t.ta(
+                "strength-tested",
+                &[
+                    ("shear", p.tested.shear_gf.map_or("–".into(), |v| num(v, 1))),
+                    ("pull", p.tested.pull_gf.map_or("–".into(), |v| num(v, 1))),
+                ],
+            )
+        } else {
+            t.t("health-tested-none")
+        };
+        // Below the recipe's minimum is abnormal.
+        let low = p
+            .shear
+            .is_some_and(|s| s.0 < inner.opts.recipe.limits.shear_min_gf.0)
+            || p.pull
+                .is_some_and(|s| s.0 < inner.opts.recipe.limits.pull_min_gf.0);
+        c.push(Condition {
+            title: t.t("strength").into(),
+            reading: reading.into(),
+            note: note.into(),
+            level: if low { 2 } else { 0 },
+            fraction: -1.0,
+        });
+    }
+    c
+}
+
+fn consumables(inner: &Inner, t: Texts, snap: &Snapshot) -> Vec<Condition> {
     let recipe = &inner.opts.recipe;
     let Some(st) = snap.status else {
         return ["capillary", "heater", "forming-gas"]
