@@ -23,6 +23,7 @@ const COMMANDS: &[&str] = &[
     "signing_key_export",
     "fleet_tiles",
     "fleet_watch",
+    "fleet_excursions",
     "station_detail",
     "backfill",
     "recipes_list",

@@ -203,3 +203,18 @@ sv-gem-attempt-online = attempting online
 sv-gem-host-offline = host offline
 sv-gem-online-local = online, local
 sv-gem-online-remote = online, remote
+
+## Excursions (issue 18): open process-health warnings across the fleet
+sv-nav-excursions = Excursions
+sv-excursions-title = Excursions
+sv-excursions-note = Open process-health warnings of every station ({"{"}S{"}"}/health): drifts first, then the nearest forecasts. Stations degrading together with the same likeliest cause are listed above them.
+sv-commonality = Commonality
+sv-open-warnings = Open warnings
+sv-no-commonality = No two stations share a likeliest cause.
+sv-no-excursions = No open warning.
+sv-cause = Cause
+sv-stations = Stations
+sv-warning = Warning
+sv-causes = Causes
+sv-points-at-lot = Same recipe, same cause: suspect a shared material lot (wire spool, lead frame)
+sv-shared-cause = Same likeliest cause

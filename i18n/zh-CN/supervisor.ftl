@@ -203,3 +203,18 @@ sv-gem-attempt-online = 正在尝试上线
 sv-gem-host-offline = 主机离线
 sv-gem-online-local = 在线（本地）
 sv-gem-online-remote = 在线（远程）
+
+## Excursions (issue 18): open process-health warnings across the fleet
+sv-nav-excursions = 异常
+sv-excursions-title = 工艺异常
+sv-excursions-note = 各机台未解除的工艺健康预警（{"{"}S{"}"}/health）：先列漂移，再列最近的预测。同一最可能原因下共同劣化的机台列于上方。
+sv-commonality = 共性
+sv-open-warnings = 未解除预警
+sv-no-commonality = 没有两个机台的最可能原因相同。
+sv-no-excursions = 无未解除预警。
+sv-cause = 原因
+sv-stations = 机台
+sv-warning = 预警
+sv-causes = 原因排序
+sv-points-at-lot = 相同配方、相同原因：怀疑共用材料批次（线轴、引线框架）
+sv-shared-cause = 最可能原因相同

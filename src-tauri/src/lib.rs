@@ -49,6 +49,7 @@ pub fn setup<R: Runtime>(builder: tauri::Builder<R>, state: AppState) -> tauri::
             commands::settings::signing_key_get,
             commands::settings::signing_key_export,
             commands::fleet::fleet_tiles,
+            commands::fleet::fleet_excursions,
             commands::fleet::fleet_watch,
             commands::fleet::station_detail,
             commands::fleet::backfill,

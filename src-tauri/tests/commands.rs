@@ -890,3 +890,105 @@ fn the_broker_password_is_kept_out_of_the_history() {
     }
     drop(state);
 }
+
+/// Excursions: two stations on one recipe publish `{S}/health` drifts naming the
+/// material lot, a third a yield forecast of another cause, over the real broker; the
+/// supervisor lists every open warning (drifts first) and the commonality — the shared
+/// recipe and cause point at a lot; a clearing closes one and the commonality with it.
+#[test]
+fn excursions_across_the_fleet_and_their_commonality() {
+    let broker = Mosquitto::start();
+    let dir = tempfile::tempdir().unwrap();
+    let (_app, w) = open_app(
+        &dir.path().join("supervisor.sqlite"),
+        &broker.url(),
+        "supervisor-excursions",
+    );
+    let now = bonder_gateway::payload::ts(time::OffsetDateTime::now_utc());
+    let health = |kind: &str, feature: Option<&str>, cause: &str| {
+        json!({"v": 1, "ts": now, "kind": kind, "feature": feature, "direction": "down",
+            "at_time_us": 1_000_000, "eta_wires": if kind == "drift" { Value::Null } else { json!(420_000) },
+            "causes": [{"cause": cause, "weight": 0.86}, {"cause": "unknown", "weight": 0.14}],
+            "text_en": format!("{kind} {cause}"), "text_zh": format!("{kind} {cause} 中")})
+    };
+    let status = |recipe: &str| {
+        json!({"v":1,"ts":now,"state":"running","recipe":recipe,"operator":"OP7",
+            "wires_bonded":5,"wire_rate_per_min":300.0,"yield_pct":99.0,"alarm":null})
+    };
+    let stations = [
+        (
+            "sz1/assembly/l7/wb-71",
+            "SOT23-CU20@3",
+            "drift",
+            Some("stitch_deform_um"),
+            "material_lot",
+        ),
+        (
+            "sz1/assembly/l7/wb-72",
+            "SOT23-CU20@3",
+            "drift",
+            Some("stitch_impedance_drop_pct"),
+            "material_lot",
+        ),
+        (
+            "sz1/assembly/l8/wb-81",
+            "QFN-AU25@1",
+            "yield_forecast",
+            None,
+            "ultrasonic_output",
+        ),
+    ];
+    let mut msgs = Vec::new();
+    for (id, recipe, kind, feature, cause) in stations {
+        msgs.push((
+            format!("{id}/status"),
+            serde_json::to_vec(&status(recipe)).unwrap(),
+            true,
+        ));
+        msgs.push((
+            format!("{id}/health"),
+            serde_json::to_vec(&health(kind, feature, cause)).unwrap(),
+            false,
+        ));
+    }
+    // Published until the supervisor has them all (it subscribes once connected).
+    let e = wait_for(30, "three open warnings", || {
+        common::publish(broker.port, "synthetic-health", msgs.clone());
+        let e = call(&w, "fleet_excursions", json!({})).unwrap();
+        (e["open"].as_array().unwrap().len() == 3).then_some(e)
+    });
+    assert_eq!(e["open"][0]["kind"], "drift");
+    assert_eq!(e["open"][2]["kind"], "yield_forecast");
+    assert_eq!(e["open"][2]["eta_wires"], 420_000);
+    assert_eq!(e["common"].as_array().unwrap().len(), 1, "{e}");
+    let c = &e["common"][0];
+    assert_eq!(c["cause"], "material_lot");
+    assert_eq!(
+        c["stations"],
+        json!(["sz1/assembly/l7/wb-71", "sz1/assembly/l7/wb-72"])
+    );
+    assert_eq!(c["shared_recipe"], "SOT23-CU20@3");
+    assert_eq!(c["points_at_lot"], true);
+    // wb-72 clears its drift.
+    let cleared = health("cleared", Some("drift"), "unknown");
+    let e = wait_for(30, "the clearing", || {
+        common::publish(
+            broker.port,
+            "synthetic-health",
+            vec![(
+                "sz1/assembly/l7/wb-72/health".into(),
+                serde_json::to_vec(&cleared).unwrap(),
+                false,
+            )],
+        );
+        let e = call(&w, "fleet_excursions", json!({})).unwrap();
+        (e["open"].as_array().unwrap().len() == 2).then_some(e)
+    });
+    assert!(e["common"].as_array().unwrap().is_empty(), "{e}");
+    // Signed out: refused.
+    call(&w, "logout", json!({})).unwrap();
+    assert_eq!(
+        call(&w, "fleet_excursions", json!({})).unwrap_err()["code"],
+        "login_required"
+    );
+}

@@ -32,6 +32,7 @@ function applyStrings() {
   if (S.view === "reports" && S.lastReport) runReport();
   if (S.view === "spc" && $("spc-chart").innerHTML) runSpc();
   if (S.view === "users") loadUsers();
+  if (S.view === "excursions") loadExcursions();
 }
 
 // The station's SECS/GEM control state as its status reports it (absent: GEM off).
@@ -274,6 +275,7 @@ function show(view) {
   document.querySelectorAll(".view").forEach((v) => { v.hidden = v.id !== "view-" + view; });
   document.querySelectorAll("nav button").forEach((b) => b.classList.toggle("active", b.dataset.view === view || (view === "detail" && b.dataset.view === "fleet")));
   if (view === "recipes") loadRecipes();
+  if (view === "excursions") loadExcursions();
   if (view === "settings") { loadSettings(); loadKey(); }
   if (view === "users") { $("users-msg").textContent = ""; loadUsers(); }
 }
@@ -295,6 +297,20 @@ async function openDetail(station) {
       `<table class="data"><tr><th>${t("sv-sent")}</th><th>${t("sv-recipe")}</th><th>${t("sv-minutes")}</th><th>${t("sv-first-article")}</th></tr>` +
       d.changeovers.map((c) => `<tr><td>${time(c.ended_ms)}</td><td class="l">${esc(c.from_recipe ?? "")} → ${esc(c.to_recipe)}</td><td>${fmt(c.minutes)}</td><td class="${c.passed ? "ok" : "refused"}">${c.passed ? t("sv-passed") : t("sv-failed")} · ${fmt(c.pull_gf_min)} / ${fmt(c.shear_gf_min)} gf</td></tr>`).join("") + "</table>";
   } catch (e) { $("detail-tile").textContent = err(e); }
+}
+
+// Excursions: every open process-health warning of the fleet ({S}/health), drifts first,
+// and stations degrading together with the same likeliest cause.
+async function loadExcursions() {
+  let e;
+  try { e = await invoke("fleet_excursions"); } catch (x) { $("exc-open").textContent = x.code === "login_required" ? t("sv-err-login") : err(x); return; }
+  const cause = (c) => t("health-cause-" + c);
+  $("exc-common").innerHTML = e.common.length === 0 ? `<p class="muted">${t("sv-no-commonality")}</p>` :
+    `<table class="data"><tr><th>${t("sv-cause")}</th><th>${t("sv-stations")}</th><th>${t("sv-recipe")}</th><th></th></tr>` +
+    e.common.map((c) => `<tr class="warn"><td class="l">${esc(cause(c.cause))}</td><td class="l">${c.stations.map(esc).join(", ")}</td><td>${esc(c.shared_recipe ?? t("sv-none"))}</td><td class="l">${c.points_at_lot ? t("sv-points-at-lot") : t("sv-shared-cause")}</td></tr>`).join("") + "</table>";
+  $("exc-open").innerHTML = e.open.length === 0 ? `<p class="muted">${t("sv-no-excursions")}</p>` :
+    `<table class="data"><tr><th>${t("sv-station")}</th><th>${t("sv-recipe")}</th><th>${t("sv-warning")}</th><th>${t("sv-causes")}</th><th>${t("sv-sent")}</th></tr>` +
+    e.open.map((o) => `<tr><td>${esc(o.station)}</td><td>${esc(o.recipe ?? t("sv-none"))}</td><td class="l">${esc(S.lang === "zh-CN" ? o.text_zh : o.text_en)}</td><td class="l">${o.causes.filter((c) => c[1] >= 0.01).slice(0, 3).map((c) => `${esc(cause(c[0]))} ${Math.round(c[1] * 100)} %`).join(" · ")}</td><td>${time(o.since_ms)}</td></tr>`).join("") + "</table>";
 }
 
 async function loadRecipes() {
@@ -511,6 +527,7 @@ function watchFleet() {
       renderLink();
       const onFleet = S.view === "fleet";
       if (onFleet) renderTiles(); else fillStationSelects();
+      if (S.view === "excursions") loadExcursions();
       notePaint(m.tiles, onFleet);
       window.__lastTilesMs = m.sent_ms;
     } else if (m.type === "result" && S.view === "recipes") {

@@ -22,7 +22,7 @@ pub mod synth;
 pub mod users;
 
 pub use history::History;
-pub use model::{Condition, Fleet, Tile};
+pub use model::{Commonality, Condition, Excursions, Fleet, OpenExcursion, Tile};
 pub use service::{GatewaySettings, LinkState, ResultEvent, Supervisor};
 
 /// An error of the supervisor core.

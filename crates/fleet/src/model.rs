@@ -4,7 +4,7 @@
 //! an abnormal condition gets a colour, and alarm colours are kept for alarms. The front
 //! end maps [`Tile::condition`] to a colour; nothing else decides it.
 
-use bonder_gateway::payload::{AlarmMsg, StatusMsg};
+use bonder_gateway::payload::{AlarmMsg, HealthMsg, StatusMsg};
 use serde::Serialize;
 use std::collections::BTreeMap;
 
@@ -74,7 +74,44 @@ struct Live {
     status: Option<StatusMsg>,
     status_ts_ms: i64,
     alarms: BTreeMap<u16, ActiveAlarm>,
+    /// Open process-health warnings by kind (`drift`, `capillary`, `yield_forecast`).
+    excursions: BTreeMap<String, HealthMsg>,
     last_seen_ms: i64,
+}
+
+/// An open process-health warning of one station (`{S}/health`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct OpenExcursion {
+    pub station: String,
+    pub recipe: Option<String>,
+    pub kind: String,
+    pub feature: Option<String>,
+    pub eta_wires: Option<u64>,
+    /// (cause, weight), the likeliest first.
+    pub causes: Vec<(String, f64)>,
+    pub text_en: String,
+    pub text_zh: String,
+    pub since_ms: i64,
+}
+
+/// Stations degrading together with the same likeliest cause.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Commonality {
+    pub cause: String,
+    pub stations: Vec<String>,
+    /// The recipe they share, if they all run the same one (then a material lot of that
+    /// recipe — wire spool, lead frame — is the suspect for `material_lot` and
+    /// `contamination`).
+    pub shared_recipe: Option<String>,
+    /// The common cause points at a lot shared by the stations.
+    pub points_at_lot: bool,
+}
+
+/// The fleet's excursions: every open warning, worst first, and their commonality.
+#[derive(Debug, Clone, PartialEq, Serialize, Default)]
+pub struct Excursions {
+    pub open: Vec<OpenExcursion>,
+    pub common: Vec<Commonality>,
 }
 
 /// Live state of every station heard from.
@@ -113,6 +150,85 @@ impl Fleet {
             l.alarms.remove(&a.code);
         }
         l.last_seen_ms = now_ms;
+    }
+
+    /// A process-health warning was raised (or changed), or cleared (`kind` `cleared`,
+    /// `feature` naming the kind that cleared).
+    pub fn apply_health(&mut self, station: &str, h: &HealthMsg, now_ms: i64) {
+        let l = self.stations.entry(station.to_string()).or_default();
+        if h.kind == "cleared" {
+            if let Some(k) = &h.feature {
+                l.excursions.remove(k);
+            }
+        } else {
+            l.excursions.insert(h.kind.clone(), h.clone());
+        }
+        l.last_seen_ms = now_ms;
+    }
+
+    /// Every open warning across the fleet and what they have in common: two or more
+    /// stations whose likeliest cause is the same.
+    pub fn excursions(&self) -> Excursions {
+        let mut open: Vec<OpenExcursion> = self
+            .stations
+            .iter()
+            .flat_map(|(id, l)| {
+                let recipe = l.status.as_ref().and_then(|s| s.recipe.clone());
+                l.excursions.values().map(move |h| OpenExcursion {
+                    station: id.clone(),
+                    recipe: recipe.clone(),
+                    kind: h.kind.clone(),
+                    feature: h.feature.clone(),
+                    eta_wires: h.eta_wires,
+                    causes: h
+                        .causes
+                        .iter()
+                        .map(|c| (c.cause.clone(), c.weight))
+                        .collect(),
+                    text_en: h.text_en.clone(),
+                    text_zh: h.text_zh.clone(),
+                    since_ms: crate::history::ts_ms(&h.ts),
+                })
+            })
+            .collect();
+        // Drifts first, then the nearest forecasts.
+        open.sort_by(|a, b| {
+            (a.kind != "drift")
+                .cmp(&(b.kind != "drift"))
+                .then(a.eta_wires.unwrap_or(0).cmp(&b.eta_wires.unwrap_or(0)))
+                .then(a.station.cmp(&b.station))
+        });
+        let mut by_cause: BTreeMap<String, Vec<&OpenExcursion>> = BTreeMap::new();
+        for e in &open {
+            if let Some((c, _)) = e.causes.first() {
+                by_cause.entry(c.clone()).or_default().push(e);
+            }
+        }
+        let common = by_cause
+            .into_iter()
+            .filter_map(|(cause, es)| {
+                let mut stations: Vec<String> = es.iter().map(|e| e.station.clone()).collect();
+                stations.dedup();
+                if stations.len() < 2 || cause == "unknown" {
+                    return None;
+                }
+                let first = es[0].recipe.clone();
+                let shared_recipe = es
+                    .iter()
+                    .all(|e| e.recipe == first)
+                    .then_some(first)
+                    .flatten();
+                let points_at_lot = shared_recipe.is_some()
+                    && matches!(cause.as_str(), "material_lot" | "contamination");
+                Some(Commonality {
+                    cause,
+                    stations,
+                    shared_recipe,
+                    points_at_lot,
+                })
+            })
+            .collect();
+        Excursions { open, common }
     }
 
     /// Anything else arrived from a station.
@@ -274,5 +390,75 @@ mod tests {
         let t = f.tiles(40_000);
         assert_eq!(t[0].name, "wb-02");
         assert_eq!(t[0].condition, Condition::Offline);
+    }
+}
+
+#[cfg(test)]
+mod excursion_tests {
+    use super::*;
+
+    fn health(kind: &str, feature: Option<&str>, cause: &str) -> HealthMsg {
+        serde_json::from_value(serde_json::json!({
+            "v": 1, "ts": "2026-12-03T09:41:07.512Z", "kind": kind, "feature": feature,
+            "direction": "down", "at_time_us": 1, "eta_wires": null,
+            "causes": [{"cause": cause, "weight": 0.8}, {"cause": "unknown", "weight": 0.2}],
+            "text_en": "e", "text_zh": "z"
+        }))
+        .unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    fn status(recipe: &str) -> StatusMsg {
+        serde_json::from_value(serde_json::json!({
+            "v": 1, "ts": "2026-12-03T09:41:07.512Z", "state": "running", "recipe": recipe,
+            "operator": null, "wires_bonded": 1, "wire_rate_per_min": 1.0, "uph": 1.0,
+            "yield_pct": 99.0, "oee_pct": 80.0, "alarm": null, "capillary_touchdowns": 1,
+            "heater_temp_c": 180.0
+        }))
+        .unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    #[test]
+    fn stations_on_one_recipe_naming_the_lot_together_point_at_the_lot() {
+        let mut f = Fleet::default();
+        for (id, recipe) in [
+            ("a/b/l1/wb-1", "SOT23@1"),
+            ("a/b/l1/wb-2", "SOT23@1"),
+            ("a/b/l2/wb-3", "QFN@2"),
+        ] {
+            f.apply_status(id, status(recipe), 0);
+        }
+        f.apply_health(
+            "a/b/l1/wb-1",
+            &health("drift", Some("stitch_deform_um"), "material_lot"),
+            0,
+        );
+        f.apply_health(
+            "a/b/l1/wb-2",
+            &health("drift", Some("stitch_impedance_drop_pct"), "material_lot"),
+            0,
+        );
+        f.apply_health(
+            "a/b/l2/wb-3",
+            &health("yield_forecast", None, "ultrasonic_output"),
+            0,
+        );
+        let e = f.excursions();
+        assert_eq!(e.open.len(), 3);
+        assert_eq!(e.open[2].kind, "yield_forecast", "drifts first");
+        assert_eq!(e.common.len(), 1, "{e:?}");
+        let c = &e.common[0];
+        assert_eq!(c.cause, "material_lot");
+        assert_eq!(c.stations, ["a/b/l1/wb-1", "a/b/l1/wb-2"]);
+        assert_eq!(c.shared_recipe.as_deref(), Some("SOT23@1"));
+        assert!(c.points_at_lot);
+        // A clearing closes that station's warning; the commonality goes with it.
+        f.apply_health(
+            "a/b/l1/wb-2",
+            &health("cleared", Some("drift"), "unknown"),
+            0,
+        );
+        let e = f.excursions();
+        assert_eq!(e.open.len(), 2);
+        assert!(e.common.is_empty());
     }
 }

@@ -271,6 +271,15 @@ impl Supervisor {
         }
     }
 
+    /// Every open process-health warning of the fleet and their commonality.
+    pub fn excursions(&self) -> crate::model::Excursions {
+        self.inner
+            .fleet
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .excursions()
+    }
+
     /// Every tile, worst first.
     pub fn tiles(&self) -> Vec<Tile> {
         self.inner
@@ -531,6 +540,14 @@ impl Supervisor {
                 self.bump();
                 self.write(Write::Alarm(station, m));
             }
+            Some(Topic::Health) => {
+                let Ok(m) = serde_json::from_slice::<bonder_gateway::payload::HealthMsg>(payload)
+                else {
+                    return;
+                };
+                fleet().apply_health(&station, &m, now);
+                self.bump();
+            }
             Some(Topic::Bonds) => {
                 let Ok(m) = serde_json::from_slice::<BondsMsg>(payload) else {
                     return;
@@ -641,8 +658,9 @@ pub fn auto_backfill() -> Session {
 
 /// `cmd/*` traffic is not read: a recipe seen on the broker is not a library entry
 /// (anyone who can publish could plant one); recipes enter only by a role-checked import.
-const SUBSCRIPTIONS: [&str; 6] = [
+const SUBSCRIPTIONS: [&str; 7] = [
     "+/+/+/+/status",
+    "+/+/+/+/health",
     "+/+/+/+/bonds",
     "+/+/+/+/alarms",
     "+/+/+/+/changeovers",

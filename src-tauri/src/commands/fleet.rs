@@ -37,6 +37,14 @@ pub fn fleet_tiles(state: State<'_, AppState>) -> CmdResult<Vec<Tile>> {
     Ok(state.sv.tiles())
 }
 
+/// Every open process-health warning of the fleet (`{S}/health`) and what they have in
+/// common (signed-in users).
+#[tauri::command]
+pub fn fleet_excursions(state: State<'_, AppState>) -> CmdResult<bonder_fleet::Excursions> {
+    state.user()?;
+    Ok(state.sv.excursions())
+}
+
 /// Pushes the tiles on `on_update` now and whenever they change, and each command
 /// answer, until the webview drops the channel (signed-in users; the front end
 /// subscribes after signing in).

@@ -9,8 +9,9 @@ use std::collections::BTreeMap;
 use tauri::State;
 
 /// Key prefixes the front end uses: its own and the shared domain names.
-const PREFIXES: [&str; 7] = [
+const PREFIXES: [&str; 8] = [
     "co-step-",
+    "health-cause-",
     "sv-",
     "state-",
     "defect-",
