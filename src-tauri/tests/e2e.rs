@@ -284,15 +284,33 @@ fn synthetic_fleet(port: u16) {
     // lead-frame lot, one with a forecast from its ultrasonic output.
     let ts = bonder_gateway::payload::ts(time::OffsetDateTime::now_utc());
     for (id, kind, feature, eta, cause, en, zh) in [
-        ("l1/wb-35", "drift", Some("stitch_deform_um"), None, "material_lot",
+        (
+            "l1/wb-35",
+            "drift",
+            Some("stitch_deform_um"),
+            None,
+            "material_lot",
             "Process drift: stitch deformation falling; likeliest cause the material lot (88 %)",
-            "工艺漂移：第二焊点变形量下降；最可能原因为材料批次（88%）"),
-        ("l2/wb-41", "drift", Some("stitch_impedance_drop_pct"), None, "material_lot",
+            "工艺漂移：第二焊点变形量下降；最可能原因为材料批次（88%）",
+        ),
+        (
+            "l2/wb-41",
+            "drift",
+            Some("stitch_impedance_drop_pct"),
+            None,
+            "material_lot",
             "Process drift: stitch impedance drop falling; likeliest cause the material lot (81 %)",
-            "工艺漂移：第二焊点阻抗下降下降；最可能原因为材料批次（81%）"),
-        ("l1/wb-32", "yield_forecast", None, Some(412_000u64), "ultrasonic_output",
+            "工艺漂移：第二焊点阻抗下降下降；最可能原因为材料批次（81%）",
+        ),
+        (
+            "l1/wb-32",
+            "yield_forecast",
+            None,
+            Some(412_000u64),
+            "ultrasonic_output",
             "Yield forecast below 98 % in 412000 wires; likeliest cause the ultrasonic output (93 %)",
-            "预测良率将在 412000 根线后低于 98%；最可能原因为超声输出（93%）"),
+            "预测良率将在 412000 根线后低于 98%；最可能原因为超声输出（93%）",
+        ),
     ] {
         let h = serde_json::json!({"v": 1, "ts": ts, "kind": kind, "feature": feature,
             "direction": "down", "at_time_us": 1_843_205_117_004u64, "eta_wires": eta,

@@ -58,7 +58,7 @@ impl Observed {
 
     /// The next wire: what the station's monitor takes, and the simulator's wire (its
     /// truth).
-    pub fn next(&mut self) -> (WireObs, Wire) {
+    pub fn next_wire(&mut self) -> (WireObs, Wire) {
         let i = self.wire;
         self.wire += 1;
         let swing = 1.5 * (i as f64 * std::f64::consts::TAU / 12_000.0).sin();

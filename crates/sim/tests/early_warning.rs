@@ -54,7 +54,7 @@ fn run(scenarios: &[&str], life: u64, wires: u64, seed: u64, stop_after_drop: u6
     };
     let mut lot = String::new();
     for i in 0..wires {
-        let (obs, w) = sim.next();
+        let (obs, w) = sim.next_wire();
         if i == TRAIN + 1 {
             assert!(sim.fitted(), "models fitted");
         }

@@ -337,7 +337,7 @@ fn the_health_page_shows_a_drift_with_its_ranked_cause() {
     let mut trends: Vec<HealthTrend> = Vec::new();
     let mut last = None;
     for i in 0..60_000u64 {
-        let (obs, _) = sim.next();
+        let (obs, _) = sim.next_wire();
         m.push(&obs);
         last = Some(obs);
         if i % 1000 == 999 && m.baselined() {

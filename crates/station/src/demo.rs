@@ -369,7 +369,7 @@ fn demo_health(recipe: &Recipe) -> anyhow::Result<bonder_station_ui::ProcessHeal
     let mut tested: std::collections::VecDeque<(f64, f64)> = Default::default();
     let mut results = 0u64;
     for i in 0..150_000u64 {
-        let (obs, w) = sim.next();
+        let (obs, w) = sim.next_wire();
         health.feed(&obs);
         if i % 500 == 0 {
             tested.push_back((w.truth.strength.shear_gf, w.truth.strength.pull_gf));

@@ -150,3 +150,117 @@ fn a_failing_generator_raises_910_and_health_names_the_ultrasonic_output() {
     );
     assert!(index > START, "{index}");
 }
+
+/// The lead time through the real station at full length: a failing generator (5 % per
+/// 100 000 wires from wire 50 000) paced at 2 000 wires/s (100 × a production bonder; at
+/// `max` the store's writer — every bond and every wire's prediction — falls behind, the
+/// station raises 902 and stops the machine, as it must) against a headless station with
+/// the bench tester feeding its strength models, until the truth's rolling yield (20 000
+/// wires) has fallen under 98 %; the first `{S}/health` warning must come 8 hours of
+/// production at 20 wires/s (576 000 wires) before, the ultrasonic output first. Long
+/// (≈ 1 M wires): `cargo test --release -p bonder-station --test process_health --
+/// --ignored --nocapture` (≈ 5 minutes).
+#[test]
+#[ignore]
+fn lead_time_through_the_station() {
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path();
+    let db = home.join("station.sqlite");
+    let truth = home.join("truth.jsonl");
+    let watched = home.join("pull-tests");
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let broker = Mosquitto::start();
+    let mut plant = rt.block_on(bonder_e2e::subscribe(
+        broker.port,
+        "plant-lead",
+        &format!("{STATION}/health"),
+    ));
+    let sim = rt
+        .block_on(Simulator::start(SimConfig {
+            autostart: true,
+            camera: None,
+            seed: 5,
+            wire_rate: WireRate::PerSecond(2000.0),
+            scenarios: vec!["us-drift:start=50000,pct_per_100k=5".parse().unwrap()],
+            truth: Some(truth.clone()),
+            pull_tests: Some(bondersim::pull_tester::PullTests {
+                dir: watched.clone(),
+                every_units: 50,
+            }),
+            ..SimConfig::default()
+        }))
+        .unwrap();
+    procs::add_user(Path::new(BIN), home, &db, "A1", "admin", "admin-password-1");
+    let mut c = procs::headless_station(Path::new(BIN), home, &db, &sim.modbus_addr.to_string());
+    c.args(["--opcua-listen", "none", "--gateway", &broker.url()])
+        .arg("--pull-tests-dir")
+        .arg(&watched);
+    let mut station = Proc::spawn(c);
+    let t0 = std::time::Instant::now();
+    let end_wires = 1_000_000u64;
+    let mut warnings = Vec::new();
+    while sim.stats().wires.load(std::sync::atomic::Ordering::Relaxed) < end_wires {
+        std::thread::sleep(Duration::from_millis(500));
+        while let Ok((_, v, _)) = plant.try_recv() {
+            warnings.push(v);
+        }
+        assert!(t0.elapsed() < Duration::from_secs(1800), "too slow");
+    }
+    let secs = t0.elapsed().as_secs_f64();
+    station.kill();
+    rt.block_on(sim.shutdown());
+    while let Ok((_, v, _)) = plant.try_recv() {
+        warnings.push(v);
+    }
+    println!(
+        "{end_wires} wires in {secs:.0} s ({:.0} wires/s, {:.0} bonds/s, analytics and predictions on)",
+        end_wires as f64 / secs,
+        2.0 * end_wires as f64 / secs
+    );
+    let first = warnings
+        .iter()
+        .find(|w| w["kind"] != "cleared")
+        .unwrap_or_else(|| panic!("no warning: {warnings:?}"))
+        .clone();
+    // The truth: index of the first warning's wire and of the yield's fall.
+    let at = first["at_time_us"].as_u64().unwrap();
+    let f = std::io::BufReader::new(std::fs::File::open(&truth).unwrap());
+    let mut window = std::collections::VecDeque::with_capacity(20_001);
+    let (mut good, mut warned_at, mut drop_at) = (0u32, None, None);
+    for (i, line) in f.lines().enumerate() {
+        let Ok(line) = line else { break };
+        let Ok(v) = serde_json::from_str::<serde_json::Value>(&line) else {
+            break;
+        };
+        if warned_at.is_none() && v["time_us"].as_u64() >= Some(at) {
+            warned_at = Some(i as u64);
+        }
+        let ok = v["in_spec"] == true;
+        window.push_back(ok);
+        good += u32::from(ok);
+        if window.len() > 20_000 {
+            good -= u32::from(window.pop_front().unwrap_or(false));
+        }
+        if window.len() == 20_000 && good < 19_600 {
+            drop_at = Some(i as u64);
+            break;
+        }
+    }
+    let (warned, drop) = (warned_at.unwrap(), drop_at.expect("the yield fell"));
+    println!(
+        "first warning {} on {} at wire {warned} (cause {}), yield under 98 % at wire {drop}: \
+         lead {} wires = {:.1} h at 20 wires/s; warnings: {}",
+        first["kind"],
+        first["feature"],
+        first["causes"][0]["cause"],
+        drop - warned,
+        (drop - warned) as f64 / 72_000.0,
+        warnings.len()
+    );
+    assert_eq!(first["causes"][0]["cause"], "ultrasonic_output", "{first}");
+    assert!(drop >= warned + 576_000, "lead {}", drop - warned);
+}
