@@ -87,7 +87,19 @@ const CHARTED: [Signal; 9] = [
 ];
 const N: usize = CHARTED.len();
 /// The curve signals of the multivariate statistic (the first five).
-const CURVE: usize = 5;
+pub const CURVE: usize = 5;
+
+/// A wire's curve signals in [`WireObs::curve`] order, from its ball's and its stitch's
+/// features.
+pub fn curve(ball: &crate::features::Features, stitch: &crate::features::Features) -> [f64; CURVE] {
+    [
+        f64::from(ball.us_energy_mj),
+        f64::from(ball.deform_um),
+        f64::from(ball.impedance_drop_pct),
+        f64::from(stitch.deform_um),
+        f64::from(stitch.impedance_drop_pct),
+    ]
+}
 
 /// A practical tolerance: relative to the baseline mean, or absolute.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -215,6 +227,19 @@ pub struct Warning {
     pub causes: Vec<(Cause, f64)>,
 }
 
+impl Warning {
+    /// Its forecast in wires (a capillary forecast counts touchdowns, two per wire).
+    pub fn eta_wires(&self) -> Option<u64> {
+        self.eta.map(|e| {
+            if self.kind == Kind::Capillary {
+                e / 2
+            } else {
+                e
+            }
+        })
+    }
+}
+
 /// What a push decided.
 #[derive(Debug, Clone, PartialEq)]
 pub enum HealthEvent {
@@ -334,7 +359,10 @@ pub struct Monitor {
     block: Acc,
     block_td: f64,
     /// Baseline subgroup means per signal.
-    base: Vec<[Option<f64>; N]>,
+    /// Baseline subgroup means per signal (until its baseline is learned), and how many
+    /// subgroups the first baseline has seen.
+    base: [Vec<f64>; N],
+    base_subgroups: usize,
     base_curve: Vec<[f64; CURVE]>,
     mu: [Option<f64>; N],
     sigma0: [f64; N],
@@ -351,8 +379,6 @@ pub struct Monitor {
     last_time_us: u64,
     lot_changed_at: Option<u64>,
     active: [Active; 3],
-    /// Chart states for the UI: (z, limit) per signal.
-    state: [(f64, f64); N],
     pub capillary_eta: Option<u64>,
     pub yield_eta: Option<u64>,
     /// The newest capillary forecast leaves the window before the counted life.
@@ -374,7 +400,8 @@ impl Monitor {
             acc: Acc::default(),
             block: Acc::default(),
             block_td: 0.0,
-            base: Vec::new(),
+            base: Default::default(),
+            base_subgroups: 0,
             base_curve: Vec::new(),
             mu: [None; N],
             sigma0: [0.0; N],
@@ -389,7 +416,6 @@ impl Monitor {
             last_time_us: 0,
             lot_changed_at: None,
             active: Default::default(),
-            state: [(0.0, 0.0); N],
             capillary_eta: None,
             yield_eta: None,
             wear_abnormal: false,
@@ -422,10 +448,11 @@ impl Monitor {
 
     /// Each chart's statistic and limit now, as `(signal, ewma z, limit)`.
     pub fn charts(&self) -> Vec<(Signal, f64, f64)> {
+        let lim = self.cfg.ewma.limit();
         CHARTED
             .iter()
-            .zip(self.state)
-            .map(|(s, (z, l))| (*s, z, l))
+            .zip(&self.charts)
+            .map(|(s, c)| (*s, c.value(), lim))
             .collect()
     }
 
@@ -509,11 +536,14 @@ impl Monitor {
     fn subgroup(&mut self, acc: &Acc, out: &mut Vec<HealthEvent>) {
         let means: [Option<f64>; N] = std::array::from_fn(|i| acc.mean(i));
         if self.mewma.is_none() {
-            self.base.push(means);
+            for (b, m) in self.base.iter_mut().zip(means) {
+                b.extend(m);
+            }
+            self.base_subgroups += 1;
             if let Some(c) = curve_of(&means) {
                 self.base_curve.push(c);
             }
-            if self.base.len() >= self.cfg.baseline_subgroups {
+            if self.base_subgroups >= self.cfg.baseline_subgroups {
                 self.learn_baseline();
             }
             return;
@@ -525,8 +555,6 @@ impl Monitor {
         if let Some(d) = means[1] {
             self.td_corr.add(self.last_td as f64, d);
         }
-        // Signals without a baseline yet (a model fitted later, the first heater
-        // reading) learn theirs from their first subgroups.
         let mut drift: Option<(Signal, Direction, f64)> = None;
         let lim = self.cfg.ewma.limit();
         let mut z_curve = [0.0; CURVE];
@@ -541,7 +569,6 @@ impl Monitor {
                 z_curve[i] = z;
             }
             let sig = self.charts[i].push(z);
-            self.state[i] = (self.charts[i].value(), lim);
             if let Some(dir) = sig {
                 let excess = self.charts[i].value().abs() / lim;
                 if drift.is_none_or(|d| excess > d.2) {
@@ -605,7 +632,7 @@ impl Monitor {
 
     fn learn_baseline(&mut self) {
         for i in 0..N {
-            let xs: Vec<f64> = self.base.iter().filter_map(|m| m[i]).collect();
+            let xs = std::mem::take(&mut self.base[i]);
             if xs.len() >= self.cfg.baseline_subgroups / 2 {
                 self.set_baseline(i, &xs);
             }
@@ -662,21 +689,16 @@ impl Monitor {
             inv,
             h: chi2_quantile(CURVE as f64, 1e-7).max(CURVE as f64 / f),
         });
-        self.base.clear();
         self.base_curve.clear();
     }
 
+    /// A signal without a baseline after the first (a model fitted later, the first
+    /// heater reading) learns its own from its first subgroups.
     fn late_baseline(&mut self, i: usize, x: f64) {
-        // Kept in `base` (cleared when the first baseline was learned) per signal.
-        self.base.push({
-            let mut m = [None; N];
-            m[i] = Some(x);
-            m
-        });
-        let xs: Vec<f64> = self.base.iter().filter_map(|m| m[i]).collect();
-        if xs.len() >= self.cfg.baseline_subgroups {
+        self.base[i].push(x);
+        if self.base[i].len() >= self.cfg.baseline_subgroups {
+            let xs = std::mem::take(&mut self.base[i]);
             self.set_baseline(i, &xs);
-            self.base.retain(|m| m[i].is_none());
         }
     }
 

@@ -56,13 +56,7 @@ fn analytics(c: &mut Criterion) {
             wire_no += 1;
             WireObs {
                 time_us: wire_no * 50_000,
-                curve: [
-                    f64::from(fb.us_energy_mj),
-                    f64::from(fb.deform_um),
-                    f64::from(fb.impedance_drop_pct),
-                    f64::from(fs.deform_um),
-                    f64::from(fs.impedance_drop_pct),
-                ],
+                curve: bonder_core::health::curve(fb, fs),
                 heater_offset_c: Some(0.3),
                 touchdowns: 2 * wire_no,
                 non_stick: false,

@@ -88,13 +88,7 @@ impl Observed {
         };
         let obs = WireObs {
             time_us: i * 50_000,
-            curve: [
-                f64::from(b.us_energy_mj),
-                f64::from(b.deform_um),
-                f64::from(b.impedance_drop_pct),
-                f64::from(s.deform_um),
-                f64::from(s.impedance_drop_pct),
-            ],
+            curve: bonder_core::health::curve(&b, &s),
             heater_offset_c: Some(heater),
             touchdowns,
             non_stick: w.injected == Some(Defect::Nsop),

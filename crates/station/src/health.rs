@@ -9,11 +9,12 @@
 //! starts a new monitor: a new product has its own baseline.
 
 use bonder_core::health::{HealthConfig, HealthEvent, Kind, Monitor, WireObs};
-use bonder_core::{BondKind, Defect, Recipe, Verdict};
+use bonder_core::{Defect, Recipe, Verdict};
 use bonder_gateway::Topic;
 use bonder_gateway::payload::{HealthCause, HealthMsg};
 use bonder_i18n::{Lang, tr, tr_args};
 use bonder_runtime::{JudgedBond, Station};
+use bonder_station_ui::tr::Texts;
 use bonder_station_ui::{HealthPanel, HealthTrend, TestedStrength};
 use bonder_store::{BondPrediction, Store, WriteOp, WriterHandle};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -22,16 +23,6 @@ use tokio::sync::mpsc;
 
 /// Blocks of chart history kept for the Process health page.
 const HISTORY: usize = 240;
-
-#[derive(Debug, Clone, Copy)]
-struct Ball {
-    unit: u32,
-    wire: u16,
-    time_us: u64,
-    curve: [f64; 3],
-    non_stick: bool,
-    rejected: bool,
-}
 
 #[derive(Debug, Default)]
 struct Inputs {
@@ -44,7 +35,6 @@ struct Inputs {
 #[derive(Debug)]
 pub struct Analytics {
     monitor: Mutex<Monitor>,
-    ball: Mutex<Option<Ball>>,
     inputs: Mutex<Inputs>,
     view: Mutex<HealthPanel>,
     events: mpsc::UnboundedSender<HealthEvent>,
@@ -75,7 +65,6 @@ impl Analytics {
         let (tx, rx) = mpsc::unbounded_channel();
         let a = Analytics {
             monitor: Mutex::new(Monitor::new(config_for(recipe, yield_limit_pct))),
-            ball: Mutex::new(None),
             inputs: Mutex::new(Inputs::default()),
             view: Mutex::new(HealthPanel {
                 yield_limit_pct,
@@ -132,33 +121,15 @@ impl Analytics {
         lock(&self.monitor).lot_scan();
     }
 
-    /// Takes a judged bond (from the store's sink) and, at a stitch, its wire's
+    /// Takes a wire — its ball and stitch bonds, paired by the store's sink — and its
     /// predicted strength.
-    pub fn on_bond(&self, b: &JudgedBond, prediction: Option<&BondPrediction>) {
-        let ev = &b.event;
-        let f = &b.judgement.features;
-        let rejected = matches!(b.judgement.verdict, Verdict::Reject(_));
-        if ev.kind == BondKind::Ball {
-            *lock(&self.ball) = Some(Ball {
-                unit: ev.unit_no,
-                wire: ev.wire_no,
-                time_us: ev.time_us,
-                curve: [
-                    f64::from(f.us_energy_mj),
-                    f64::from(f.deform_um),
-                    f64::from(f.impedance_drop_pct),
-                ],
-                non_stick: b.judgement.verdict == Verdict::Reject(Defect::Nsop),
-                rejected,
-            });
-            return;
-        }
-        let Some(ball) = lock(&self.ball)
-            .take()
-            .filter(|x| x.unit == ev.unit_no && x.wire == ev.wire_no)
-        else {
-            return;
-        };
+    pub fn on_wire(
+        &self,
+        ball: &JudgedBond,
+        stitch: &JudgedBond,
+        prediction: Option<&BondPrediction>,
+    ) {
+        let rejected = |b: &JudgedBond| matches!(b.judgement.verdict, Verdict::Reject(_));
         let (heater, touchdowns) = {
             let wires = lock(&self.monitor).wires();
             let i = lock(&self.inputs);
@@ -166,25 +137,19 @@ impl Analytics {
             (i.heater_offset_c, i.polled_touchdowns + 2 * since)
         };
         let obs = WireObs {
-            time_us: ball.time_us,
-            curve: [
-                ball.curve[0],
-                ball.curve[1],
-                ball.curve[2],
-                f64::from(f.deform_um),
-                f64::from(f.impedance_drop_pct),
-            ],
+            time_us: ball.event.time_us,
+            curve: bonder_core::health::curve(&ball.judgement.features, &stitch.judgement.features),
             heater_offset_c: heater,
             touchdowns,
-            non_stick: ball.non_stick,
-            rejected: ball.rejected || rejected,
+            non_stick: ball.judgement.verdict == Verdict::Reject(Defect::Nsop),
+            rejected: rejected(ball) || rejected(stitch),
             shear: prediction.and_then(|p| p.shear).map(|s| (s.0, s.1)),
             pull: prediction.and_then(|p| p.pull).map(|s| (s.0, s.1)),
         };
         self.feed(&obs);
     }
 
-    /// Takes one wire as the station saw it (from [`Analytics::on_bond`]; the
+    /// Takes one wire as the station saw it (from [`Analytics::on_wire`]; the
     /// screenshots feed simulated wires straight in).
     pub fn feed(&self, obs: &WireObs) {
         let mut m = lock(&self.monitor);
@@ -233,51 +198,20 @@ impl Analytics {
 /// The mean of the newest 20 results of each test, and how many are stored.
 fn tested(store: &Store) -> Result<TestedStrength, bonder_store::StoreError> {
     use bonder_core::pull_test::TestKind;
-    let mut t = TestedStrength::default();
-    for (k, slot) in [(TestKind::Shear, 0), (TestKind::Pull, 1)] {
-        let rows = store.strength_training(k)?;
-        t.results += rows.len() as u64;
-        let newest = &rows[rows.len().saturating_sub(20)..];
-        if !newest.is_empty() {
-            let mean = newest.iter().map(|r| r.gf).sum::<f64>() / newest.len() as f64;
-            if slot == 0 {
-                t.shear_gf = Some(mean);
-            } else {
-                t.pull_gf = Some(mean);
-            }
-        }
-    }
-    Ok(t)
+    let (n_shear, shear_gf) = store.test_summary(TestKind::Shear, 20)?;
+    let (n_pull, pull_gf) = store.test_summary(TestKind::Pull, 20)?;
+    Ok(TestedStrength {
+        shear_gf,
+        pull_gf,
+        results: n_shear + n_pull,
+    })
 }
 
 /// The `{S}/health` message of a decision.
 pub fn message(e: &HealthEvent, yield_limit_pct: f64, now: OffsetDateTime) -> HealthMsg {
     let text = |lang: Lang| match e {
         HealthEvent::Raised(w) => {
-            let (cause, weight) = w
-                .causes
-                .first()
-                .copied()
-                .unwrap_or((bonder_core::cause::Cause::Unknown, 1.0));
-            let eta = w.eta.map(|e| wires_of(w.kind, e)).unwrap_or_default();
-            tr_args(
-                lang,
-                &format!("health-{}", w.kind.name()),
-                &[
-                    (
-                        "feature",
-                        tr(lang, &format!("health-feature-{}", w.signal.name())),
-                    ),
-                    (
-                        "direction",
-                        tr(lang, &format!("health-dir-{}", w.direction.name())),
-                    ),
-                    ("cause", tr(lang, &format!("health-cause-{}", cause.name()))),
-                    ("weight", format!("{:.0}", weight * 100.0)),
-                    ("eta", eta.to_string()),
-                    ("limit", format!("{yield_limit_pct}")),
-                ],
-            )
+            bonder_station_ui::adapters::health::warning_title(Texts(lang), w, yield_limit_pct)
         }
         HealthEvent::Cleared { kind, .. } => tr_args(
             lang,
@@ -291,7 +225,7 @@ pub fn message(e: &HealthEvent, yield_limit_pct: f64, now: OffsetDateTime) -> He
             (w.kind == Kind::Drift).then(|| w.signal.name().to_string()),
             (w.kind == Kind::Drift).then(|| w.direction.name().to_string()),
             w.at_time_us,
-            w.eta.map(|e| wires_of(w.kind, e)),
+            w.eta_wires(),
             w.causes
                 .iter()
                 .map(|(c, wt)| HealthCause {
@@ -321,15 +255,6 @@ pub fn message(e: &HealthEvent, yield_limit_pct: f64, now: OffsetDateTime) -> He
         causes,
         text_en: text(Lang::EnUs),
         text_zh: text(Lang::ZhCn),
-    }
-}
-
-/// A forecast's distance in wires (the capillary's is in touchdowns, two per wire).
-fn wires_of(kind: Kind, eta: u64) -> u64 {
-    if kind == Kind::Capillary {
-        eta / 2
-    } else {
-        eta
     }
 }
 

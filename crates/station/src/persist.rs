@@ -19,6 +19,9 @@ pub fn sink(
     predictor: Option<Arc<crate::strength::Predictor>>,
     health: Option<Arc<crate::health::Analytics>>,
 ) -> EventSink {
+    // The ball of the wire in progress: its stitch completes the wire for the prediction
+    // and the process-health analytics.
+    let ball: std::sync::Mutex<Option<Arc<bonder_runtime::JudgedBond>>> = Default::default();
     Arc::new(move |ev: &StationEvent| {
         let now = OffsetDateTime::now_utc();
         let op = match ev {
@@ -33,9 +36,22 @@ pub fn sink(
                 ));
                 // The wire's predicted strength follows its stitch into the store; the
                 // process-health analytics see every wire, in order.
-                let prediction = predictor.as_ref().and_then(|p| p.on_bond(b));
-                if let Some(h) = &health {
-                    h.on_bond(b, prediction.as_ref());
+                let mut pending = ball.lock().unwrap_or_else(|p| p.into_inner());
+                let wire = if b.event.kind == bonder_core::BondKind::Ball {
+                    *pending = Some(b.clone());
+                    None
+                } else {
+                    pending.take().filter(|x| {
+                        x.event.unit_no == b.event.unit_no && x.event.wire_no == b.event.wire_no
+                    })
+                };
+                drop(pending);
+                let mut prediction = None;
+                if let Some(first) = &wire {
+                    prediction = predictor.as_ref().and_then(|p| p.predict(first, b));
+                    if let Some(h) = &health {
+                        h.on_wire(first, b, prediction.as_ref());
+                    }
                 }
                 if let Some(p) = prediction {
                     if let Err(e) = writer.send(op) {

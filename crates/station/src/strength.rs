@@ -113,21 +113,11 @@ fn cross_validate(
     Some(score(&pairs))
 }
 
-/// The wire's predicted strength from the newest stored models, made as its stitch
-/// arrives (the ball's features kept until then), for `bond_predictions`.
+/// The wire's predicted strength from the newest stored models, made when its stitch
+/// arrives (the store's sink pairs it with its ball), for `bond_predictions`.
 #[derive(Debug, Default)]
 pub struct Predictor {
     models: std::sync::RwLock<[Option<bonder_store::StoredModel>; 2]>,
-    ball: std::sync::Mutex<Option<Ball>>,
-}
-
-#[derive(Debug, Clone)]
-struct Ball {
-    seq: u64,
-    unit: u32,
-    wire: u16,
-    features: bonder_core::features::Features,
-    ball_um: f64,
 }
 
 impl Predictor {
@@ -141,31 +131,22 @@ impl Predictor {
         Ok(())
     }
 
-    /// Takes a judged bond; for the stitch of the wire whose ball came just before, the
-    /// prediction (when a model exists).
-    pub fn on_bond(&self, b: &bonder_runtime::JudgedBond) -> Option<bonder_store::BondPrediction> {
-        let ev = &b.event;
-        let mut slot = self.ball.lock().ok()?;
-        if ev.kind == bonder_core::BondKind::Ball {
-            *slot = Some(Ball {
-                seq: b.seq,
-                unit: ev.unit_no,
-                wire: ev.wire_no,
-                features: b.judgement.features,
-                ball_um: f64::from(ev.ball_diameter_um.unwrap_or(0.0)),
-            });
-            return None;
-        }
-        let ball = slot
-            .take()
-            .filter(|x| x.unit == ev.unit_no && x.wire == ev.wire_no)?;
-        drop(slot);
+    /// The prediction for the wire of `ball` and `stitch` (when a model exists), keyed by
+    /// the ball bond.
+    pub fn predict(
+        &self,
+        ball: &bonder_runtime::JudgedBond,
+        stitch: &bonder_runtime::JudgedBond,
+    ) -> Option<bonder_store::BondPrediction> {
         let models = self.models.read().ok()?;
         if models.iter().all(Option::is_none) {
             return None;
         }
-        let x =
-            bonder_core::strength::regressors(&ball.features, &b.judgement.features, ball.ball_um);
+        let x = bonder_core::strength::regressors(
+            &ball.judgement.features,
+            &stitch.judgement.features,
+            f64::from(ball.event.ball_diameter_um.unwrap_or(0.0)),
+        );
         let predict = |m: &Option<bonder_store::StoredModel>| {
             m.as_ref().map(|m| {
                 let p = m.model.predict(&x);

@@ -24,52 +24,93 @@ const STATION: &str = "sz1/assembly/l1/wb-16";
 /// The generator starts failing at this wire.
 const START: u64 = 5_000;
 
+/// A simulator with a scenario and its truth file, the bench tester exporting into the
+/// station's watched folder, a headless station on a real mosquitto, and a plant
+/// subscriber on `{S}/health`.
+struct Rig {
+    _dir: tempfile::TempDir,
+    db: std::path::PathBuf,
+    truth: std::path::PathBuf,
+    rt: tokio::runtime::Runtime,
+    _broker: Mosquitto,
+    plant: tokio::sync::mpsc::UnboundedReceiver<bonder_e2e::Received>,
+    sim: Simulator,
+    station: Proc,
+}
+
+impl Rig {
+    fn start(scenario: &str, rate: WireRate, every_units: u32, seed: u64, client: &str) -> Rig {
+        let dir = tempfile::tempdir().unwrap();
+        let home = dir.path();
+        let db = home.join("station.sqlite");
+        let truth = home.join("truth.jsonl");
+        let watched = home.join("pull-tests");
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        let broker = Mosquitto::start();
+        let plant = rt.block_on(bonder_e2e::subscribe(
+            broker.port,
+            client,
+            &format!("{STATION}/health"),
+        ));
+        let sim = rt
+            .block_on(Simulator::start(SimConfig {
+                autostart: true,
+                wire_rate: rate,
+                camera: None,
+                seed,
+                scenarios: vec![scenario.parse().unwrap()],
+                truth: Some(truth.clone()),
+                pull_tests: Some(bondersim::pull_tester::PullTests {
+                    dir: watched.clone(),
+                    every_units,
+                }),
+                ..SimConfig::default()
+            }))
+            .unwrap();
+        procs::add_user(Path::new(BIN), home, &db, "A1", "admin", "admin-password-1");
+        let mut c =
+            procs::headless_station(Path::new(BIN), home, &db, &sim.modbus_addr.to_string());
+        // `--gateway` after the helper's embedded broker: the real one wins.
+        c.args(["--opcua-listen", "none", "--gateway", &broker.url()])
+            .arg("--pull-tests-dir")
+            .arg(&watched);
+        let station = Proc::spawn(c);
+        Rig {
+            _dir: dir,
+            db,
+            truth,
+            rt,
+            _broker: broker,
+            plant,
+            sim,
+            station,
+        }
+    }
+}
+
+/// The truth file's wires in order, up to a torn last line.
+fn truth_lines(path: &Path) -> impl Iterator<Item = serde_json::Value> {
+    std::io::BufReader::new(std::fs::File::open(path).unwrap())
+        .lines()
+        .map_while(Result::ok)
+        .map_while(|l| serde_json::from_str::<serde_json::Value>(&l).ok())
+}
+
 #[test]
 fn a_failing_generator_raises_910_and_health_names_the_ultrasonic_output() {
-    let dir = tempfile::tempdir().unwrap();
-    let home = dir.path();
-    let db = home.join("station.sqlite");
-    let truth = home.join("truth.jsonl");
-    let watched = home.join("pull-tests");
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
-    let broker = Mosquitto::start();
-    let mut plant = rt.block_on(bonder_e2e::subscribe(
-        broker.port,
+    let mut rig = Rig::start(
+        &format!("us-drift:start={START},pct_per_100k=60"),
+        WireRate::Max,
+        20,
+        17,
         "plant-health",
-        &format!("{STATION}/health"),
-    ));
-    let sim = rt
-        .block_on(Simulator::start(SimConfig {
-            autostart: true,
-            wire_rate: WireRate::Max,
-            camera: None,
-            seed: 17,
-            scenarios: vec![
-                format!("us-drift:start={START},pct_per_100k=60")
-                    .parse()
-                    .unwrap(),
-            ],
-            truth: Some(truth.clone()),
-            pull_tests: Some(bondersim::pull_tester::PullTests {
-                dir: watched.clone(),
-                every_units: 20,
-            }),
-            ..SimConfig::default()
-        }))
-        .unwrap();
-    procs::add_user(Path::new(BIN), home, &db, "A1", "admin", "admin-password-1");
-    let mut c = procs::headless_station(Path::new(BIN), home, &db, &sim.modbus_addr.to_string());
-    // `--gateway` after the helper's embedded broker: the real one wins.
-    c.args(["--opcua-listen", "none", "--gateway", &broker.url()])
-        .arg("--pull-tests-dir")
-        .arg(&watched);
-    let mut station = Proc::spawn(c);
-
-    let drift = rt.block_on(async {
+    );
+    let plant = &mut rig.plant;
+    let drift = rig.rt.block_on(async {
         tokio::time::timeout(Duration::from_secs(240), async {
             loop {
                 let (topic, v, retained) = plant.recv().await.expect("subscriber");
@@ -109,7 +150,7 @@ fn a_failing_generator_raises_910_and_health_names_the_ultrasonic_output() {
     assert!(zh.contains("超声能量") && zh.contains("超声输出"), "{zh}");
     // The alarm is in the store, raised.
     procs::poll("alarm 910 stored", 30, || {
-        Connection::open(&db)
+        Connection::open(&rig.db)
             .ok()?
             .query_row("SELECT COUNT(*) FROM alarms WHERE code = 910", [], |r| {
                 r.get::<_, i64>(0)
@@ -117,19 +158,21 @@ fn a_failing_generator_raises_910_and_health_names_the_ultrasonic_output() {
             .ok()
             .filter(|n| *n >= 1)
     });
-    station.kill();
+    rig.station.kill();
+    let Rig {
+        rt,
+        sim,
+        truth,
+        _dir,
+        ..
+    } = rig;
     rt.block_on(sim.shutdown());
 
     // `at_time_us` is the controller time of a ball bond the simulator made, after the
     // generator began to fail, and before the truth's yield had moved.
     let at = drift["at_time_us"].as_u64().unwrap();
-    let f = std::io::BufReader::new(std::fs::File::open(&truth).unwrap());
     let mut index = None;
-    for (i, line) in f.lines().enumerate() {
-        let Ok(line) = line else { break };
-        let Ok(v) = serde_json::from_str::<serde_json::Value>(&line) else {
-            break; // the last line of a killed writer
-        };
+    for (i, v) in truth_lines(&truth).enumerate() {
         if v["time_us"].as_u64() == Some(at) {
             index = Some(i as u64);
             assert!(
@@ -163,55 +206,39 @@ fn a_failing_generator_raises_910_and_health_names_the_ultrasonic_output() {
 #[test]
 #[ignore]
 fn lead_time_through_the_station() {
-    let dir = tempfile::tempdir().unwrap();
-    let home = dir.path();
-    let db = home.join("station.sqlite");
-    let truth = home.join("truth.jsonl");
-    let watched = home.join("pull-tests");
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
-    let broker = Mosquitto::start();
-    let mut plant = rt.block_on(bonder_e2e::subscribe(
-        broker.port,
+    let mut rig = Rig::start(
+        "us-drift:start=50000,pct_per_100k=5",
+        WireRate::PerSecond(2000.0),
+        50,
+        5,
         "plant-lead",
-        &format!("{STATION}/health"),
-    ));
-    let sim = rt
-        .block_on(Simulator::start(SimConfig {
-            autostart: true,
-            camera: None,
-            seed: 5,
-            wire_rate: WireRate::PerSecond(2000.0),
-            scenarios: vec!["us-drift:start=50000,pct_per_100k=5".parse().unwrap()],
-            truth: Some(truth.clone()),
-            pull_tests: Some(bondersim::pull_tester::PullTests {
-                dir: watched.clone(),
-                every_units: 50,
-            }),
-            ..SimConfig::default()
-        }))
-        .unwrap();
-    procs::add_user(Path::new(BIN), home, &db, "A1", "admin", "admin-password-1");
-    let mut c = procs::headless_station(Path::new(BIN), home, &db, &sim.modbus_addr.to_string());
-    c.args(["--opcua-listen", "none", "--gateway", &broker.url()])
-        .arg("--pull-tests-dir")
-        .arg(&watched);
-    let mut station = Proc::spawn(c);
+    );
     let t0 = std::time::Instant::now();
     let end_wires = 1_000_000u64;
     let mut warnings = Vec::new();
-    while sim.stats().wires.load(std::sync::atomic::Ordering::Relaxed) < end_wires {
+    while rig
+        .sim
+        .stats()
+        .wires
+        .load(std::sync::atomic::Ordering::Relaxed)
+        < end_wires
+    {
         std::thread::sleep(Duration::from_millis(500));
-        while let Ok((_, v, _)) = plant.try_recv() {
+        while let Ok((_, v, _)) = rig.plant.try_recv() {
             warnings.push(v);
         }
         assert!(t0.elapsed() < Duration::from_secs(1800), "too slow");
     }
     let secs = t0.elapsed().as_secs_f64();
-    station.kill();
+    rig.station.kill();
+    let Rig {
+        rt,
+        sim,
+        truth,
+        mut plant,
+        _dir,
+        ..
+    } = rig;
     rt.block_on(sim.shutdown());
     while let Ok((_, v, _)) = plant.try_recv() {
         warnings.push(v);
@@ -228,14 +255,9 @@ fn lead_time_through_the_station() {
         .clone();
     // The truth: index of the first warning's wire and of the yield's fall.
     let at = first["at_time_us"].as_u64().unwrap();
-    let f = std::io::BufReader::new(std::fs::File::open(&truth).unwrap());
     let mut window = std::collections::VecDeque::with_capacity(20_001);
     let (mut good, mut warned_at, mut drop_at) = (0u32, None, None);
-    for (i, line) in f.lines().enumerate() {
-        let Ok(line) = line else { break };
-        let Ok(v) = serde_json::from_str::<serde_json::Value>(&line) else {
-            break;
-        };
+    for (i, v) in truth_lines(&truth).enumerate() {
         if warned_at.is_none() && v["time_us"].as_u64() >= Some(at) {
             warned_at = Some(i as u64);
         }

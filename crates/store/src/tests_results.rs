@@ -190,6 +190,27 @@ impl Store {
         Ok(out)
     }
 
+    /// How many results of `test` are stored, and the mean force of the newest `newest`
+    /// of them, gf (for "predicted against tested"; no join with the bonds).
+    pub fn test_summary(
+        &self,
+        test: TestKind,
+        newest: usize,
+    ) -> Result<(u64, Option<f64>), StoreError> {
+        let conn = self.lock();
+        let (n, mean): (i64, Option<f64>) = conn.query_row(
+            "SELECT (SELECT COUNT(*) FROM test_results WHERE test = ?1), \
+                    (SELECT AVG(force_mgf) FROM (SELECT force_mgf FROM test_results \
+                     WHERE test = ?1 ORDER BY id DESC LIMIT ?2))",
+            params![test.name(), newest as i64],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?;
+        Ok((
+            u64::try_from(n).unwrap_or(0),
+            mean.map(|m| m / crate::codes::MGF_PER_GF),
+        ))
+    }
+
     /// Results after `after_id`, oldest first (at most `limit`).
     pub fn test_results(
         &self,

@@ -81,6 +81,12 @@ async fn a_tester_file_is_imported_once_and_joined_to_its_ball_bonds() {
     // Ball impedance drop 33.3 %, deform 6.9 µm, diameter 48.3 µm (common::bond).
     assert!((shear[0].x[0] - 33.3).abs() < 1e-3 && (shear[0].x[2] - 48.3).abs() < 1e-3);
     assert!(store.strength_training(TestKind::Pull).unwrap().is_empty());
+    // The summary counts every stored result of a test, joined or not.
+    let pulls = got.iter().filter(|r| r.test == TestKind::Pull).count() as u64;
+    let (n, mean) = store.test_summary(TestKind::Shear, 20).unwrap();
+    assert_eq!(n, 1);
+    assert!(mean.is_some_and(|m| (m - 21.9).abs() < 1e-9), "{mean:?}");
+    assert_eq!(store.test_summary(TestKind::Pull, 20).unwrap().0, pulls);
     // A fitted model is kept as a version and read back as it was.
     let data: Vec<_> = (0..40)
         .map(|i| {

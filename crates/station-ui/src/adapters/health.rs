@@ -8,7 +8,7 @@ use crate::app::Inner;
 use crate::tr::Texts;
 use crate::ui::{AppAdapter, HealthAdapter, HealthChart, HealthWarning, MainWindow, Page};
 use crate::{HealthPanel, HealthTrend};
-use bonder_core::health::{Kind, Warning};
+use bonder_core::health::Warning;
 use slint::ComponentHandle;
 
 /// Blocks of history a chart shows.
@@ -114,17 +114,15 @@ pub(crate) fn tested_text(t: Texts, p: &HealthPanel) -> String {
     )
 }
 
-fn warning(t: Texts, w: &Warning, limit: f64) -> HealthWarning {
-    let cause = |c: bonder_core::cause::Cause| t.t(&format!("health-cause-{}", c.name()));
+/// A warning's one-line text ("Process drift: ball US energy falling; likeliest cause
+/// …"): the page's title and the `{S}/health` message's `text_en`/`text_zh`.
+pub fn warning_title(t: Texts, w: &Warning, limit_pct: f64) -> String {
     let first = w
         .causes
         .first()
         .copied()
         .unwrap_or((bonder_core::cause::Cause::Unknown, 1.0));
-    let eta = w
-        .eta
-        .map(|e| if w.kind == Kind::Capillary { e / 2 } else { e });
-    let title = t.ta(
+    t.ta(
         &format!("health-{}", w.kind.name()),
         &[
             (
@@ -135,12 +133,18 @@ fn warning(t: Texts, w: &Warning, limit: f64) -> HealthWarning {
                 "direction",
                 t.t(&format!("health-dir-{}", w.direction.name())),
             ),
-            ("cause", cause(first.0)),
+            ("cause", t.t(&format!("health-cause-{}", first.0.name()))),
             ("weight", num(first.1 * 100.0, 0)),
-            ("eta", eta.unwrap_or_default().to_string()),
-            ("limit", num(limit, 1)),
+            ("eta", w.eta_wires().unwrap_or_default().to_string()),
+            ("limit", format!("{limit_pct}")),
         ],
-    );
+    )
+}
+
+fn warning(t: Texts, w: &Warning, limit: f64) -> HealthWarning {
+    let cause = |c: bonder_core::cause::Cause| t.t(&format!("health-cause-{}", c.name()));
+    let title = warning_title(t, w, limit);
+    let eta = w.eta_wires();
     let detail = match eta {
         Some(e) => t.ta("health-eta", &[("eta", e.to_string())]),
         None => t.ta("health-no-eta", &[("wire", w.at_wire.to_string())]),
