@@ -109,3 +109,40 @@ pub fn publish(port: u16, client_id: &str, msgs: Vec<(String, Vec<u8>, bool)>) {
         let _ = tokio::time::timeout(std::time::Duration::from_secs(10), poll).await;
     });
 }
+
+/// Waits (up to `secs`) until the broker on 127.0.0.1:`port` carries a `{station}/bonds`
+/// batch whose `last_seq` exceeds `above`: the station has then *published* those bonds,
+/// not only stored them. Panics on the timeout.
+pub fn wait_for_published_bonds(port: u16, station: &str, above: u64, secs: u64) -> u64 {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let mut o = rumqttc::MqttOptions::new("test-bond-watcher", "127.0.0.1", port);
+        o.set_keep_alive(std::time::Duration::from_secs(5));
+        o.set_max_packet_size(8 << 20, 8 << 20);
+        let (client, mut ev) = rumqttc::AsyncClient::new(o, 64);
+        client
+            .subscribe(format!("{station}/bonds"), rumqttc::QoS::AtMostOnce)
+            .await
+            .unwrap();
+        let watch = async {
+            loop {
+                match ev.poll().await {
+                    Ok(rumqttc::Event::Incoming(rumqttc::Packet::Publish(p))) => {
+                        let v: serde_json::Value =
+                            serde_json::from_slice(&p.payload).unwrap_or_default();
+                        if let Some(last) = v["last_seq"].as_u64().filter(|&l| l > above) {
+                            return last;
+                        }
+                    }
+                    Ok(_) => {}
+                    Err(e) => panic!("the bond watcher lost the broker: {e}"),
+                }
+            }
+        };
+        let last = tokio::time::timeout(std::time::Duration::from_secs(secs), watch)
+            .await
+            .unwrap_or_else(|_| panic!("no {station}/bonds batch above seq {above} in {secs} s"));
+        let _ = client.disconnect().await;
+        last
+    })
+}
