@@ -36,6 +36,7 @@ pub mod state;
 pub mod strength;
 pub mod text;
 pub mod units;
+pub mod window;
 
 pub use alarm::AlarmCode;
 pub use bond::{BondEvent, BondKind, ChannelId, Curve, Defect, Verdict};

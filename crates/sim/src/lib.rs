@@ -15,6 +15,7 @@ pub mod pull_tester;
 pub mod scenario;
 mod server;
 pub mod strength;
+pub mod window;
 
 use bonder_core::alarm::AlarmCode;
 use bonder_core::bond::Defect;

@@ -67,6 +67,19 @@ struct Cli {
     /// With --pull-tests: test the last unit of every N units.
     #[arg(long, default_value_t = 200)]
     pull_test_every: u32,
+    /// Print the true process window of a wire, MATERIAL:DIAMETER_UM (e.g. Au:25.4,
+    /// Cu:20), as one JSON object `{"centre", "box", "margin"}`, and exit. The window is
+    /// over --window-params (document keys or with `_`), the others at the built-in
+    /// recipe's values.
+    #[arg(long, value_name = "MATERIAL:DIAMETER_UM")]
+    print_window: Option<String>,
+    /// The parameters of --print-window.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "ball.us_power_pct,ball.force_gf,ball.time_ms,heater_temp_c"
+    )]
+    window_params: Vec<String>,
 }
 
 #[tokio::main]
@@ -78,6 +91,14 @@ async fn main() -> anyhow::Result<()> {
         )
         .init();
     let cli = Cli::parse();
+    if let Some(wire) = &cli.print_window {
+        let (material, diameter) = bondersim::window::parse_wire(wire)?;
+        let params = bondersim::window::parse_params(&cli.window_params)?;
+        let recipe = bondersim::window::built_in(material, diameter);
+        let truth = bondersim::window::truth(&recipe, &params, None);
+        println!("{}", truth.to_json());
+        return Ok(());
+    }
     if !(0.0..=1.0).contains(&cli.defect_rate)
         || !(0.0..=1.0).contains(&cli.alarm_rate)
         || !(0.0..=1.0).contains(&cli.camera_defect_rate)

@@ -212,6 +212,77 @@ struct BondPlan {
     glitch: bool,
 }
 
+/// The deterministic part of a wire: its welds under the recipe, the machine's drift and
+/// the scenarios' effects.
+struct Welds {
+    /// Touchdowns over the capillary's life (× the wear rate).
+    worn: f64,
+    fab: f64,
+    /// The ball's weld energy index (power × time × √force, at the actual output).
+    e_ball: f64,
+    /// Weld fractions as made (before any injected defect).
+    ball: f64,
+    stitch: f64,
+    d_max_ball: f64,
+    /// The pad's load over the weld energy's (see [`crate::window::Levers`]).
+    pad_load: f64,
+}
+
+fn welds(r: &BlockValues, d: &Drift, fx: &Effects) -> Welds {
+    let mat = material(r.material);
+    let lev = crate::window::levers(r);
+    // Wear: 10 % less weld over a capillary's life, fast beyond it.
+    let worn = d.touchdowns as f64 / d.capillary_life.max(1) as f64 * fx.wear_rate;
+    let wear = (1.0 - 0.1 * worn.min(1.0) - 0.35 * (worn - 1.0).max(0.0).powf(1.5)).max(0.2);
+    // Heater: a little better hotter; markedly worse well below the set point.
+    let o = d.heater_offset_c;
+    let heat = (1.0 + 0.004 * o - 0.008 * (-o - 5.0).max(0.0)).clamp(0.3, 1.1);
+    let us = fx.us_output;
+    let fab = mat.fab_c * (r.efo_current_ma * r.efo_time_us).max(0.0).cbrt();
+    let e_ball =
+        us * r.ball.us_power_pct.0 / 100.0 * r.ball.time_ms.0 * r.ball.force_gf.0.max(0.0).sqrt();
+    let ball =
+        ((1.0 - (-e_ball * lev.ball_weld / mat.e0_ball).exp()) * wear * heat * lev.heat * fx.pad)
+            .clamp(0.0, 1.0);
+    let e_st = us * r.stitch.us_power_pct.0 / 100.0
+        * r.stitch.time_ms.0
+        * r.stitch.force_gf.0.max(0.0).sqrt();
+    let stitch = ((1.0 - (-e_st * lev.stitch_weld / mat.e0_stitch).exp())
+        * wear
+        * heat
+        * lev.heat
+        * lev.oxidation
+        * fx.bondability)
+        .clamp(0.0, 1.0);
+    Welds {
+        worn,
+        fab,
+        e_ball,
+        ball,
+        stitch,
+        d_max_ball: 0.25 * fab * lev.squash,
+        pad_load: lev.pad_load,
+    }
+}
+
+/// The noiseless state of a wire of `r` (no scenario, no defect): what the window's
+/// truth is judged on.
+pub fn expected(r: &BlockValues, d: &Drift) -> WeldState {
+    let fx = effects(&[], 0);
+    let mat = material(r.material);
+    let w = welds(r, d, &fx);
+    let area = std::f64::consts::PI * r.wire_diameter_um * r.wire_diameter_um / 4.0;
+    WeldState {
+        material: r.material,
+        wire_break_gf: mat.break_gf_per_um2 * area,
+        ball_um: 0.93 * w.fab + 0.6 * w.ball * w.d_max_ball,
+        ball_weld: w.ball,
+        stitch_weld: w.stitch,
+        ball_energy_ratio: w.e_ball / mat.e0_ball * w.pad_load,
+        wear: w.worn,
+    }
+}
+
 impl BondModel {
     /// A model with a seed and a defect rate per wire.
     pub fn new(seed: u64, defect_rate: f64) -> BondModel {
@@ -289,28 +360,17 @@ impl BondModel {
         let d = &mut self.drift;
         d.place_x_um = (d.place_x_um * 0.999 + wx).clamp(-1.2, 1.2);
         d.place_y_um = (d.place_y_um * 0.999 + wy).clamp(-1.2, 1.2);
-        // Wear: 10 % less weld over a capillary's life, fast beyond it.
-        let worn = d.touchdowns as f64 / d.capillary_life.max(1) as f64 * fx.wear_rate;
-        let wear = (1.0 - 0.1 * worn.min(1.0) - 0.35 * (worn - 1.0).max(0.0).powf(1.5)).max(0.2);
-        // Heater: a little better hotter; markedly worse well below the set point.
-        let o = d.heater_offset_c;
-        let heat = (1.0 + 0.004 * o - 0.008 * (-o - 5.0).max(0.0)).clamp(0.3, 1.1);
+        let welds = welds(r, &self.drift, &fx);
+        let (worn, fab, e_ball) = (welds.worn, welds.fab, welds.e_ball);
         let us = fx.us_output;
-
-        // Ball bond.
-        let fab = mat.fab_c * (r.efo_current_ma * r.efo_time_us).max(0.0).cbrt();
-        let e_ball = us * r.ball.us_power_pct.0 / 100.0
-            * r.ball.time_ms.0
-            * r.ball.force_gf.0.max(0.0).sqrt();
-        let mut w_ball =
-            ((1.0 - (-e_ball / mat.e0_ball).exp()) * wear * heat * fx.pad).clamp(0.0, 1.0);
+        let mut w_ball = welds.ball;
         let mut w_stitch_extra = 1.0;
         match injected {
             Some(Defect::Nsop) => w_ball = self.rng.random_range(0.0..0.03),
             Some(Defect::Nsol) => w_stitch_extra = 0.0,
             _ => {}
         }
-        let d_max_ball = 0.25 * fab;
+        let d_max_ball = welds.d_max_ball;
         let ball_fab = match injected {
             Some(Defect::BallSize) => {
                 if self.rng.random_bool(0.5) {
@@ -343,13 +403,10 @@ impl BondModel {
 
         // Stitch bond.
         let wire = r.wire_diameter_um;
-        let e_st = us * r.stitch.us_power_pct.0 / 100.0
-            * r.stitch.time_ms.0
-            * r.stitch.force_gf.0.max(0.0).sqrt();
         let w_st = if w_stitch_extra == 0.0 {
             self.rng.random_range(0.0..0.03)
         } else {
-            ((1.0 - (-e_st / mat.e0_stitch).exp()) * wear * heat * fx.bondability).clamp(0.0, 1.0)
+            welds.stitch
         };
         let tail = match injected {
             Some(Defect::Nsol) => None,
@@ -383,7 +440,7 @@ impl BondModel {
             ball_um,
             ball_weld: w_ball,
             stitch_weld: w_st,
-            ball_energy_ratio: e_ball / mat.e0_ball,
+            ball_energy_ratio: e_ball / mat.e0_ball * welds.pad_load,
             wear: worn,
         };
         let srng = &mut self.strength_rng;

@@ -107,12 +107,12 @@ fn consts(m: WireMaterial) -> Consts {
         WireMaterial::Cu => Consts {
             tau_gf_per_um2: 0.036,
             neck: 0.80,
-            crater_ratio: 1.05,
+            crater_ratio: 1.6,
         },
         WireMaterial::PdCu => Consts {
             tau_gf_per_um2: 0.034,
             neck: 0.80,
-            crater_ratio: 1.1,
+            crater_ratio: 1.65,
         },
         WireMaterial::Ag => Consts {
             tau_gf_per_um2: 0.022,
@@ -123,24 +123,55 @@ fn consts(m: WireMaterial) -> Consts {
 }
 
 /// Relative scatter of each term (1 σ).
-const CV_SHEAR: f64 = 0.06;
-const CV_NECK: f64 = 0.04;
-const CV_HEEL: f64 = 0.06;
-const CV_LIFT: f64 = 0.08;
+pub const CV_SHEAR: f64 = 0.06;
+pub const CV_NECK: f64 = 0.04;
+pub const CV_HEEL: f64 = 0.06;
+pub const CV_LIFT: f64 = 0.08;
+/// Width of the cratering logistic in the weld-energy ratio.
+const CRATER_WIDTH: f64 = 0.06;
+
+/// The mean of each term of a wire's strength (no scatter), gf.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Links {
+    pub shear: f64,
+    pub ball_lift: f64,
+    pub neck: f64,
+    pub heel: f64,
+    pub stitch_lift: f64,
+}
+
+/// The strength terms of a wire without their scatter.
+pub fn links(s: &WeldState) -> Links {
+    let c = consts(s.material);
+    let ball_area = std::f64::consts::PI * s.ball_um * s.ball_um / 4.0;
+    let break_gf = s.wire_break_gf;
+    let shear = c.tau_gf_per_um2 * s.ball_weld.clamp(0.0, 1.0) * ball_area;
+    let heel_wear = 1.0 - 0.12 * s.wear.min(1.0) - 0.4 * (s.wear - 1.0).max(0.0);
+    Links {
+        shear,
+        ball_lift: 0.55 * shear,
+        neck: c.neck * break_gf,
+        heel: 0.95 * break_gf * heel_wear.max(0.1),
+        stitch_lift: 1.8 * break_gf * s.stitch_weld.clamp(0.0, 1.0).powf(1.5),
+    }
+}
+
+/// The weld-energy ratio at which a share `p` of the pads crater.
+pub fn crater_limit(m: WireMaterial, p: f64) -> f64 {
+    consts(m).crater_ratio + CRATER_WIDTH * (p / (1.0 - p)).ln()
+}
 
 /// The strength of a wire; `noise` gives standard normal deviates (one per term).
 pub fn strength(s: &WeldState, mut noise: impl FnMut() -> f64, uniform: f64) -> Strength {
     let c = consts(s.material);
-    let ball_area = std::f64::consts::PI * s.ball_um * s.ball_um / 4.0;
-    let break_gf = s.wire_break_gf;
+    // The heel: a worn capillary's edge nicks it (in `links`).
+    let l = links(s);
     let mut scatter = |cv: f64| (1.0 + cv * noise()).max(0.05);
-    let shear = c.tau_gf_per_um2 * s.ball_weld.clamp(0.0, 1.0) * ball_area * scatter(CV_SHEAR);
+    let shear = l.shear * scatter(CV_SHEAR);
     let ball_lift = 0.55 * shear * scatter(CV_LIFT);
-    let neck = c.neck * break_gf * scatter(CV_NECK);
-    // The heel: a worn capillary's edge nicks it.
-    let heel_wear = 1.0 - 0.12 * s.wear.min(1.0) - 0.4 * (s.wear - 1.0).max(0.0);
-    let heel = 0.95 * break_gf * heel_wear.max(0.1) * scatter(CV_HEEL);
-    let stitch_lift = 1.8 * break_gf * s.stitch_weld.clamp(0.0, 1.0).powf(1.5) * scatter(CV_LIFT);
+    let neck = l.neck * scatter(CV_NECK);
+    let heel = l.heel * scatter(CV_HEEL);
+    let stitch_lift = l.stitch_lift * scatter(CV_LIFT);
     let (mut pull, mut mode) = (ball_lift, FailureMode::BallLift);
     for (v, m) in [
         (neck, FailureMode::NeckBreak),
@@ -152,7 +183,7 @@ pub fn strength(s: &WeldState, mut noise: impl FnMut() -> f64, uniform: f64) -> 
         }
     }
     // Cratering: a logistic in the weld energy around the material's limit.
-    let p_crater = 1.0 / (1.0 + (-(s.ball_energy_ratio - c.crater_ratio) / 0.06).exp());
+    let p_crater = 1.0 / (1.0 + (-(s.ball_energy_ratio - c.crater_ratio) / CRATER_WIDTH).exp());
     let cratered = uniform < p_crater;
     if cratered {
         mode = FailureMode::Cratering;
@@ -245,14 +276,14 @@ mod tests {
         assert!(hot.cratered && hot.mode == FailureMode::Cratering);
         // Copper craters at a lower energy ratio than gold.
         let cu = WeldState {
-            ball_energy_ratio: 1.3,
+            ball_energy_ratio: 1.75,
             ..nominal(WireMaterial::Cu)
         };
         assert!(strength(&cu, || 0.0, 0.5).cratered);
         assert!(
             !strength(
                 &WeldState {
-                    ball_energy_ratio: 1.3,
+                    ball_energy_ratio: 1.75,
                     ..au
                 },
                 || 0.0,
