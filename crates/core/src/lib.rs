@@ -37,6 +37,7 @@ pub mod strength;
 pub mod text;
 pub mod units;
 pub mod window;
+pub mod window_session;
 
 pub use alarm::AlarmCode;
 pub use bond::{BondEvent, BondKind, ChannelId, Curve, Defect, Verdict};

@@ -143,11 +143,14 @@ pub enum Permission {
     ViewHostSessions,
     /// Record pull and shear test results (the keypad, a tester file, the watched folder).
     RecordTestResults,
+    /// Run a process-window search (test bonds with candidate parameters, machine in
+    /// setup) and abandon one; its result is a draft recipe version, released as any.
+    SearchProcessWindow,
 }
 
 impl Permission {
     /// Every permission, in the order of the matrix.
-    pub const ALL: [Permission; 21] = [
+    pub const ALL: [Permission; 22] = [
         Permission::RunMachine,
         Permission::AcknowledgeAlarm,
         Permission::HandOverShift,
@@ -169,6 +172,7 @@ impl Permission {
         Permission::RunMachineRemotely,
         Permission::ViewHostSessions,
         Permission::RecordTestResults,
+        Permission::SearchProcessWindow,
     ];
 
     /// The roles that may do this: **the** permission table.
@@ -193,6 +197,7 @@ impl Permission {
             Permission::RunMachineRemotely => &[Technician, Engineer, Supervisor],
             Permission::ViewHostSessions => &[Technician, Engineer, Supervisor, Admin],
             Permission::RecordTestResults => &[Operator, Technician, Engineer, System],
+            Permission::SearchProcessWindow => &[Engineer],
         }
     }
 
@@ -231,6 +236,7 @@ impl Permission {
             Permission::RunMachineRemotely => "run_machine_remotely",
             Permission::ViewHostSessions => "view_host_sessions",
             Permission::RecordTestResults => "record_test_results",
+            Permission::SearchProcessWindow => "search_process_window",
         }
     }
 
@@ -350,6 +356,7 @@ mod tests {
 | `run_machine_remotely` |   | ✔ | ✔ | ✔ |   |   |
 | `view_host_sessions` |   | ✔ | ✔ | ✔ | ✔ |   |
 | `record_test_results` | ✔ | ✔ | ✔ |   |   | ✔ |
+| `search_process_window` |   |   | ✔ |   |   |   |
 ";
         assert_eq!(m, expected);
     }

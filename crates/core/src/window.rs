@@ -10,6 +10,9 @@
 //! smallest margin is not used as the centre: where one margin alone binds, every point
 //! along it is as good, and the centre would wander.)
 
+use crate::recipe::{Param, Recipe, WireMaterial};
+use crate::units::{Celsius, GramForce, Micrometres, Millis, Percent};
+
 /// The search space: one `[lo, hi]` per parameter.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Bounds(pub Vec<[f64; 2]>);
@@ -1106,5 +1109,223 @@ mod measured {
         cr[0].cratered = true;
         assert!(measured_margins(&cr, &lim)[4] < 0.0);
         assert_eq!(measured_margins(&[], &lim), [-1.0; 5]);
+    }
+}
+
+// ---- The parameters of a window search and the recipe they live in. ----
+
+/// The limits of a recipe.
+pub fn limits_of(r: &Recipe) -> Limits {
+    Limits {
+        pull_min_gf: r.limits.pull_min_gf.0,
+        shear_min_gf: r.limits.shear_min_gf.0,
+        ball_um: [r.limits.ball_um[0].0, r.limits.ball_um[1].0],
+    }
+}
+
+/// The parameters a window can be searched over (the four ball-side ones and
+/// the stitch's).
+pub const WINDOW_PARAMS: [Param; 7] = [
+    Param::BallUsPower,
+    Param::BallForce,
+    Param::BallTime,
+    Param::HeaterTemp,
+    Param::StitchUsPower,
+    Param::StitchForce,
+    Param::StitchTime,
+];
+
+/// Sets one window parameter of a recipe.
+pub fn set(r: &mut Recipe, p: Param, v: f64) {
+    match p {
+        Param::BallUsPower => r.ball.us_power_pct = Percent(v),
+        Param::BallForce => r.ball.force_gf = GramForce(v),
+        Param::BallTime => r.ball.time_ms = Millis(v),
+        Param::HeaterTemp => r.heater_temp_c = Celsius(v),
+        Param::StitchUsPower => r.stitch.us_power_pct = Percent(v),
+        Param::StitchForce => r.stitch.force_gf = GramForce(v),
+        Param::StitchTime => r.stitch.time_ms = Millis(v),
+        _ => {}
+    }
+}
+
+/// Reads one window parameter of a recipe.
+pub fn get(r: &Recipe, p: Param) -> f64 {
+    match p {
+        Param::BallUsPower => r.ball.us_power_pct.0,
+        Param::BallForce => r.ball.force_gf.0,
+        Param::BallTime => r.ball.time_ms.0,
+        Param::HeaterTemp => r.heater_temp_c.0,
+        Param::StitchUsPower => r.stitch.us_power_pct.0,
+        Param::StitchForce => r.stitch.force_gf.0,
+        Param::StitchTime => r.stitch.time_ms.0,
+        _ => f64::NAN,
+    }
+}
+
+/// The starting recipe for a wire: the built-in recipe of the material (its diameter
+/// replaced when another is asked for).
+pub fn built_in(material: WireMaterial, diameter_um: f64) -> Recipe {
+    let mut r = if material.needs_forming_gas() {
+        Recipe::default_cu()
+    } else {
+        Recipe::default_au()
+    };
+    r.wire.material = material;
+    if (r.wire.diameter_um.0 - diameter_um).abs() > 1.0 {
+        r.wire.diameter_um = Micrometres(diameter_um);
+    }
+    r
+}
+
+/// A wire, `MATERIAL:DIAMETER_UM` (`Au:25.4`, `cu:20`).
+#[derive(Debug, thiserror::Error)]
+pub enum WindowArgError {
+    #[error("{0:?}: a wire is MATERIAL:DIAMETER_UM, e.g. Au:25.4 or Cu:20 (材料:直径µm)")]
+    Wire(String),
+    #[error("{0:?} is not a window parameter (not one of {1}) (不是工艺窗口参数)")]
+    Param(String, String),
+}
+
+pub fn parse_wire(s: &str) -> Result<(WireMaterial, f64), WindowArgError> {
+    let bad = || WindowArgError::Wire(s.to_string());
+    let (m, d) = s.split_once(':').ok_or_else(bad)?;
+    let material = WireMaterial::ALL
+        .into_iter()
+        .find(|x| x.to_string().eq_ignore_ascii_case(m.trim()))
+        .ok_or_else(bad)?;
+    let d: f64 = d.trim().parse().map_err(|_| bad())?;
+    let [lo, hi] = recipe_range(Param::WireDiameter);
+    if !(lo..=hi).contains(&d) {
+        return Err(bad());
+    }
+    Ok((material, d))
+}
+
+/// A window parameter by its document key, `.` or `_` alike (`ball_us_power_pct`).
+pub fn parse_param(s: &str) -> Result<Param, WindowArgError> {
+    let norm = |k: &str| k.replace('.', "_");
+    WINDOW_PARAMS
+        .into_iter()
+        .find(|p| norm(p.spec().key) == norm(s.trim()))
+        .ok_or_else(|| {
+            WindowArgError::Param(
+                s.to_string(),
+                WINDOW_PARAMS.map(|p| p.spec().key).join(", "),
+            )
+        })
+}
+
+pub fn parse_params(v: &[String]) -> Result<Vec<Param>, WindowArgError> {
+    v.iter().map(|s| parse_param(s)).collect()
+}
+
+/// The search space of a parameter: the recipe's allowed range.
+pub fn recipe_range(p: Param) -> [f64; 2] {
+    [p.spec().min(), p.spec().max()]
+}
+
+/// The bounds a search gets when the engineer names none: power, force and time from
+/// half to 2.5 × the starting recipe's value, temperatures from 50 °C below to 80 °C
+/// above it, each cut to the recipe range.
+pub fn default_bounds(start: &Recipe, params: &[Param]) -> Bounds {
+    Bounds::new(
+        params
+            .iter()
+            .map(|p| {
+                let v = get(start, *p);
+                let [lo, hi] = recipe_range(*p);
+                let [a, b] = match p {
+                    Param::HeaterTemp => [v - 50.0, v + 80.0],
+                    _ => [v * 0.5, v * 2.5],
+                };
+                [a.max(lo), b.min(hi)]
+            })
+            .collect(),
+    )
+}
+
+/// Why bounds were refused.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum BoundsError {
+    #[error(
+        "{key}: bounds {lo}..{hi} leave the recipe range {min}..{max} / {key} 的范围 {lo}..{hi} 超出配方允许范围 {min}..{max}"
+    )]
+    OutsideRange {
+        key: &'static str,
+        lo: f64,
+        hi: f64,
+        min: f64,
+        max: f64,
+    },
+    #[error("{key}: bounds {lo}..{hi} are empty / {key} 的范围 {lo}..{hi} 为空")]
+    Empty { key: &'static str, lo: f64, hi: f64 },
+    #[error("{0:?}: bounds are PARAM=LO:HI, e.g. ball_force_gf=15:70 / 范围格式为 参数=下限:上限")]
+    Syntax(String),
+}
+
+/// Checks bounds against the recipe ranges (never outside them) and that none is empty.
+pub fn check_bounds(params: &[Param], b: &Bounds) -> Result<(), BoundsError> {
+    for (p, [lo, hi]) in params.iter().zip(&b.0) {
+        let [min, max] = recipe_range(*p);
+        let key = p.spec().key;
+        if lo >= hi || lo.is_nan() || hi.is_nan() {
+            return Err(BoundsError::Empty {
+                key,
+                lo: *lo,
+                hi: *hi,
+            });
+        }
+        if *lo < min - 1e-9 || *hi > max + 1e-9 {
+            return Err(BoundsError::OutsideRange {
+                key,
+                lo: *lo,
+                hi: *hi,
+                min,
+                max,
+            });
+        }
+    }
+    Ok(())
+}
+
+/// One `PARAM=LO:HI` of the command line.
+pub fn parse_bound(s: &str) -> Result<(Param, [f64; 2]), BoundsError> {
+    let bad = || BoundsError::Syntax(s.to_string());
+    let (k, r) = s.split_once('=').ok_or_else(bad)?;
+    let p = parse_param(k).map_err(|_| bad())?;
+    let (a, b) = r.split_once(':').ok_or_else(bad)?;
+    let lo: f64 = a.trim().parse().map_err(|_| bad())?;
+    let hi: f64 = b.trim().parse().map_err(|_| bad())?;
+    Ok((p, [lo, hi]))
+}
+
+#[cfg(test)]
+mod bounds_of_a_session {
+    use super::*;
+
+    #[test]
+    fn default_bounds_hold_the_built_in_recipes_and_stay_in_range() {
+        let p = [
+            Param::BallUsPower,
+            Param::BallForce,
+            Param::BallTime,
+            Param::HeaterTemp,
+        ];
+        for r in [Recipe::default_au(), Recipe::default_cu()] {
+            let b = default_bounds(&r, &p);
+            assert!(check_bounds(&p, &b).is_ok(), "{b:?}");
+            for (i, q) in p.iter().enumerate() {
+                let v = get(&r, *q);
+                assert!(b.0[i][0] < v && v < b.0[i][1], "{q}: {b:?}");
+            }
+        }
+        let (q, lohi) = parse_bound("ball.force_gf=15:70").unwrap_or((Param::LoopHeight, [0.0; 2]));
+        assert_eq!((q, lohi), (Param::BallForce, [15.0, 70.0]));
+        assert!(parse_bound("ball_force_gf=15").is_err());
+        let wide = Bounds::new(vec![[0.0, 101.0]]);
+        let e = check_bounds(&[Param::BallUsPower], &wide).unwrap_err();
+        assert!(e.to_string().contains("ball.us_power_pct"), "{e}");
+        assert!(check_bounds(&[Param::BallUsPower], &Bounds::new(vec![[50.0, 50.0]])).is_err());
     }
 }

@@ -542,7 +542,13 @@ async fn run_machine(shared: Arc<Shared>, cfg: SimConfig, mut stop: watch::Recei
                 continue;
             }
             Some(_) => {}
-            None => next_wire = now,
+            None => {
+                next_wire = now;
+                // The machine stopped: the unit on the bench is complete and tested.
+                if let Some(p) = tester.as_mut() {
+                    p.flush();
+                }
+            }
         }
         let until = next_tick.min(next_heartbeat).min(if running.is_some() {
             next_wire

@@ -110,6 +110,14 @@ impl PullTester {
         }
     }
 
+    /// The machine stopped: writes the file of a tested unit still open (a unit taken
+    /// off the machine is tested whole or not at all, so a stop mid-unit tests what was
+    /// bonded of it).
+    pub fn flush(&mut self) {
+        self.finish_unit();
+        self.unit = None;
+    }
+
     fn finish_unit(&mut self) {
         if self.wires.is_empty() {
             return;

@@ -31,7 +31,6 @@
 use crate::model::Drift;
 use crate::strength::{CV_HEEL, CV_LIFT, CV_NECK, CV_SHEAR, crater_limit, links};
 use bonder_core::recipe::{BlockValues, BondSettings, Param, Recipe, WireMaterial};
-use bonder_core::units::{Celsius, GramForce, Micrometres, Millis, Percent};
 use bonder_core::window::{self, Bounds};
 
 /// The reference point and shape constants of a material's window terms.
@@ -179,16 +178,10 @@ pub fn levers(r: &BlockValues) -> Levers {
     }
 }
 
-pub use bonder_core::window::Limits;
-
-/// The limits of a recipe.
-pub fn limits_of(r: &Recipe) -> Limits {
-    Limits {
-        pull_min_gf: r.limits.pull_min_gf.0,
-        shear_min_gf: r.limits.shear_min_gf.0,
-        ball_um: [r.limits.ball_um[0].0, r.limits.ball_um[1].0],
-    }
-}
+pub use bonder_core::window::{
+    Limits, WINDOW_PARAMS, WindowArgError, built_in, get, limits_of, parse_param, parse_params,
+    parse_wire, recipe_range, set,
+};
 
 /// The characteristics a window is made of, in [`margins`]' order (the station's).
 pub use bonder_core::window::CHARACTERISTICS;
@@ -219,103 +212,6 @@ pub fn margins(r: &BlockValues, lim: &Limits) -> [f64; 5] {
     let limit = crater_limit(e.material, 0.001);
     let crater = 1.0 - e.ball_energy_ratio / limit;
     [shear, pull, small, large, crater]
-}
-
-/// The parameters a window can be searched over (the four ball-side ones and
-/// the stitch's).
-pub const WINDOW_PARAMS: [Param; 7] = [
-    Param::BallUsPower,
-    Param::BallForce,
-    Param::BallTime,
-    Param::HeaterTemp,
-    Param::StitchUsPower,
-    Param::StitchForce,
-    Param::StitchTime,
-];
-
-/// Sets one window parameter of a recipe.
-pub fn set(r: &mut Recipe, p: Param, v: f64) {
-    match p {
-        Param::BallUsPower => r.ball.us_power_pct = Percent(v),
-        Param::BallForce => r.ball.force_gf = GramForce(v),
-        Param::BallTime => r.ball.time_ms = Millis(v),
-        Param::HeaterTemp => r.heater_temp_c = Celsius(v),
-        Param::StitchUsPower => r.stitch.us_power_pct = Percent(v),
-        Param::StitchForce => r.stitch.force_gf = GramForce(v),
-        Param::StitchTime => r.stitch.time_ms = Millis(v),
-        _ => {}
-    }
-}
-
-/// Reads one window parameter of a recipe.
-pub fn get(r: &Recipe, p: Param) -> f64 {
-    match p {
-        Param::BallUsPower => r.ball.us_power_pct.0,
-        Param::BallForce => r.ball.force_gf.0,
-        Param::BallTime => r.ball.time_ms.0,
-        Param::HeaterTemp => r.heater_temp_c.0,
-        Param::StitchUsPower => r.stitch.us_power_pct.0,
-        Param::StitchForce => r.stitch.force_gf.0,
-        Param::StitchTime => r.stitch.time_ms.0,
-        _ => f64::NAN,
-    }
-}
-
-/// The starting recipe for a wire: the built-in recipe of the material (its diameter
-/// replaced when another is asked for).
-pub fn built_in(material: WireMaterial, diameter_um: f64) -> Recipe {
-    let mut r = if material.needs_forming_gas() {
-        Recipe::default_cu()
-    } else {
-        Recipe::default_au()
-    };
-    r.wire.material = material;
-    if (r.wire.diameter_um.0 - diameter_um).abs() > 1.0 {
-        r.wire.diameter_um = Micrometres(diameter_um);
-    }
-    r
-}
-
-/// A wire, `MATERIAL:DIAMETER_UM` (`Au:25.4`, `cu:20`).
-#[derive(Debug, thiserror::Error)]
-pub enum WindowArgError {
-    #[error("{0:?}: a wire is MATERIAL:DIAMETER_UM, e.g. Au:25.4 or Cu:20 (材料:直径µm)")]
-    Wire(String),
-    #[error("{0:?} is not a window parameter (not one of {1}) (不是工艺窗口参数)")]
-    Param(String, String),
-}
-
-pub fn parse_wire(s: &str) -> Result<(WireMaterial, f64), WindowArgError> {
-    let bad = || WindowArgError::Wire(s.to_string());
-    let (m, d) = s.split_once(':').ok_or_else(bad)?;
-    let material = WireMaterial::ALL
-        .into_iter()
-        .find(|x| x.to_string().eq_ignore_ascii_case(m.trim()))
-        .ok_or_else(bad)?;
-    let d: f64 = d.trim().parse().map_err(|_| bad())?;
-    let [lo, hi] = recipe_range(Param::WireDiameter);
-    if !(lo..=hi).contains(&d) {
-        return Err(bad());
-    }
-    Ok((material, d))
-}
-
-/// A window parameter by its document key, `.` or `_` alike (`ball_us_power_pct`).
-pub fn parse_param(s: &str) -> Result<Param, WindowArgError> {
-    let norm = |k: &str| k.replace('.', "_");
-    WINDOW_PARAMS
-        .into_iter()
-        .find(|p| norm(p.spec().key) == norm(s.trim()))
-        .ok_or_else(|| {
-            WindowArgError::Param(
-                s.to_string(),
-                WINDOW_PARAMS.map(|p| p.spec().key).join(", "),
-            )
-        })
-}
-
-pub fn parse_params(v: &[String]) -> Result<Vec<Param>, WindowArgError> {
-    v.iter().map(|s| parse_param(s)).collect()
 }
 
 /// A test bench on the simulator's bond model: bonds `units` units of a candidate
@@ -363,6 +259,87 @@ impl Bench {
     }
 }
 
+/// What a search on the [`Bench`] found (in engineering units).
+#[derive(Debug, Clone, PartialEq)]
+pub struct BenchOutcome {
+    /// Units bonded and tested, and their wires.
+    pub units: u32,
+    pub wires: u64,
+    pub runs: usize,
+    /// Runs whose every margin was ≥ 0.
+    pub in_spec_runs: usize,
+    pub centre: Vec<f64>,
+    /// `[lo, hi]` per parameter.
+    pub bbox: Vec<[f64; 2]>,
+    /// The estimate's smallest margin at its centre.
+    pub margin: f64,
+}
+
+impl BenchOutcome {
+    /// (worst centre error over the true half-width, per parameter; IoU with the truth).
+    pub fn accuracy(&self, t: &Truth) -> (Vec<f64>, f64) {
+        let err = self
+            .centre
+            .iter()
+            .zip(&t.centre)
+            .zip(&t.bounds)
+            .map(|((c, tc), [lo, hi])| (c - tc).abs() / ((hi - lo) / 2.0))
+            .collect();
+        (err, window::iou(&self.bbox, &t.bounds))
+    }
+}
+
+/// A whole session on the [`Bench`]: `params` of `recipe` varied within `bounds`,
+/// `units_per_run` units per candidate until `budget_units` are used, then the
+/// estimate (`None`: nothing could be estimated).
+pub fn bench_search(
+    recipe: &Recipe,
+    params: &[Param],
+    bounds: &Bounds,
+    method: window::Method,
+    budget_units: u32,
+    units_per_run: u32,
+    seed: u64,
+) -> Option<BenchOutcome> {
+    let lim = limits_of(recipe);
+    let mut bench = Bench::new(seed);
+    let mut runs: Vec<window::Run> = Vec::new();
+    let budget_runs = (budget_units / units_per_run.max(1)) as usize;
+    while runs.len() < budget_runs {
+        let pts = window::next_points(method, bounds.dim(), &runs, seed);
+        if pts.is_empty() {
+            break;
+        }
+        for u in pts.into_iter().take(budget_runs - runs.len()) {
+            let mut r = recipe.clone();
+            for (p, v) in params.iter().zip(bounds.from_unit(&u)) {
+                set(&mut r, *p, v);
+            }
+            let samples = bench.run(&r, units_per_run);
+            runs.push(window::Run {
+                at: u,
+                margins: window::measured_margins(&samples, &lim).to_vec(),
+            });
+        }
+    }
+    let e = window::estimate(method, &runs)?;
+    let ub = e.unit_box();
+    let lo = bounds.from_unit(&ub.iter().map(|x| x[0]).collect::<Vec<_>>());
+    let hi = bounds.from_unit(&ub.iter().map(|x| x[1]).collect::<Vec<_>>());
+    Some(BenchOutcome {
+        units: runs.len() as u32 * units_per_run,
+        wires: bench.wires,
+        runs: runs.len(),
+        in_spec_runs: runs
+            .iter()
+            .filter(|r| r.margins.iter().all(|m| *m >= 0.0))
+            .count(),
+        centre: bounds.from_unit(&e.centre),
+        bbox: lo.into_iter().zip(hi).map(|(a, b)| [a, b]).collect(),
+        margin: e.margin,
+    })
+}
+
 /// The truth of a window: its centre and box over `params` of `recipe`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Truth {
@@ -393,11 +370,6 @@ impl Truth {
 
 fn round4(v: f64) -> f64 {
     (v * 1e4).round() / 1e4
-}
-
-/// The search space of a parameter: the recipe's allowed range.
-pub fn recipe_range(p: Param) -> [f64; 2] {
-    [p.spec().min(), p.spec().max()]
 }
 
 /// A recipe's block values as the controller would take them, unrounded (the window's

@@ -210,6 +210,63 @@ pub enum Cmd {
         #[command(subcommand)]
         what: StrengthCmd,
     },
+    /// A process-window search on the machine (engineers only, machine in setup): test
+    /// units with candidate parameters, then the estimated window as a draft recipe
+    /// version; the previous recipe goes back on the machine. The engineer's badge and
+    /// PIN are read from standard input, one line each. Run the same command again to
+    /// resume an interrupted session; `--abandon` ends it and restores the recipe.
+    WindowSearch {
+        /// The controller's Modbus TCP address.
+        #[arg(long)]
+        controller: SocketAddr,
+        /// The bond stream (default: the port the controller announces).
+        #[arg(long, value_name = "URL")]
+        stream: Option<String>,
+        /// Store file (default: the configured one).
+        #[arg(long)]
+        db: Option<PathBuf>,
+        /// The parameters to vary (document keys; `.` or `_`).
+        #[arg(
+            long,
+            value_delimiter = ',',
+            default_value = "ball_us_power_pct,ball_force_gf,ball_time_ms,heater_temp_c"
+        )]
+        params: Vec<String>,
+        /// Bounds of a parameter, PARAM=LO:HI (repeatable or comma-separated; default:
+        /// half to 2.5 × the starting value, temperatures −50/+80 °C, inside the recipe
+        /// ranges).
+        #[arg(long, value_delimiter = ',')]
+        bounds: Vec<String>,
+        /// Test units the search may use.
+        #[arg(long, default_value_t = 200)]
+        budget_units: u32,
+        /// Units bonded per candidate.
+        #[arg(long, default_value_t = 4)]
+        units_per_run: u32,
+        /// `bo` (Bayesian optimisation) or `ccd` (central composite design).
+        #[arg(long, default_value = "bo")]
+        method: String,
+        /// The wire, MATERIAL:DIAMETER_UM (`Au:25.4`); the start is the newest released
+        /// library recipe for it, else the built-in one.
+        #[arg(long)]
+        material: Option<String>,
+        /// The bench tester's export folder: its files are imported as they come in and
+        /// give the runs' pull and shear (else the predicted strength is used).
+        #[arg(long, value_name = "DIR")]
+        tests: Option<PathBuf>,
+        /// Seed of the initial design.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Ends the open session: the previous recipe back (CRC checked), no draft.
+        #[arg(long)]
+        abandon: bool,
+        /// Why it is abandoned (audited).
+        #[arg(long, default_value = "abandoned from the command line")]
+        reason: String,
+        /// Prints the result as one JSON object.
+        #[arg(long)]
+        json: bool,
+    },
     /// Copies the store to a file while the station runs (SQLite online backup).
     Backup {
         /// Store file (default: the configured one).
@@ -755,6 +812,7 @@ pub fn run() -> anyhow::Result<()> {
             println!("{}", serde_json::to_string_pretty(&reports)?);
             return Ok(());
         }
+        Some(c @ Cmd::WindowSearch { .. }) => return window_search(c, &settings),
         Some(Cmd::Backup { db, to }) => {
             let db = db.as_ref().unwrap_or(&settings.db);
             let store = Store::open(db)?;
@@ -931,4 +989,130 @@ mod tests {
         std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o600)).unwrap();
         assert_eq!(read_secret_file(&p).unwrap(), "s3cret");
     }
+}
+
+/// `bonder-station window-search …`: signs the engineer in from stdin, runs (or resumes,
+/// or abandons) the session, prints progress on stderr and the result on stdout.
+fn window_search(c: &Cmd, settings: &Settings) -> anyhow::Result<()> {
+    use crate::window_search::{Rig, Session, SessionConfig, abandon, starting_recipe};
+    use bonder_core::window::{self, Method};
+    use bonder_core::window_session::Plan;
+    let Cmd::WindowSearch {
+        controller,
+        stream,
+        db,
+        params,
+        bounds,
+        budget_units,
+        units_per_run,
+        method,
+        material,
+        tests,
+        seed,
+        abandon: abandoning,
+        reason,
+        json,
+    } = c
+    else {
+        anyhow::bail!("not a window-search command");
+    };
+    let stream = stream
+        .as_deref()
+        .map(str::parse::<StreamEndpoint>)
+        .transpose()?;
+    let store = std::sync::Arc::new(
+        Store::open(db.as_ref().unwrap_or(&settings.db))
+            .with_context(|| "store for the window search / 工艺窗口搜索的数据库")?,
+    );
+    let by = admin::sign_in_from_stdin(&store, &settings.login)?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    rt.block_on(async {
+        let rig = Rig::start(store.clone(), *controller, stream)?;
+        let result: anyhow::Result<()> = async {
+            if *abandoning {
+                let (id, restored) = abandon(&rig, &by, *controller, reason).await?;
+                if *json {
+                    println!(
+                        "{}",
+                        serde_json::json!({"abandoned": id, "restored": restored})
+                    );
+                } else {
+                    println!(
+                        "process-window search #{id} abandoned, {restored} back on the machine / 工艺窗口搜索 #{id} 已放弃，已恢复 {restored}"
+                    );
+                }
+                return Ok(());
+            }
+            let wire = material.as_deref().ok_or_else(|| {
+                anyhow::anyhow!("--material MATERIAL:DIAMETER_UM is needed (e.g. Au:25.4) / 需要 --material")
+            })?;
+            let (m, d) = window::parse_wire(wire)?;
+            let params = window::parse_params(params)?;
+            let method = Method::from_name(method).ok_or_else(|| {
+                anyhow::anyhow!("--method {method:?}: bo or ccd / 方法应为 bo 或 ccd")
+            })?;
+            let start = starting_recipe(&store, m, d)?;
+            let mut b = window::default_bounds(&start, &params);
+            for s in bounds {
+                let (p, lohi) = window::parse_bound(s)?;
+                let i = params.iter().position(|q| *q == p).ok_or_else(|| {
+                    anyhow::anyhow!("--bounds {s}: {p} is not among --params / 该参数不在 --params 中")
+                })?;
+                b.0[i] = lohi;
+            }
+            let plan = Plan {
+                method,
+                params,
+                bounds: b,
+                budget_units: *budget_units,
+                units_per_run: (*units_per_run).max(1),
+                seed: *seed,
+            };
+            let cfg = SessionConfig {
+                tests_dir: tests.clone(),
+                ..SessionConfig::default()
+            };
+            let session = Session::begin(&rig, cfg, by.clone(), *controller, m, d, plan).await?;
+            eprintln!(
+                "process-window search #{} ({} runs done) / 工艺窗口搜索 #{}",
+                session.id(),
+                session.runs(),
+                session.id()
+            );
+            let out = session
+                .run_to_end(|p| {
+                    eprintln!(
+                        "run {}: {}/{} units, {:?}, margins {:?} ({}) / 第 {} 轮",
+                        p.run,
+                        p.units_used,
+                        p.budget_units,
+                        p.candidate,
+                        p.margins
+                            .iter()
+                            .map(|m| (m * 100.0).round() / 100.0)
+                            .collect::<Vec<_>>(),
+                        p.strength_from,
+                        p.run
+                    );
+                })
+                .await?;
+            if *json {
+                println!("{}", out.to_json());
+            } else {
+                println!(
+                    "{}\ndraft {} — release it on the recipe page once reviewed / 草稿 {}：审核后在配方页面发布",
+                    serde_json::to_string_pretty(&out.to_json())?,
+                    out.draft,
+                    out.draft
+                );
+            }
+            Ok(())
+        }
+        .await;
+        rig.close().await?;
+        result
+    })
 }

@@ -9,7 +9,8 @@
 //! * [`ui_store`]: the UI's storage traits over the SQLite store.
 //! * [`gateway_link`], [`backfill`], [`persist`], [`camera`]: the adapters between the
 //!   runtime, the store and the gateway; [`health`], [`strength`], [`pull_tests`]: the
-//!   data closed loop (process health, predicted strength, test results).
+//!   data closed loop (process health, predicted strength, test results);
+//!   [`window_search`]: the process-window search on the machine.
 //! * [`admin`]: the command line's user administration and audit export (SIEM);
 //! * [`export`], [`status`], [`demo`]: CLI commands, the status line, the simulator
 //!   demos (screenshots, the camera page's load figures).
@@ -35,6 +36,7 @@ pub mod pull_tests;
 pub mod status;
 pub mod strength;
 pub mod ui_store;
+pub mod window_search;
 pub mod wiring;
 
 pub use cli::run;

@@ -168,6 +168,10 @@ fn refit_after_import(store: &Store) {
 }
 
 fn move_to(from: &Path, to: &Path) {
+    // The folder may be new (a sweep without the watcher, or one removed by hand).
+    if let Some(parent) = to.parent() {
+        let _ = std::fs::create_dir_all(parent);
+    }
     if let Err(e) = std::fs::rename(from, to) {
         tracing::error!("moving {} to {}: {e}", from.display(), to.display());
     }

@@ -15,7 +15,10 @@ use time::OffsetDateTime;
 use tokio::sync::{mpsc, watch};
 
 /// The shift to record bonds under: the newest one if still open, else a new one.
-fn current_shift(store: &Store, writer: &bonder_store::WriterHandle) -> anyhow::Result<i64> {
+pub(crate) fn current_shift(
+    store: &Store,
+    writer: &bonder_store::WriterHandle,
+) -> Result<i64, bonder_store::StoreError> {
     let reader = store.reader()?;
     if let Some(id) = reader.max_shift_id()? {
         if reader.shift(id)?.is_some_and(|s| s.ended.is_none()) {

@@ -72,11 +72,13 @@ pub enum AuditAction {
     Trust,
     /// Data taken in from outside: pull/shear test results.
     Import,
+    /// A process-window search started, resumed, finished or abandoned.
+    WindowSearch,
 }
 
 impl AuditAction {
     /// Every action.
-    pub const ALL: [AuditAction; 19] = [
+    pub const ALL: [AuditAction; 20] = [
         Self::Create,
         Self::Modify,
         Self::Delete,
@@ -96,6 +98,7 @@ impl AuditAction {
         Self::ClockJump,
         Self::Trust,
         Self::Import,
+        Self::WindowSearch,
     ];
 
     /// The stored name (`audit.action`).
@@ -120,6 +123,7 @@ impl AuditAction {
             Self::ClockJump => "clock_jump",
             Self::Trust => "trust",
             Self::Import => "import",
+            Self::WindowSearch => "window_search",
         }
     }
 

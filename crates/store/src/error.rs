@@ -97,6 +97,15 @@ pub enum StoreError {
         /// What is wrong with it.
         reason: String,
     },
+    /// A process-window search is open already (finish or abandon it first).
+    #[error(
+        "process-window search #{0} is still open: resume it (the same command) or abandon it \
+         (--abandon) / 工艺窗口搜索 #{0} 尚未结束：请继续（同一命令）或放弃（--abandon）"
+    )]
+    WindowSessionOpen(i64),
+    /// No open process-window search with this id.
+    #[error("no open process-window search #{0} / 没有进行中的工艺窗口搜索 #{0}")]
+    WindowSessionNotOpen(i64),
     /// No shift with this id.
     #[error("shift {0} not found")]
     ShiftNotFound(i64),

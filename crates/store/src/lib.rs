@@ -40,6 +40,7 @@ mod shift_rows;
 pub mod tests_results;
 pub mod timefmt;
 mod users;
+pub mod window;
 mod writer;
 
 pub use audit::{AuditAction, AuditEntry, AuditRecord, AuditReport};

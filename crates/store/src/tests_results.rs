@@ -217,12 +217,35 @@ impl Store {
         after_id: i64,
         limit: usize,
     ) -> Result<Vec<StoredTestResult>, StoreError> {
+        self.select_results(
+            "WHERE id > ?1 ORDER BY id LIMIT ?2",
+            params![after_id, limit as i64],
+        )
+    }
+
+    /// Results joined to ball bonds with records `first_seq..=last_seq`, oldest first.
+    pub fn test_results_of_bonds(
+        &self,
+        first_seq: u64,
+        last_seq: u64,
+    ) -> Result<Vec<StoredTestResult>, StoreError> {
+        self.select_results(
+            "WHERE bond_seq BETWEEN ?1 AND ?2 ORDER BY id",
+            params![first_seq as i64, last_seq as i64],
+        )
+    }
+
+    fn select_results(
+        &self,
+        tail: &str,
+        args: impl rusqlite::Params,
+    ) -> Result<Vec<StoredTestResult>, StoreError> {
         let conn = self.lock();
-        let mut st = conn.prepare(
+        let mut st = conn.prepare(&format!(
             "SELECT id, unit, wire, test, force_mgf, mode, tested_at, bond_seq, source \
-             FROM test_results WHERE id > ?1 ORDER BY id LIMIT ?2",
-        )?;
-        let rows = st.query_map(params![after_id, limit as i64], |r| {
+             FROM test_results {tail}"
+        ))?;
+        let rows = st.query_map(args, |r| {
             Ok((
                 r.get::<_, i64>(0)?,
                 r.get::<_, i64>(1)?,

@@ -200,6 +200,17 @@ fn every_fixture_migrates_and_keeps_its_data() {
                 .unwrap(),
             0
         );
+        // v13's window-search tables exist and are empty after any migration, and the
+        // open-session index holds.
+        {
+            let c = rusqlite::Connection::open(&path).unwrap();
+            for table in ["window_sessions", "window_runs"] {
+                let n: i64 = c
+                    .query_row(&format!("SELECT COUNT(*) FROM {table}"), [], |r| r.get(0))
+                    .unwrap();
+                assert_eq!(n, 0, "v{version} {table}");
+            }
+        }
         // Files from v11 on carry no fitted model (the table is new and empty), and a
         // migrated file takes one.
         assert!(
