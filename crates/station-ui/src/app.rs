@@ -170,6 +170,7 @@ impl Inner {
         adapters::changeover::refresh(self, w);
         adapters::gem::refresh(self, w);
         adapters::health::refresh(self, w);
+        adapters::window::refresh(self, w);
         self.refresh_top_bar(w);
     }
 

@@ -17,7 +17,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// The pages rendered, with their file name stem (`login` is the locked screen).
-pub const SCREENSHOT_PAGES: [(&str, Option<Page>); 10] = [
+pub const SCREENSHOT_PAGES: [(&str, Option<Page>); 11] = [
     ("production", Some(Page::Production)),
     ("curves", Some(Page::Curves)),
     ("alarms", Some(Page::Alarms)),
@@ -25,6 +25,7 @@ pub const SCREENSHOT_PAGES: [(&str, Option<Page>); 10] = [
     ("shift", Some(Page::Shift)),
     ("camera", Some(Page::Camera)),
     ("health", Some(Page::Health)),
+    ("window", Some(Page::Window)),
     ("gem", Some(Page::Gem)),
     ("user", Some(Page::User)),
     ("login", None),

@@ -47,7 +47,7 @@ pub use headless::{
 pub use ui::{
     AlarmsAdapter, AppAdapter, CameraAdapter, ChangeoverAdapter, CurvesAdapter, GemAdapter,
     HealthAdapter, MainWindow, Page, ProductionAdapter, RecipesAdapter, SessionAdapter,
-    ShiftAdapter, Tr,
+    ShiftAdapter, Tr, WindowAdapter,
 };
 
 use bonder_core::recipe::Recipe;
@@ -115,6 +115,9 @@ pub struct UiOptions {
     /// The process-health analytics, for the Process health page and the production
     /// page's strength (none: the page says so).
     pub health: Option<ProcessHealth>,
+    /// The newest process-window search, for the Process window page (none: the page
+    /// says no search was made).
+    pub window: Option<WindowSearchView>,
 }
 
 /// One chart of the Process health page: its statistic over the last blocks of 1 000
@@ -175,6 +178,67 @@ impl ProcessHealth {
 impl std::fmt::Debug for ProcessHealth {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_tuple("ProcessHealth").field(&self.panel()).finish()
+    }
+}
+
+/// The newest process-window search as the Process window page shows it.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct WindowPanel {
+    pub session: i64,
+    /// `Au:25.4`.
+    pub wire: String,
+    /// `bo` or `ccd`.
+    pub method: String,
+    pub by: String,
+    /// `open`, `done` or `abandoned`.
+    pub state: String,
+    pub units_used: u32,
+    pub budget_units: u32,
+    pub wires_used: u64,
+    pub runs: usize,
+    pub budget_runs: usize,
+    /// Every varied parameter: its recipe key and bounds (the slice shows the first two).
+    pub params: Vec<(String, [f64; 2])>,
+    /// Each run's point (unit coordinates of every varied parameter) and whether every
+    /// margin was ≥ 0.
+    pub points: Vec<(Vec<f64>, bool)>,
+    pub estimate: Option<WindowEstimateView>,
+    /// `name@version` of the draft, once made.
+    pub draft: Option<String>,
+}
+
+/// A window estimate, in the units of the parameters and in unit coordinates.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct WindowEstimateView {
+    /// Unit coordinates of the centre and the box (`[lo, hi]` per parameter).
+    pub centre_unit: Vec<f64>,
+    pub box_unit: Vec<[f64; 2]>,
+    /// The same in parameter units.
+    pub centre: Vec<f64>,
+    pub bbox: Vec<[f64; 2]>,
+    /// The smallest modelled margin at the centre.
+    pub margin: f64,
+    /// Predicted Cpk of shear, pull and ball diameter.
+    pub cpk: [Option<f64>; 3],
+}
+
+/// Where the Process window page reads the newest search from.
+#[derive(Clone)]
+pub struct WindowSearchView(Arc<dyn Fn() -> Option<WindowPanel> + Send + Sync>);
+
+impl WindowSearchView {
+    pub fn new(f: impl Fn() -> Option<WindowPanel> + Send + Sync + 'static) -> Self {
+        WindowSearchView(Arc::new(f))
+    }
+
+    pub fn panel(&self) -> Option<WindowPanel> {
+        (self.0)()
+    }
+}
+
+impl std::fmt::Debug for WindowSearchView {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("WindowSearchView").finish_non_exhaustive()
     }
 }
 
@@ -250,6 +314,7 @@ impl UiOptions {
             gem: None,
             host_sessions: None,
             health: None,
+            window: None,
         }
     }
 }

@@ -9,8 +9,8 @@ use bonder_i18n::{Lang, tr};
 use bonder_station_ui::store::{AuditEvent, Permission, RecipeLibrary, Role, SignInAnswer};
 use bonder_station_ui::{AlarmsAdapter, AppAdapter, Page, RecipesAdapter};
 use common::{
-    ENGINEER, OPERATOR, buttons, click, log_in, rig, rig_with_health, visible_labels, wait_for,
-    wait_ui,
+    ENGINEER, OPERATOR, buttons, click, log_in, rig, rig_with_health, rig_with_window,
+    visible_labels, wait_for, wait_ui,
 };
 use slint::{ComponentHandle, Model};
 use std::collections::HashSet;
@@ -411,4 +411,86 @@ fn the_health_page_shows_a_drift_with_its_ranked_cause() {
     for label in visible_labels(app) {
         assert!(!english.contains(&label), "English text left: {label:?}");
     }
+}
+
+/// The Process window page, reached from the recipes page: a session part-way through
+/// (progress bar, its runs on the slice, filled in spec and hollow out, the estimate's
+/// box) and the recommendation; in Chinese as well.
+#[test]
+fn the_process_window_page_shows_progress_points_and_the_recommendation() {
+    use bonder_station_ui::{WindowAdapter, WindowEstimateView, WindowPanel, WindowSearchView};
+    let panel = WindowPanel {
+        session: 4,
+        wire: "Au:25.4".into(),
+        method: "bo".into(),
+        by: "EN1".into(),
+        state: "open".into(),
+        units_used: 50,
+        budget_units: 200,
+        wires_used: 104,
+        runs: 12,
+        budget_runs: 50,
+        params: vec![
+            ("ball.us_power_pct".into(), [30.0, 100.0]),
+            ("ball.force_gf".into(), [15.0, 70.0]),
+        ],
+        points: vec![
+            (vec![0.2, 0.5], true),
+            (vec![0.9, 0.1], false),
+            (vec![0.25, 0.6], true),
+        ],
+        estimate: Some(WindowEstimateView {
+            centre_unit: vec![0.2, 0.55],
+            box_unit: vec![[0.1, 0.3], [0.3, 0.8]],
+            centre: vec![44.0, 45.25],
+            bbox: vec![[37.0, 51.0], [31.5, 59.0]],
+            margin: 0.21,
+            cpk: [Some(1.9), Some(1.4), None],
+        }),
+        draft: None,
+    };
+    let rig = rig_with_window(WindowSearchView::new(move || Some(panel.clone())));
+    let app = rig.ui.window();
+    log_in(&rig, OPERATOR);
+    click(app, &tr(Lang::EnUs, "nav-recipes"));
+    click(app, &tr(Lang::EnUs, "window-open"));
+    rig.ui.refresh_now();
+    assert_eq!(app.global::<AppAdapter>().get_page(), Page::Window);
+    let a = app.global::<WindowAdapter>();
+    assert!(a.get_has_session() && a.get_has_estimate());
+    assert!((a.get_progress() - 0.25).abs() < 1e-6);
+    let points: Vec<_> = a.get_points().iter().collect();
+    assert_eq!(points.len(), 3);
+    assert_eq!(points.iter().filter(|p| p.in_spec).count(), 2);
+    assert!((a.get_box_y1() - 0.8).abs() < 1e-6);
+    let params: Vec<_> = a.get_params().iter().collect();
+    assert_eq!(params.len(), 2);
+    assert_eq!(params[0].centre, "44");
+    assert_eq!(params[1].range, "32 – 59");
+    let labels = visible_labels(app);
+    for want in [
+        "50 of 200 test units used (104 wires)",
+        "Running: run 12 of 50",
+        "Predicted Cpk: shear 1.90 · pull 1.40 · ball –",
+    ] {
+        assert!(
+            labels.iter().any(|l| l == want),
+            "{want:?} not in {labels:?}"
+        );
+    }
+    // In Chinese: no English left on the page but the parameter keys.
+    click(app, &tr(Lang::EnUs, "lang-switch"));
+    rig.ui.refresh_now();
+    let labels = visible_labels(app);
+    assert!(
+        labels.iter().any(|l| l.contains("已用测试单元 50 / 200")),
+        "{labels:?}"
+    );
+    let english = english_only_texts();
+    for label in labels {
+        assert!(!english.contains(&label), "English text left: {label:?}");
+    }
+    // Back to the recipes.
+    click(app, &tr(Lang::ZhCn, "window-back"));
+    assert_eq!(app.global::<AppAdapter>().get_page(), Page::Recipes);
 }

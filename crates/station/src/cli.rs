@@ -879,6 +879,7 @@ pub fn run() -> anyhow::Result<()> {
         opts.gem = running.gem.clone();
         opts.host_sessions = opcua_on.then(|| crate::opcua_link::host_sessions(&running.opcua));
         opts.health = Some(running.health.process_health());
+        opts.window = Some(crate::window_search::window_view(running.store.clone()));
         bonder_station_ui::run(running.station.clone(), rt.handle().clone(), opts)?;
     }
     rt.block_on(wiring::stop(running))

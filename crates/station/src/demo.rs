@@ -188,6 +188,8 @@ pub fn render_screenshots_with_simulator(
         .block_on(demo_host(&demo, &mut opts, host_message))?;
     opts.host_sessions = demo_opcua_sessions(opcua_sessions)?;
     opts.health = Some(demo_health(&demo.recipe)?);
+    demo_window_search(&demo.store, &demo.recipe)?;
+    opts.window = Some(crate::window_search::window_view(demo.store.clone()));
     // Raise the alarm shortly before the pictures are taken.
     let alarm_after = run.fill.saturating_sub(Duration::from_millis(800));
     let sim = demo.sim.clone();
@@ -361,6 +363,74 @@ pub fn measure_camera_page(size_px: (u32, u32), seconds: f64) -> anyhow::Result<
 /// wire 20 000 (`bondersim::observed`: the bond model with the station's feature
 /// extraction and strength models fitted on a tested sample), and the "tested" figures
 /// are the truth of the newest sampled wires.
+/// A process-window search part-way through for the Process window page: Bayesian
+/// optimisation over ball US power and force, 14 of its 20 runs measured on the
+/// simulator's bond model (bonded and tested offline, as `window_figures` does) and
+/// stored as the station stores a session's runs.
+fn demo_window_search(store: &Store, recipe: &Recipe) -> anyhow::Result<()> {
+    use bonder_core::recipe::Param;
+    use bonder_core::window::{self, Bounds, Method, Run};
+    use bonder_core::window_session::{Plan, run_stats};
+    let plan = Plan {
+        method: Method::Bo,
+        params: vec![Param::BallUsPower, Param::BallForce],
+        bounds: Bounds::new(vec![[30.0, 100.0], [15.0, 70.0]]),
+        budget_units: 80,
+        units_per_run: 4,
+        seed: 3,
+    };
+    let engineer = Actor::new("EN1", Role::Engineer);
+    let now = time::OffsetDateTime::now_utc();
+    let id = store.start_window_session(
+        &bonder_store::window::NewWindowSession {
+            wire: "Au:25.4".into(),
+            plan: plan.to_json(),
+            start_recipe: recipe.clone(),
+            previous_recipe: recipe.clone(),
+            previous_crc: bonder_link::block_crc(&recipe.to_block()),
+        },
+        &engineer,
+        now,
+    )?;
+    let lim = window::limits_of(recipe);
+    let mut bench = bondersim::window::Bench::new(plan.seed);
+    let mut runs: Vec<Run> = Vec::new();
+    while runs.len() < 14 {
+        for at in window::next_points(plan.method, 2, &runs, plan.seed) {
+            if runs.len() >= 14 {
+                break;
+            }
+            let cand = plan.candidate(recipe, &at);
+            let before = bench.wires;
+            let samples = bench.run(&cand, plan.units_per_run);
+            let margins = window::measured_margins(&samples, &lim).to_vec();
+            store.add_window_run(
+                id,
+                &bonder_store::window::WindowRun {
+                    idx: runs.len(),
+                    at: at.clone(),
+                    candidate: plan
+                        .params
+                        .iter()
+                        .map(|p| (p.spec().key.to_string(), window::get(&cand, *p).into()))
+                        .collect::<serde_json::Map<_, _>>()
+                        .into(),
+                    margins: margins.clone(),
+                    stats: crate::window_search::stats_json(&run_stats(&samples)),
+                    units: plan.units_per_run,
+                    wires: bench.wires - before,
+                    first_seq: None,
+                    last_seq: None,
+                    recipe_crc: bonder_link::block_crc(&cand.to_block()),
+                    ended: bonder_store::timefmt::rfc3339_ms(now),
+                },
+            )?;
+            runs.push(Run { at, margins });
+        }
+    }
+    Ok(())
+}
+
 fn demo_health(recipe: &Recipe) -> anyhow::Result<bonder_station_ui::ProcessHealth> {
     let (health, _events) = crate::health::Analytics::new(recipe, 98.0);
     let scenarios = vec!["us-drift:start=20000,pct_per_100k=5".parse()?];

@@ -988,7 +988,7 @@ async fn wait_committed(writer: &WriterHandle, seq: u64) {
     .await;
 }
 
-fn stats_json(st: &[Option<Stat>; 3]) -> Value {
+pub(crate) fn stats_json(st: &[Option<Stat>; 3]) -> Value {
     let one = |s: &Option<Stat>| s.map_or(Value::Null, |s| json!([s.mean, s.sd, s.n]));
     json!({"shear": one(&st[0]), "pull": one(&st[1]), "ball_um": one(&st[2])})
 }
@@ -1008,4 +1008,108 @@ fn stats_of_json(v: &Value) -> [Option<Stat>; 3] {
 /// The parameters of `--params` (`.` or `_` alike).
 pub fn parse_params(v: &[String]) -> Result<Vec<Param>, window::WindowArgError> {
     window::parse_params(v)
+}
+
+/// The Process window page's view of the newest session: its runs and, once the
+/// surrogate can be fitted, the estimate (the GP fit is made once per stored run, not
+/// per UI refresh).
+pub fn window_view(store: Arc<Store>) -> bonder_station_ui::WindowSearchView {
+    type Cached = (i64, usize, String, Option<bonder_station_ui::WindowPanel>);
+    let cache: std::sync::Mutex<Option<Cached>> = std::sync::Mutex::new(None);
+    bonder_station_ui::WindowSearchView::new(move || {
+        let s = match store.latest_window_session() {
+            Ok(s) => s?,
+            Err(e) => {
+                tracing::warn!("process window page: {e}");
+                return None;
+            }
+        };
+        let runs = match store.window_runs(s.id) {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::warn!("process window page: {e}");
+                return None;
+            }
+        };
+        let mut c = cache
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some((id, n, state, panel)) = c.as_ref() {
+            if *id == s.id && *n == runs.len() && *state == s.state {
+                return panel.clone();
+            }
+        }
+        let panel = panel_of(&s, &runs);
+        *c = Some((s.id, runs.len(), s.state.clone(), panel.clone()));
+        panel
+    })
+}
+
+/// The page's panel of a session and its runs (`None` if its plan cannot be read).
+pub fn panel_of(
+    s: &bonder_store::window::WindowSession,
+    runs: &[WindowRun],
+) -> Option<bonder_station_ui::WindowPanel> {
+    let plan = Plan::from_json(&s.plan)?;
+    let lim = window::limits_of(&s.start_recipe);
+    let wruns: Vec<Run> = runs
+        .iter()
+        .map(|r| Run {
+            at: r.at.clone(),
+            margins: r.margins.clone(),
+        })
+        .collect();
+    let stats: Vec<_> = runs
+        .iter()
+        .map(|r| (r.at.clone(), stats_of_json(&r.stats)))
+        .collect();
+    let estimate = (wruns.len() >= window::initial_runs(plan.method, plan.params.len()))
+        .then(|| window::estimate(plan.method, &wruns))
+        .flatten()
+        .map(|e| {
+            let ub = e.unit_box();
+            let lo = plan
+                .bounds
+                .from_unit(&ub.iter().map(|x| x[0]).collect::<Vec<_>>());
+            let hi = plan
+                .bounds
+                .from_unit(&ub.iter().map(|x| x[1]).collect::<Vec<_>>());
+            let draft = plan.candidate(&s.start_recipe, &e.centre);
+            bonder_station_ui::WindowEstimateView {
+                centre: plan
+                    .params
+                    .iter()
+                    .map(|p| window::get(&draft, *p))
+                    .collect(),
+                bbox: lo.into_iter().zip(hi).map(|(a, b)| [a, b]).collect(),
+                cpk: predicted_cpk(&e, &stats, &lim),
+                margin: e.margin,
+                centre_unit: e.centre,
+                box_unit: ub,
+            }
+        });
+    Some(bonder_station_ui::WindowPanel {
+        session: s.id,
+        wire: s.wire.clone(),
+        method: plan.method.name().to_string(),
+        by: s.by_user.clone(),
+        state: s.state.clone(),
+        units_used: runs.iter().map(|r| r.units).sum(),
+        budget_units: plan.budget_units,
+        wires_used: runs.iter().map(|r| r.wires).sum(),
+        runs: runs.len(),
+        budget_runs: plan.budget_runs(),
+        params: plan
+            .params
+            .iter()
+            .zip(&plan.bounds.0)
+            .map(|(p, b)| (p.spec().key.to_string(), *b))
+            .collect(),
+        points: runs
+            .iter()
+            .map(|r| (r.at.clone(), r.margins.iter().all(|m| *m >= 0.0)))
+            .collect(),
+        estimate,
+        draft: s.draft.clone(),
+    })
 }

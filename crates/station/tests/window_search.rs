@@ -290,6 +290,24 @@ fn an_interrupted_session_resumes_and_ends_as_a_draft_with_the_previous_recipe_b
          (SELECT new_value FROM audit WHERE action = 'window_search' ORDER BY id)",
     );
     assert_eq!(events, "started,resumed,done");
+
+    // The Process window page's view of it: the same session, runs, units and centre.
+    let view = bonder_station::window_search::window_view(std::sync::Arc::new(
+        bonder_store::Store::open(&r.db).unwrap(),
+    ));
+    let p = view.panel().expect("a session to show");
+    assert_eq!(p.state, "done");
+    assert_eq!((p.runs, p.points.len(), p.budget_runs), (6, 6, 6));
+    assert_eq!(u64::from(p.units_used), v["units_used"].as_u64().unwrap());
+    assert_eq!(p.wires_used, v["wires_used"].as_u64().unwrap());
+    assert_eq!(p.draft.as_deref(), v["draft"].as_str());
+    let e = p.estimate.expect("an estimate");
+    for ((k, _), c) in p.params.iter().zip(&e.centre) {
+        assert!(
+            (c - v["centre"][k].as_f64().unwrap()).abs() < 1e-9,
+            "{k}: {c} {v}"
+        );
+    }
 }
 
 #[test]

@@ -218,6 +218,19 @@ impl Store {
         row.map(session_of).transpose()
     }
 
+    /// The newest session (open or ended), if any.
+    pub fn latest_window_session(&self) -> Result<Option<WindowSession>, StoreError> {
+        let conn = self.lock();
+        let row = conn
+            .query_row(
+                &format!("SELECT {SESSION_COLUMNS} FROM window_sessions ORDER BY id DESC LIMIT 1"),
+                [],
+                session_row,
+            )
+            .optional()?;
+        row.map(session_of).transpose()
+    }
+
     /// A session by id.
     pub fn window_session(&self, id: i64) -> Result<Option<WindowSession>, StoreError> {
         let conn = self.lock();

@@ -10,6 +10,7 @@ pub mod production;
 pub mod recipes;
 pub mod session;
 pub mod shift;
+pub mod window;
 
 use slint::{ModelRc, VecModel};
 

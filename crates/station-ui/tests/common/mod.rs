@@ -48,30 +48,37 @@ impl Rig {
 
 /// Starts everything on the testing backend (no event loop, no pixels).
 pub fn rig() -> Rig {
-    rig_with(false, None, None)
+    rig_with(false, None, None, None)
 }
 
 /// [`rig`] with the simulator's camera feeding the camera page.
 pub fn rig_with_camera() -> Rig {
-    rig_with(true, None, None)
+    rig_with(true, None, None, None)
 }
 
 /// [`rig_with_camera`] with a vision setup stored for the recipe before the UI starts
 /// (the feed itself starts untaught).
 pub fn rig_with_stored_vision(setup: VisionSetup) -> Rig {
-    rig_with(true, Some(setup), None)
+    rig_with(true, Some(setup), None, None)
 }
 
 /// A rig whose Process health page reads `health`.
 #[allow(dead_code)] // not every test binary uses every rig
 pub fn rig_with_health(health: bonder_station_ui::ProcessHealth) -> Rig {
-    rig_with(false, None, Some(health))
+    rig_with(false, None, Some(health), None)
+}
+
+/// A rig whose Process window page reads `window`.
+#[allow(dead_code)] // not every test binary uses every rig
+pub fn rig_with_window(window: bonder_station_ui::WindowSearchView) -> Rig {
+    rig_with(false, None, None, Some(window))
 }
 
 fn rig_with(
     camera: bool,
     stored: Option<VisionSetup>,
     health: Option<bonder_station_ui::ProcessHealth>,
+    window: Option<bonder_station_ui::WindowSearchView>,
 ) -> Rig {
     i_slint_backend_testing::init_no_event_loop();
     let rt = tokio::runtime::Builder::new_multi_thread()
@@ -153,6 +160,7 @@ fn rig_with(
     );
     opts.changeover = Some(changeover.clone());
     opts.health = health;
+    opts.window = window;
     let inspections = Arc::new(MemInspectionLog::default());
     if camera {
         let feed = CameraFeed::start(
