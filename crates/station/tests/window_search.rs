@@ -49,6 +49,12 @@ fn text(db: &Path, sql: &str) -> String {
 /// bondersim with the gold recipe active, in setup; the station's store knows that
 /// recipe as the one running; an engineer and a technician.
 fn rig() -> Rig {
+    // Fast enough for a short test, slow enough that a stop lands within a unit or two.
+    rig_at(WireRate::PerSecond(40.0), 0.05)
+}
+
+/// [`rig`] at a wire rate and heater time constant of its own.
+fn rig_at(wire_rate: WireRate, heater_tau_s: f64) -> Rig {
     let dir = tempfile::tempdir().unwrap();
     let home = dir.path().to_path_buf();
     let db = home.join("station.sqlite");
@@ -61,11 +67,10 @@ fn rig() -> Rig {
     let sim = rt
         .block_on(Simulator::start(SimConfig {
             autostart: false,
-            // Fast enough for a short test, slow enough that a stop lands within a unit or two.
-            wire_rate: WireRate::PerSecond(40.0),
+            wire_rate,
             defect_rate: 0.0,
             alarm_rate: 0.0,
-            heater_tau_s: 0.05,
+            heater_tau_s,
             camera: None,
             pull_tests: Some(bondersim::pull_tester::PullTests {
                 dir: tests.clone(),
@@ -123,8 +128,23 @@ fn rig() -> Rig {
 }
 
 impl Rig {
-    /// The command with two parameters, a small budget (5 runs of 2 units).
+    /// The command with two parameters, a small budget (6 runs of 2 units).
     fn search(&self, badge: &str, pin: &str, extra: &[&str]) -> Child {
+        let plan = [
+            "--params",
+            "ball_us_power_pct,ball.force_gf",
+            "--bounds",
+            "ball_us_power_pct=30:90,ball_force_gf=15:70",
+            "--budget-units",
+            "12",
+            "--units-per-run",
+            "2",
+        ];
+        self.search_plan(badge, pin, &plan, extra)
+    }
+
+    /// The command with a plan of its own (`--params`, `--bounds`, budget …).
+    fn search_plan(&self, badge: &str, pin: &str, plan: &[&str], extra: &[&str]) -> Child {
         let mut c = station_command(Path::new(BIN), &self.home);
         c.args(["--log", &procs::test_log(), "window-search", "--controller"])
             .arg(self.sim.modbus_addr.to_string())
@@ -132,19 +152,8 @@ impl Rig {
             .arg(&self.db)
             .arg("--tests")
             .arg(&self.tests)
-            .args([
-                "--material",
-                "Au:25.4",
-                "--params",
-                "ball_us_power_pct,ball.force_gf",
-                "--bounds",
-                "ball_us_power_pct=30:90,ball_force_gf=15:70",
-                "--budget-units",
-                "12",
-                "--units-per-run",
-                "2",
-                "--json",
-            ])
+            .args(["--material", "Au:25.4", "--json"])
+            .args(plan)
             .args(extra)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -350,4 +359,30 @@ fn abandoning_restores_the_previous_recipe() {
         "{err}"
     );
     assert_eq!(count(&r.db, "SELECT COUNT(*) FROM recipe_versions"), 1);
+}
+
+/// The figure: the wall time of a whole session (the four ball-side parameters,
+/// default bounds, 200 units in runs of 4, BO) on the simulator at 20 wires/s and at
+/// its maximum rate, the heater at bondersim's default time constant (5 s). Prints one
+/// line per rate. `cargo test --release -p bonder-station --test window_search --
+/// --ignored --nocapture`.
+#[test]
+#[ignore = "load figure: minutes per rate"]
+fn wall_time_of_a_session_at_20_wires_per_s_and_at_max() {
+    for (label, rate) in [
+        ("20 wires/s", WireRate::PerSecond(20.0)),
+        ("max", WireRate::Max),
+    ] {
+        let r = rig_at(rate, 5.0);
+        let plan = ["--budget-units", "200", "--units-per-run", "4"];
+        let started = std::time::Instant::now();
+        let (ok, out, err) = output(r.search_plan("EN1", "engineer-pass-1", &plan, &[]));
+        let secs = started.elapsed().as_secs_f64();
+        assert!(ok, "{err}");
+        let v: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+        println!(
+            "window search at {label}: {secs:.0} s for {} runs, {} units, {} wires; centre {}",
+            v["runs"], v["units_used"], v["wires_used"], v["centre"]
+        );
+    }
 }
