@@ -130,10 +130,41 @@ fn box_points(centre: &[f64], half: &[f64]) -> Vec<Vec<f64>> {
         .collect()
 }
 
+/// Whether every point of [`box_points`] lies inside the cube and the region. The
+/// corners are asked first (where a box leaves a convex-ish region first), and one
+/// buffer serves every point: the box search asks this millions of times.
 fn box_inside(centre: &[f64], half: &[f64], inside: &dyn Fn(&[f64]) -> bool) -> bool {
-    box_points(centre, half)
+    let d = centre.len();
+    if centre
         .iter()
-        .all(|p| p.iter().all(|v| (-1e-9..=1.0 + 1e-9).contains(v)) && inside(p))
+        .zip(half)
+        .any(|(c, h)| c - h < -1e-9 || c + h > 1.0 + 1e-9)
+    {
+        return false;
+    }
+    let mut p = centre.to_vec();
+    for m in 0..(1usize << d) {
+        for i in 0..d {
+            p[i] = centre[i] + if m >> i & 1 == 1 { half[i] } else { -half[i] };
+        }
+        if !inside(&p) {
+            return false;
+        }
+    }
+    let total = 3usize.pow(d as u32);
+    for mut k in 0..total {
+        let mut corner = true;
+        for i in 0..d {
+            let s = (k % 3) as f64 - 1.0;
+            k /= 3;
+            corner &= s != 0.0;
+            p[i] = centre[i] + s * half[i];
+        }
+        if !corner && !inside(&p) {
+            return false;
+        }
+    }
+    true
 }
 
 /// Half-widths of the largest-volume box centred on `centre` (unit coordinates) that lies
@@ -391,22 +422,42 @@ fn backward(l: &[f64], n: usize, z: &[f64]) -> Vec<f64> {
 impl Gp {
     /// Fits a GP to `y` at `x` (unit coordinates). `None` with fewer than two points.
     pub fn fit(x: &[Vec<f64>], y: &[f64]) -> Option<Gp> {
+        Gp::fit_with_noise(x, y, &vec![1.0; y.len()])
+    }
+
+    /// [`Gp::fit`] with each point's noise standard deviation a known multiple
+    /// `noise_scale[i]` of one fitted noise level (heteroscedastic, shape known): a
+    /// margin's scatter is about the same everywhere in the margin's own units, but a
+    /// [`squash`]ed margin's is that times the squash's slope — almost none on a
+    /// plateau, all of it near the zero.
+    pub fn fit_with_noise(x: &[Vec<f64>], y: &[f64], noise_scale: &[f64]) -> Option<Gp> {
         let n = x.len();
-        if n < 2 || y.len() != n {
+        if n < 2 || y.len() != n || noise_scale.len() != n {
             return None;
         }
+        let w2: Vec<f64> = noise_scale.iter().map(|w| w * w).collect();
         let d = x[0].len();
         let mean = y.iter().sum::<f64>() / n as f64;
         let var = y.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / n as f64;
         let scale = var.sqrt().max(1e-6);
         let ys: Vec<f64> = y.iter().map(|v| (v - mean) / scale).collect();
         // θ: d log length scales, log signal variance, log noise variance.
+        // Length scales from MIN_LENGTH_SCALE: a few dozen points in 4 dimensions are
+        // ~0.3 apart, and a margin's cliff (the stitch's oxidation, a few °C wide) once
+        // pulled a length scale to 0.07, where the GP is a nearest-neighbour interpolant
+        // that falls back to its constant mean between the runs — and a window made of
+        // the mean broke into pieces. Noise from MIN_NOISE_VAR (of the standardised
+        // margin): a run of 8 test wires is never exact, and a zero-noise fit threads
+        // every run's scatter.
         let bounds: Vec<[f64; 2]> = (0..d)
-            .map(|_| [0.02f64.ln(), 4.0f64.ln()])
-            .chain([[0.1f64.ln(), 10.0f64.ln()], [1e-6f64.ln(), 0.5f64.ln()]])
+            .map(|_| [MIN_LENGTH_SCALE.ln(), 4.0f64.ln()])
+            .chain([
+                [0.1f64.ln(), MAX_SIGNAL_VAR.ln()],
+                [MIN_NOISE_VAR.ln(), 0.5f64.ln()],
+            ])
             .collect();
         let nll = |t: &[f64]| -> f64 {
-            Self::build(x, &ys, t).map_or(f64::INFINITY, |(_, alpha, chol)| {
+            Self::build(x, &ys, &w2, t).map_or(f64::INFINITY, |(_, alpha, chol)| {
                 let fit: f64 = ys.iter().zip(&alpha).map(|(a, b)| a * b).sum();
                 let logdet: f64 = (0..n).map(|i| chol[i * n + i].ln()).sum();
                 0.5 * fit + logdet
@@ -422,7 +473,7 @@ impl Gp {
         for start_len in [0.3f64, 1.0] {
             let mut t: Vec<f64> = (0..d)
                 .map(|_| start_len.ln())
-                .chain([0.0, 0.01f64.ln()])
+                .chain([0.0, 0.01f64.max(MIN_NOISE_VAR).ln()])
                 .collect();
             clamp(&mut t);
             let mut v = nll(&t);
@@ -450,7 +501,7 @@ impl Gp {
             }
         }
         let (theta, _) = best?;
-        let (_, alpha, chol) = Self::build(x, &ys, &theta)?;
+        let (_, alpha, chol) = Self::build(x, &ys, &w2, &theta)?;
         Some(Gp {
             x: x.to_vec(),
             alpha,
@@ -461,7 +512,12 @@ impl Gp {
         })
     }
 
-    fn build(x: &[Vec<f64>], ys: &[f64], t: &[f64]) -> Option<(usize, Vec<f64>, Vec<f64>)> {
+    fn build(
+        x: &[Vec<f64>],
+        ys: &[f64],
+        w2: &[f64],
+        t: &[f64],
+    ) -> Option<(usize, Vec<f64>, Vec<f64>)> {
         let n = x.len();
         let d = x[0].len();
         let (len, sig, noise) = (&t[..d], t[d].exp(), t[d + 1].exp());
@@ -472,7 +528,7 @@ impl Gp {
                 k[i * n + j] = v;
                 k[j * n + i] = v;
             }
-            k[i * n + i] += noise + 1e-9;
+            k[i * n + i] += noise * w2[i] + 1e-9;
         }
         let chol = cholesky(k, n)?;
         let alpha = backward(&chol, n, &forward(&chol, n, ys));
@@ -491,7 +547,27 @@ impl Gp {
         (self.mean + self.scale * m, self.scale * var.sqrt())
     }
 
-    /// The fitted noise standard deviation, in the margin's units.
+    /// The posterior mean alone (no variance: the O(n²) solve is skipped), at `u`.
+    pub fn mean_at(&self, u: &[f64]) -> f64 {
+        let d = u.len();
+        let (len, sig) = (&self.theta[..d], self.theta[d].exp());
+        let m: f64 = self
+            .x
+            .iter()
+            .zip(&self.alpha)
+            .map(|(xi, a)| sig * matern52(u, xi, len) * a)
+            .sum();
+        self.mean + self.scale * m
+    }
+
+    /// The fitted hyperparameters: log length scales (one per axis), log signal
+    /// variance, log noise variance (of the standardised margin).
+    pub fn theta(&self) -> &[f64] {
+        &self.theta
+    }
+
+    /// The fitted noise standard deviation, in the margin's units (of a point whose
+    /// noise scale is 1: with [`gp_margins`], of a run at the margin's zero).
     pub fn noise_sd(&self) -> f64 {
         self.scale * (self.theta[self.theta.len() - 1].exp()).sqrt()
     }
@@ -685,17 +761,15 @@ impl Surrogate {
         let k = runs.first()?.margins.len();
         // Only the zero of a margin makes the window: far above it a margin's plateau
         // (a neck that breaks at its own load whatever the weld) and far below it its
-        // cliff would only bend the surrogate, so they are clipped.
+        // cliff would only bend the surrogate, so they are clipped (the quadratic) or
+        // squashed (the GPs, see [`squash`]).
         let ys = |i: usize| {
             runs.iter()
                 .map(|r| r.margins[i].clamp(-MARGIN_CLIP, MARGIN_CLIP))
                 .collect::<Vec<f64>>()
         };
         match method {
-            Method::Bo => (0..k)
-                .map(|i| Gp::fit(&x, &ys(i)))
-                .collect::<Option<Vec<_>>>()
-                .map(Surrogate::Gp),
+            Method::Bo => gp_margins(runs).map(Surrogate::Gp),
             Method::Ccd => (0..k)
                 .map(|i| Quadratic::fit(&x, &ys(i)))
                 .collect::<Option<Vec<_>>>()
@@ -710,11 +784,12 @@ impl Surrogate {
         }
     }
 
+    /// The smallest modelled margin (the means: no variance is computed).
     fn smallest(&self, u: &[f64]) -> f64 {
-        self.predict(u)
-            .into_iter()
-            .map(|(m, _)| m)
-            .fold(f64::INFINITY, f64::min)
+        match self {
+            Surrogate::Gp(g) => g.iter().map(|g| g.mean_at(u)).fold(f64::INFINITY, f64::min),
+            Surrogate::Quad(q) => q.iter().map(|q| q.predict(u)).fold(f64::INFINITY, f64::min),
+        }
     }
 
     fn estimate(&self, runs: &[Run]) -> Estimate {
@@ -726,8 +801,19 @@ impl Surrogate {
         let starts: Vec<Vec<f64>> = runs.iter().map(|r| r.at.clone()).collect();
         let (best, _) = maximise(&f, dim, &starts);
         let (centre, half) = widest_centre(&best, &|u: &[f64]| f(u) >= 0.0);
-        let margin = self.smallest(&centre);
-        let at_centre = self.predict(&centre);
+        // In the margins' own units (the GPs model them squashed).
+        let own = |(m, sd): (f64, f64)| match self {
+            Surrogate::Gp(_) => {
+                let r = (m / MARGIN_CLIP).clamp(-0.999, 0.999);
+                (unsquash(m), sd / (1.0 - r * r))
+            }
+            Surrogate::Quad(_) => (m, sd),
+        };
+        let at_centre: Vec<(f64, f64)> = self.predict(&centre).into_iter().map(own).collect();
+        let margin = at_centre
+            .iter()
+            .map(|(m, _)| *m)
+            .fold(f64::INFINITY, f64::min);
         Estimate {
             centre,
             half,
@@ -735,6 +821,49 @@ impl Surrogate {
             at_centre,
         }
     }
+}
+
+/// A margin as the GPs model it: `c·tanh(m/c)` with `c` = [`MARGIN_CLIP`] — the margin
+/// itself near its zero (slope 1, the same zero), squeezed smoothly into ±c far from it.
+/// A hard clip at ±c (what the quadratic gets) makes flat plateaus joined by kinks,
+/// which a stationary GP can only follow with short length scales; and it throws away
+/// how a margin still rises or falls away from its zero (how shear keeps falling with
+/// the heater where it is large), so that parameter's length scale runs to its bound
+/// and the window's faces in it are guessed. The squash keeps the order and the slope.
+pub fn squash(m: f64) -> f64 {
+    MARGIN_CLIP * (m / MARGIN_CLIP).tanh()
+}
+
+/// The slope of [`squash`] at `m`: `1 − tanh²(m/c)`.
+pub fn squash_slope(m: f64) -> f64 {
+    1.0 - (m / MARGIN_CLIP).tanh().powi(2)
+}
+
+/// The inverse of [`squash`] (a modelled margin back in its own units).
+pub fn unsquash(s: f64) -> f64 {
+    let r = (s / MARGIN_CLIP).clamp(-0.999_999, 0.999_999);
+    MARGIN_CLIP * r.atanh()
+}
+
+/// The GPs of the Bayesian search: one per characteristic, on the [`squash`]ed margins
+/// of the runs (`None` with fewer than two runs).
+pub fn gp_margins(runs: &[Run]) -> Option<Vec<Gp>> {
+    let x: Vec<Vec<f64>> = runs.iter().map(|r| r.at.clone()).collect();
+    let k = runs.first()?.margins.len();
+    (0..k)
+        .map(|i| {
+            let y: Vec<f64> = runs.iter().map(|r| squash(r.margins[i])).collect();
+            // The squash's slope at each run: the share of the run's scatter its squashed
+            // margin keeps. With one noise level for all, the plateau's runs (squashed
+            // flat, hardly any scatter left) would tell the fit there is no noise, and the
+            // GP would thread the scatter of the runs at the window's faces.
+            let w: Vec<f64> = runs
+                .iter()
+                .map(|r| squash_slope(r.margins[i]).max(1e-3))
+                .collect();
+            Gp::fit_with_noise(&x, &y, &w)
+        })
+        .collect()
 }
 
 /// A function tabulated on a regular lattice over the unit cube, multilinearly
@@ -829,8 +958,21 @@ pub fn initial_runs(method: Method, dim: usize) -> usize {
     }
 }
 
-/// Margins are modelled within ± this.
+/// Margins are modelled within ± this (clipped for the quadratic, [`squash`]ed for the
+/// GPs).
 pub const MARGIN_CLIP: f64 = 0.6;
+
+/// The shortest length scale a margin's GP may take (unit coordinates).
+pub const MIN_LENGTH_SCALE: f64 = 0.1;
+
+/// The least noise variance of a margin's GP (of the standardised margin).
+pub const MIN_NOISE_VAR: f64 = 1e-3;
+
+/// The largest signal variance of a margin's GP (of the standardised margin). A margin
+/// that changes over the whole range (shear with the heater) is a long length scale
+/// with a large variance; shear's fits sat at the former bound (10), which forced them
+/// to shorter length scales elsewhere or to drop the heater (length scale at its bound).
+pub const MAX_SIGNAL_VAR: f64 = 1000.0;
 
 /// Centre replicates of each central composite design.
 pub const CCD_CENTRE_POINTS: usize = 4;
