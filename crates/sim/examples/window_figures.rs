@@ -7,6 +7,7 @@
 //! (units, wires, worst centre error over the true half-width, IoU), then the median and
 //! the worst.
 
+#![allow(clippy::unwrap_used)] // a figures tool: a missing estimate is the report
 use bonder_core::recipe::Recipe;
 use bonder_core::recipe::{Param, WireMaterial};
 use bonder_core::window::{self, Run};
