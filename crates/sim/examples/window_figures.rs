@@ -8,12 +8,13 @@
 //! the worst.
 
 #![allow(clippy::unwrap_used)] // a figures tool: a missing estimate is the report
+use bonder_core::recipe::Param;
 use bonder_core::recipe::Recipe;
-use bonder_core::recipe::{Param, WireMaterial};
 use bonder_core::window::{self, Run};
 use bonder_core::window::{Bounds, Method};
 use bondersim::window::{
-    Bench, Truth, bench_search, built_in, limits_of, margins, parse_wire, set, truth, values,
+    Bench, Truth, bench_bounds, bench_search, built_in, limits_of, margins, parse_wire, set, truth,
+    values,
 };
 
 const FOUR: [Param; 4] = [
@@ -22,23 +23,6 @@ const FOUR: [Param; 4] = [
     Param::BallTime,
     Param::HeaterTemp,
 ];
-
-fn bounds(m: WireMaterial) -> Bounds {
-    match m {
-        WireMaterial::Au => Bounds::new(vec![
-            [30.0, 100.0],
-            [15.0, 70.0],
-            [4.0, 25.0],
-            [150.0, 260.0],
-        ]),
-        _ => Bounds::new(vec![
-            [40.0, 100.0],
-            [12.0, 50.0],
-            [4.0, 22.0],
-            [160.0, 250.0],
-        ]),
-    }
-}
 
 fn median(v: &mut [f64]) -> f64 {
     v.sort_by(f64::total_cmp);
@@ -64,7 +48,7 @@ fn main() -> anyhow::Result<()> {
     if arg(5, "") == "model" {
         // The surrogate and the box alone, no search: a Latin hypercube of `budget`
         // runs, its true margins and its bench-measured ones (`per_run` units each).
-        let b = bounds(m);
+        let b = bench_bounds(m);
         let lim = limits_of(&recipe);
         let tb: Vec<[f64; 2]> = {
             let lo = b.to_unit(&t.bounds.iter().map(|x| x[0]).collect::<Vec<_>>());
@@ -221,15 +205,23 @@ fn main() -> anyhow::Result<()> {
     }
     if arg(5, "") == "diag" {
         for seed in 1..=seeds {
-            diagnose(&recipe, &bounds(m), &t, method, budget, per_run, seed);
+            diagnose(&recipe, &bench_bounds(m), &t, method, budget, per_run, seed);
         }
         return Ok(());
     }
     let (mut errs, mut ious, mut wires) = (Vec::new(), Vec::new(), Vec::new());
     for seed in 1..=seeds {
         let started = std::time::Instant::now();
-        let o = bench_search(&recipe, &FOUR, &bounds(m), method, budget, per_run, seed)
-            .ok_or_else(|| anyhow::anyhow!("no estimate"))?;
+        let o = bench_search(
+            &recipe,
+            &FOUR,
+            &bench_bounds(m),
+            method,
+            budget,
+            per_run,
+            seed,
+        )
+        .ok_or_else(|| anyhow::anyhow!("no estimate"))?;
         let (err, iou) = o.accuracy(&t);
         let worst = err.iter().copied().fold(0.0, f64::max);
         println!(

@@ -289,6 +289,25 @@ impl BenchOutcome {
     }
 }
 
+/// The engineer's bounds of the bench's tests and figures for a wire (the four
+/// ball-side parameters, inside the recipe ranges, around the true window).
+pub fn bench_bounds(m: WireMaterial) -> Bounds {
+    match m {
+        WireMaterial::Au => Bounds::new(vec![
+            [30.0, 100.0],
+            [15.0, 70.0],
+            [4.0, 25.0],
+            [150.0, 260.0],
+        ]),
+        _ => Bounds::new(vec![
+            [40.0, 100.0],
+            [12.0, 50.0],
+            [4.0, 22.0],
+            [160.0, 250.0],
+        ]),
+    }
+}
+
 /// A whole session on the [`Bench`]: `params` of `recipe` varied within `bounds`,
 /// `units_per_run` units per candidate until `budget_units` are used, then the
 /// estimate (`None`: nothing could be estimated).

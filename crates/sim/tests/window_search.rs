@@ -6,8 +6,10 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use bonder_core::recipe::{Param, WireMaterial};
-use bonder_core::window::{self, Bounds, Method};
-use bondersim::window::{Bench, Truth, bench_search, built_in, limits_of, set, truth};
+use bonder_core::window::{self, Method};
+use bondersim::window::{
+    Bench, Truth, bench_bounds, bench_search, built_in, limits_of, set, truth,
+};
 
 const FOUR: [Param; 4] = [
     Param::BallUsPower,
@@ -19,31 +21,13 @@ const FOUR: [Param; 4] = [
 /// Units bonded and tested per run (2 wires each: 8 test wires).
 const UNITS_PER_RUN: u32 = 4;
 
-/// The engineer's bounds for a wire (inside the recipe ranges).
-fn bounds(m: WireMaterial) -> Bounds {
-    match m {
-        WireMaterial::Au => Bounds::new(vec![
-            [30.0, 100.0],
-            [15.0, 70.0],
-            [4.0, 25.0],
-            [150.0, 260.0],
-        ]),
-        _ => Bounds::new(vec![
-            [40.0, 100.0],
-            [12.0, 50.0],
-            [4.0, 22.0],
-            [160.0, 250.0],
-        ]),
-    }
-}
-
 /// A session on the bench, its figures printed: (worst centre error, IoU).
 fn session(m: WireMaterial, method: Method, budget_units: u32, t: &Truth) -> (f64, f64) {
     let recipe = built_in(m, if m == WireMaterial::Au { 25.4 } else { 20.3 });
     let o = bench_search(
         &recipe,
         &FOUR,
-        &bounds(m),
+        &bench_bounds(m),
         method,
         budget_units,
         UNITS_PER_RUN,
@@ -91,7 +75,7 @@ fn bayesian_search_finds_the_true_window_of_gold_and_copper() {
     let mut results = Vec::new();
     for (m, d) in [(WireMaterial::Au, 25.4), (WireMaterial::Cu, 20.3)] {
         let t = truth(&built_in(m, d), &FOUR, None);
-        let b = bounds(m);
+        let b = bench_bounds(m);
         for (i, [lo, hi]) in t.bounds.iter().enumerate() {
             assert!(
                 b.0[i][0] <= *lo && *hi <= b.0[i][1],

@@ -207,37 +207,30 @@ impl Store {
 
     /// The open session, if any.
     pub fn open_window_session(&self) -> Result<Option<WindowSession>, StoreError> {
-        let conn = self.lock();
-        let row = conn
-            .query_row(
-                &format!("SELECT {SESSION_COLUMNS} FROM window_sessions WHERE state = 'open'"),
-                [],
-                session_row,
-            )
-            .optional()?;
-        row.map(session_of).transpose()
+        self.one_session("WHERE state = 'open'", rusqlite::params![])
     }
 
     /// The newest session (open or ended), if any.
     pub fn latest_window_session(&self) -> Result<Option<WindowSession>, StoreError> {
-        let conn = self.lock();
-        let row = conn
-            .query_row(
-                &format!("SELECT {SESSION_COLUMNS} FROM window_sessions ORDER BY id DESC LIMIT 1"),
-                [],
-                session_row,
-            )
-            .optional()?;
-        row.map(session_of).transpose()
+        self.one_session("ORDER BY id DESC LIMIT 1", rusqlite::params![])
     }
 
     /// A session by id.
     pub fn window_session(&self, id: i64) -> Result<Option<WindowSession>, StoreError> {
+        self.one_session("WHERE id = ?1", [id])
+    }
+
+    /// The first session row `tail` (a WHERE / ORDER BY clause) selects.
+    fn one_session<P: rusqlite::Params>(
+        &self,
+        tail: &str,
+        params: P,
+    ) -> Result<Option<WindowSession>, StoreError> {
         let conn = self.lock();
         let row = conn
             .query_row(
-                &format!("SELECT {SESSION_COLUMNS} FROM window_sessions WHERE id = ?1"),
-                [id],
+                &format!("SELECT {SESSION_COLUMNS} FROM window_sessions {tail}"),
+                params,
                 session_row,
             )
             .optional()?;
