@@ -297,8 +297,26 @@ pub async fn subscribe(
     client.subscribe(filter, QoS::AtLeastOnce).await.unwrap();
     let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
     let filter = filter.to_string();
+    // Returns once the broker has acknowledged the subscription: a message published
+    // after this call is never missed (the first bonds of a test once were).
+    let mut first = true;
+    tokio::time::timeout(Duration::from_secs(30), async {
+        loop {
+            match ev.poll().await {
+                Ok(Event::Incoming(Packet::SubAck(_))) => return,
+                Ok(Event::Incoming(Packet::ConnAck(_))) => first = false,
+                Ok(Event::Incoming(Packet::Publish(p))) => {
+                    let v = serde_json::from_slice(&p.payload).unwrap_or(serde_json::Value::Null);
+                    let _ = tx.send((p.topic.clone(), v, p.retain));
+                }
+                Ok(_) => {}
+                Err(_) => tokio::time::sleep(Duration::from_millis(200)).await,
+            }
+        }
+    })
+    .await
+    .unwrap_or_else(|_| panic!("{client_id}: no SUBACK for {filter} within 30 s"));
     tokio::spawn(async move {
-        let mut first = true;
         loop {
             match ev.poll().await {
                 // Subscribed again on every reconnect: a broker restarted before it saved
