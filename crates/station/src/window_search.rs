@@ -671,15 +671,7 @@ impl<'a> Session<'a> {
         let station = &self.rig.station;
         let mut events = station.subscribe();
         let mut rx = station.watch();
-        station
-            .command(Command::LeaveSetup)
-            .await
-            .map_err(command("leave setup"))?;
-        wait_state(station, &mut rx, |s| s == MachineState::Idle).await;
-        station
-            .command(Command::Start)
-            .await
-            .map_err(command("start"))?;
+        idle_then_start(station, &mut rx, Command::LeaveSetup, "leave setup").await?;
         let mut bonds: Vec<Arc<JudgedBond>> = Vec::new();
         let mut stitches = 0usize;
         let mut resets = 0;
@@ -703,15 +695,7 @@ impl<'a> Session<'a> {
                         run = idx,
                         "machine alarm during a test run: reset, bonding on"
                     );
-                    station
-                        .command(Command::ResetAlarm)
-                        .await
-                        .map_err(command("reset alarm"))?;
-                    wait_state(station, &mut rx, |s| s == MachineState::Idle).await;
-                    station
-                        .command(Command::Start)
-                        .await
-                        .map_err(command("start"))?;
+                    idle_then_start(station, &mut rx, Command::ResetAlarm, "reset alarm").await?;
                 }
                 Ok(Ok(_)) => {}
                 Ok(Err(tokio::sync::broadcast::error::RecvError::Lagged(n))) => {
@@ -966,6 +950,21 @@ pub async fn abandon(
     rig.store.abandon_window_session(s.id, why, by, now())?;
     tracing::info!(session = s.id, restored = %s.previous_recipe.id(), "window search abandoned");
     Ok((s.id, s.previous_recipe.id()))
+}
+
+/// `first` (leaving setup, resetting an alarm), then, once the machine is idle, Start.
+async fn idle_then_start(
+    station: &Station,
+    rx: &mut tokio::sync::watch::Receiver<bonder_runtime::Snapshot>,
+    first: Command,
+    what: &str,
+) -> Result<(), WindowSearchError> {
+    station.command(first).await.map_err(command(what))?;
+    wait_state(station, rx, |s| s == MachineState::Idle).await;
+    station
+        .command(Command::Start)
+        .await
+        .map_err(command("start"))
 }
 
 fn bonded_units(bonded: &[Arc<JudgedBond>]) -> Vec<u32> {
